@@ -1,0 +1,181 @@
+"""The Python API: a few lines process one frame, one image or one file.
+
+>>> import numpy as np, livematte
+>>> lm = livematte.Livematte(background="white")
+>>> out = lm.process(np.zeros((120, 160, 3), np.uint8))   # RGB uint8 in, RGB uint8 out
+>>> out.shape, out.dtype
+((120, 160, 3), dtype('uint8'))
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, List, Optional
+
+import numpy as np
+
+from .config import Config, load_config
+from .effects import make_effect
+from .io import check_output, is_image_path, open_source, video_sink
+from .matter import build_matter
+from .pipeline import Output, RunStats, run
+from .types import Frame, LivematteError
+
+
+def _config(config, background: Optional[str]) -> Config:
+    cfg = load_config(config) if isinstance(config, (str, type(None))) else config
+    if background is not None:
+        cfg.effect.background = background
+    return cfg
+
+
+def _effect(cfg: Config):
+    return make_effect(cfg.effect.background, blur_strength=cfg.effect.blur_strength)
+
+
+class Livematte:
+    """Matte and composite frames one at a time, carrying temporal state between calls.
+
+    Args:
+        background: the effect (``blur``, a colour, an image path, ``transparent``, ...).
+        config: a :class:`~livematte.config.Config`, a preset name, or None for defaults.
+    """
+
+    def __init__(self, background: Optional[str] = None, config=None):
+        self.config = _config(config, background)
+        self.matter = build_matter(self.config)
+        self.effect = _effect(self.config)
+        self._index = 0
+
+    def matte(self, image: np.ndarray) -> np.ndarray:
+        """RGB uint8 ``(H, W, 3)`` -> alpha float32 ``(H, W)`` in [0, 1]."""
+        frame = Frame(image=np.ascontiguousarray(image), index=self._index)
+        self._index += 1
+        return self.matter(frame)
+
+    def process(self, image: np.ndarray) -> np.ndarray:
+        """RGB uint8 ``(H, W, 3)`` -> the effect's picture (RGB, or RGBA for ``transparent``)."""
+        return self.effect.apply(image, self.matte(image))
+
+    def reset(self) -> None:
+        """Start afresh (a new scene or source)."""
+        self.matter.reset()
+        self.effect.reset()
+        self._index = 0
+
+
+def _progress_bar(progress, total):
+    return progress(total) if progress is not None else None
+
+
+def process_file(input: str, output: str, *, config=None, background: Optional[str] = None,
+                 alpha_out: Optional[str] = None, progress: Optional[Callable] = None) -> RunStats:
+    """Process a video file (or a folder of frames) into ``output``; returns :class:`RunStats`.
+
+    The output is written under a temporary name and renamed when complete; Ctrl-C finishes it
+    with the frames processed so far. ``alpha_out`` also writes the matte (a video file, or a
+    folder of PNGs when it ends with a path separator or is an existing folder).
+    """
+    cfg = _config(config, background)
+    effect = _effect(cfg)
+    check_output(output, effect.alpha)
+    outputs: List[Output] = []
+    if alpha_out is not None and (alpha_out.endswith(os.sep) or os.path.isdir(alpha_out)):
+        from .sinks.images import MatteSequenceSink
+
+        alpha_output = Output(MatteSequenceSink(alpha_out), "alpha")
+    elif alpha_out is not None:
+        check_output(alpha_out, False)
+        alpha_output = Output(video_sink(alpha_out, audio_from=None, crf=cfg.output.crf, preset=cfg.output.preset), "alpha_rgb")
+    else:
+        alpha_output = None
+    with open_source(input) as source:
+        info = source.info
+        audio = info.path if info.has_audio else None
+        outputs.append(Output(video_sink(output, audio_from=audio, crf=cfg.output.crf, preset=cfg.output.preset)))
+        if alpha_output is not None:
+            outputs.append(alpha_output)
+        matter = build_matter(cfg)
+        bar = _progress_bar(progress, info.frames)
+        try:
+            stats = run(source, info, matter, effect, outputs, on_frame=bar.update if bar else None)
+        finally:
+            if bar is not None:
+                bar.close()
+        warning = getattr(source, "warning", None)
+        if warning:
+            stats.warnings.append(warning)
+    return stats
+
+
+def write_mattes(input: str, out_dir: str, *, config=None, progress: Optional[Callable] = None) -> RunStats:
+    """Write one 8-bit alpha PNG per input frame into ``out_dir``, named after the frame's stem.
+
+    The processing is exactly that of :func:`process_file` (same Matter).
+    """
+    from .effects import Matte
+    from .sinks.images import MatteSequenceSink
+
+    cfg = _config(config, None)
+    with open_source(input) as source:
+        matter = build_matter(cfg)
+        bar = _progress_bar(progress, source.info.frames)
+        try:
+            stats = run(source, source.info, matter, Matte(), [Output(MatteSequenceSink(out_dir), "alpha")],
+                        on_frame=bar.update if bar else None)
+        finally:
+            if bar is not None:
+                bar.close()
+        warning = getattr(source, "warning", None)
+        if warning:
+            stats.warnings.append(warning)
+    return stats
+
+
+def process_image(input: str, output: str, *, config=None, background: Optional[str] = None) -> str:
+    """Process one still image file into ``output`` (.png/.webp keep alpha; .jpg is flattened)."""
+    return process_images([input], output, config=config, background=background)[0]
+
+
+def process_images(inputs: List[str], output: str, *, config=None, background: Optional[str] = None,
+                   fmt: Optional[str] = None, progress: Optional[Callable] = None) -> List[str]:
+    """Process still images; ``output`` is a file for one input, else a folder (created).
+
+    Each image is independent (temporal state is reset between them). Returns the paths written.
+    """
+    from .colors import parse_color
+    from .sinks.images import save_image
+    from .sources.images import load_image
+
+    cfg = _config(config, background)
+    effect = _effect(cfg)
+    to_dir = len(inputs) > 1 or os.path.isdir(output) or output.endswith(os.sep)
+    if not to_dir and not is_image_path(output):
+        raise LivematteError(f"{output}: not an image file name (.png, .webp, .jpg); give a folder for many inputs")
+    if to_dir:
+        os.makedirs(output, exist_ok=True)
+        ext = "." + (fmt or "png")
+        stems = [os.path.splitext(os.path.basename(p))[0] for p in inputs]
+        if len(set(stems)) != len(stems):
+            raise LivematteError("two inputs have the same file name; their outputs would overwrite each other")
+        targets = [os.path.join(output, s + ext) for s in stems]
+    else:
+        targets = [output]
+    for target in targets[:1]:
+        check_output(target, effect.alpha)
+    flatten = parse_color(cfg.effect.flatten)
+    matter = build_matter(cfg)
+    bar = _progress_bar(progress, len(inputs))
+    written = []
+    try:
+        for path, target in zip(inputs, targets):
+            image = load_image(path)
+            matter.reset()
+            alpha = matter(Frame(image=image, name=os.path.splitext(os.path.basename(path))[0]))
+            save_image(target, effect.apply(image, alpha), flatten_color=flatten)
+            written.append(target)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return written

@@ -1,0 +1,156 @@
+"""Every option in one place, as dataclasses, plus TOML presets (``configs/NAME.toml``).
+
+A preset file has one table per section (``[model]``, ``[mask]``, ``[quality]``, ``[effect]``,
+``[output]``) whose keys are the fields below. Command-line flags override the preset.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+from .maskops import MaskOptions
+from .types import LivematteError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+
+
+@dataclass
+class ModelConfig:
+    """Which network runs, and where.
+
+    Attributes:
+        name: backend name (``livematte models`` lists them).
+        runtime: engine for the selfie family: auto, mediapipe, litert or torch.
+        device: auto, cpu or cuda.
+        weights: checkpoint path for backends that need one (modnet, rvm).
+        threads: CPU threads for the model.
+    """
+
+    name: str = "selfie"
+    runtime: str = "auto"
+    device: str = "auto"
+    weights: Optional[str] = None
+    threads: int = 2
+
+
+@dataclass
+class QualityConfig:
+    """Matte refinement and temporal smoothing (see README "Quality knobs").
+
+    Attributes:
+        refine: edge refinement at full resolution: ``guided`` or ``none``.
+        temporal: smoothing across frames: ``motion`` (motion-aware), ``ema`` or ``none``.
+        smoothing: strength of temporal smoothing in [0, 1).
+        roi: carry a region of interest around the person from frame to frame.
+    """
+
+    refine: str = "guided"
+    temporal: str = "motion"
+    smoothing: float = 0.5
+    roi: bool = True
+
+
+@dataclass
+class EffectConfig:
+    """What replaces the background.
+
+    Attributes:
+        background: blur[:S], a colour, an image or video file, transparent, matte, chroma[:COLOR].
+        blur_strength: Gaussian sigma in pixels for a 1080-line frame.
+        flatten: colour under a cut-out when the format has no alpha (JPEG).
+    """
+
+    background: str = "blur"
+    blur_strength: float = 24.0
+    flatten: str = "white"
+
+
+@dataclass
+class OutputConfig:
+    """Encoder settings for video files.
+
+    Attributes:
+        crf: H.264 / VP9 quality (lower is better, bigger).
+        preset: x264 speed preset.
+    """
+
+    crf: int = 20
+    preset: str = "veryfast"
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    mask: MaskOptions = field(default_factory=MaskOptions)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    effect: EffectConfig = field(default_factory=EffectConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def override(self, section: str, **values: Any) -> "Config":
+        """Set fields of one section, ignoring values that are None (flags not given)."""
+        target = getattr(self, section)
+        for key, value in values.items():
+            if value is not None:
+                setattr(target, key, value)
+        return self
+
+
+def preset_path(name_or_path: str) -> str:
+    """``meeting-blur`` -> ``configs/meeting-blur.toml``; a path is returned as it is."""
+    if os.path.sep in name_or_path or name_or_path.endswith(".toml"):
+        return name_or_path
+    return os.path.join(CONFIG_DIR, name_or_path + ".toml")
+
+
+def list_presets() -> list:
+    """Names of the presets shipped in configs/."""
+    if not os.path.isdir(CONFIG_DIR):
+        return []
+    return sorted(f[:-5] for f in os.listdir(CONFIG_DIR) if f.endswith(".toml"))
+
+
+def from_dict(data: Dict[str, Any], origin: str = "config") -> Config:
+    """Build a Config from nested tables, rejecting unknown sections, keys and wrong types."""
+    cfg = Config()
+    for section, values in data.items():
+        if not hasattr(cfg, section) or not isinstance(values, dict):
+            names = ", ".join(f.name for f in dataclasses.fields(Config))
+            raise LivematteError(f"{origin}: unknown section [{section}]; sections are: {names}")
+        target = getattr(cfg, section)
+        fields = {f.name: f for f in dataclasses.fields(target)}
+        for key, value in values.items():
+            if key not in fields:
+                raise LivematteError(f"{origin}: unknown key {key!r} in [{section}]; keys are: {', '.join(fields)}")
+            default = getattr(target, key)
+            if default is not None and not isinstance(value, type(default)) and not (
+                isinstance(default, float) and isinstance(value, int)
+            ):
+                raise LivematteError(
+                    f"{origin}: [{section}] {key} must be {type(default).__name__}, got {value!r}"
+                )
+            setattr(target, key, float(value) if isinstance(default, float) else value)
+    return cfg
+
+
+def load_config(name_or_path: Optional[str]) -> Config:
+    """Defaults, or a preset by name (``configs/NAME.toml``) or path."""
+    if not name_or_path:
+        return Config()
+    path = preset_path(name_or_path)
+    if not os.path.isfile(path):
+        known = ", ".join(list_presets())
+        raise LivematteError(f"{name_or_path}: no such config; presets are: {known}")
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise LivematteError(f"{path}: not valid TOML ({err})") from None
+    return from_dict(data, origin=path)

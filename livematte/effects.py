@@ -1,0 +1,182 @@
+"""Effects: turn a frame and its alpha into the output picture.
+
+Every effect takes RGB uint8 ``(H, W, 3)`` and alpha float32 ``(H, W)`` in [0, 1] and returns
+uint8 RGB ``(H, W, 3)``, or RGBA ``(H, W, 4)`` when ``effect.alpha`` is True.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from .colors import RGB, is_color, parse_color
+from .types import LivematteError
+
+CHROMA_GREEN: RGB = (0, 255, 0)
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def composite(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``fg * alpha + bg * (1 - alpha)`` for uint8 RGB ``(H, W, 3)`` images, alpha float32 ``(H, W)``."""
+    return cv2.blendLinear(fg, bg, alpha, 1.0 - alpha)
+
+
+def cover(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Scale ``image`` to cover ``size`` = ``(H, W)`` keeping its aspect, centre-cropping the rest."""
+    H, W = size
+    h, w = image.shape[:2]
+    if (h, w) == (H, W):
+        return image
+    s = max(W / w, H / h)
+    nw, nh = max(W, round(w * s)), max(H, round(h * s))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    scaled = cv2.resize(image, (nw, nh), interpolation=interp)
+    x, y = (nw - W) // 2, (nh - H) // 2
+    return np.ascontiguousarray(scaled[y : y + H, x : x + W])
+
+
+class Blur:
+    """Blur the background, keep the person sharp.
+
+    ``strength`` is the Gaussian sigma in pixels for a 1080-line frame (scaled with the frame
+    height). The blur runs on a downscaled copy and ignores the person's own pixels (a normalised
+    convolution weighted by ``1 - alpha``), so the person does not bleed a halo into the background.
+    """
+
+    alpha = False
+
+    def __init__(self, strength: float = 24.0):
+        if strength <= 0:
+            raise LivematteError(f"blur strength must be > 0, got {strength}")
+        self.strength = float(strength)
+
+    def background(self, image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        H, W = image.shape[:2]
+        sigma = self.strength * H / 1080
+        f = max(1, int(sigma / 3))  # downscale so the blur has ~3 px sigma to work with
+        w, h = max(1, W // f), max(1, H // f)
+        small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
+        weight = 1.0 - cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA)  # (h, w)
+        weight = weight * 0.98 + 0.02  # some of everything, so a frame that is all person still blurs
+        s = sigma / f
+        num = cv2.GaussianBlur(small * weight[..., None], (0, 0), s)
+        den = cv2.GaussianBlur(weight, (0, 0), s)
+        bg = num / den[..., None]
+        return cv2.resize(np.clip(bg, 0, 255).astype(np.uint8), (W, H), interpolation=cv2.INTER_LINEAR)
+
+    def apply(self, image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        return composite(image, self.background(image, alpha), alpha)
+
+    def reset(self) -> None:
+        pass
+
+
+class Replace:
+    """Put the person over a colour, an image, or frames from ``next_frame()`` (a looping video).
+
+    Images and video frames are scaled to cover the frame, aspect kept.
+    """
+
+    alpha = False
+
+    def __init__(self, color: Optional[RGB] = None, image: Optional[np.ndarray] = None,
+                 next_frame: Optional[Callable[[], np.ndarray]] = None, reset: Optional[Callable[[], None]] = None):
+        if sum(x is not None for x in (color, image, next_frame)) != 1:
+            raise ValueError("give exactly one of color, image, next_frame")
+        self.color, self.image, self.next_frame, self._reset = color, image, next_frame, reset
+        self._cache: Optional[np.ndarray] = None
+
+    def background(self, size: Tuple[int, int]) -> np.ndarray:
+        if self.next_frame is not None:
+            return cover(self.next_frame(), size)
+        if self._cache is None or self._cache.shape[:2] != tuple(size):
+            if self.color is not None:
+                self._cache = np.empty((*size, 3), np.uint8)
+                self._cache[:] = self.color
+            else:
+                self._cache = cover(self.image, size)
+        return self._cache
+
+    def apply(self, image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        return composite(image, self.background(image.shape[:2]), alpha)
+
+    def reset(self) -> None:
+        if self._reset is not None:
+            self._reset()
+
+
+class Chroma(Replace):
+    """A flat key colour behind the person (green by default), for a chroma key in OBS."""
+
+    def __init__(self, color: RGB = CHROMA_GREEN):
+        super().__init__(color=color)
+
+
+class Transparent:
+    """An RGBA cut-out: the frame's colours with the matte as alpha."""
+
+    alpha = True
+
+    def apply(self, image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        a8 = cv2.convertScaleAbs(alpha, alpha=255.0)  # rounds and saturates to uint8
+        return cv2.merge((image[..., 0], image[..., 1], image[..., 2], a8))
+
+    def reset(self) -> None:
+        pass
+
+
+class Matte:
+    """The alpha itself, as a grey RGB picture (white = person)."""
+
+    alpha = False
+
+    def apply(self, image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        a8 = cv2.convertScaleAbs(alpha, alpha=255.0)
+        return cv2.merge((a8, a8, a8))
+
+    def reset(self) -> None:
+        pass
+
+
+def make_effect(spec: str, *, blur_strength: float = 24.0):
+    """Build the effect for a ``--background`` value.
+
+    ``blur``, ``blur:STRENGTH``, ``transparent``, ``matte``, ``chroma``, ``chroma:COLOR``, a colour
+    (``white``, ``#RRGGBB``, ``R,G,B``), an image file or a video file (looped).
+
+    >>> type(make_effect("chroma:#0000ff")).__name__, make_effect("chroma:blue").color
+    ('Chroma', (0, 0, 255))
+    """
+    s = spec.strip()
+    kind, _, arg = s.partition(":")
+    k = kind.lower()
+    if k == "blur":
+        if arg:
+            try:
+                blur_strength = float(arg)
+            except ValueError:
+                raise LivematteError(f"blur strength must be a number, got {arg!r}") from None
+        return Blur(blur_strength)
+    if k == "transparent" and not arg:
+        return Transparent()
+    if k == "matte" and not arg:
+        return Matte()
+    if k == "chroma":
+        return Chroma(parse_color(arg) if arg else CHROMA_GREEN)
+    if is_color(s):
+        return Replace(color=parse_color(s))
+    if os.path.splitext(s)[1].lower() in IMAGE_EXTENSIONS:
+        from .sources.images import load_image
+
+        return Replace(image=load_image(s))
+    if os.path.exists(s):
+        from .sources.video import LoopingVideo
+
+        video = LoopingVideo(s)
+        return Replace(next_frame=video.next, reset=video.restart)
+    raise LivematteError(
+        f"--background {spec!r}: not blur[:STRENGTH], transparent, matte, chroma[:COLOR], a colour, "
+        "or an existing image or video file"
+    )

@@ -1,0 +1,417 @@
+"""Matte quality on DAVIS-layout data: the metrics behind ``livematte eval``.
+
+Data layout (``DATA_DIR``)::
+
+    manifest.csv            columns ``sequence`` and ``group`` (others ignored; ``width``/``height``
+                            are checked when present)
+    <seq>/frames/*.jpg      RGB frames, fed to the matter in sorted order
+    <seq>/gt/*.png          binary person masks (0/255), same stems as the frames
+
+Groups are keyed by the first letter of ``group``: A (one person, clean), B (main person annotated,
+bystanders not), C (person plus a held or ridden object in the mask), N (no person at all: the correct
+matte is empty, whatever ``gt/`` holds).
+
+Metrics, on the alpha quantised to 8 bits exactly as a PNG would store it (``round(alpha * 255)``):
+
+* ``iou``: mean over frames of IoU(alpha >= 0.5, gt >= 0.5); 1 when both are empty (not for N).
+* ``bf``: mean boundary F-measure, boundaries matched within a 3 px disc (not for N).
+* ``dtssd``: 100 x mean over consecutive frame pairs of
+  ``sqrt(mean_pixels(((a_t - a_t-1) - (g_t - g_t-1)) ** 2))``; for N the gt change is taken as 0.
+* ``fp`` (N only): mean fraction of pixels with alpha >= 0.5.
+
+A gt mask whose frame is absent counts in ``missing`` and breaks the chain of frame pairs. Group
+figures are the mean of the per-sequence figures (rounded to 4 places), like the team's reference
+scorer ``shared/tools/davis_metrics.py``, which gives the same numbers on PNGs written by
+``evaluate(..., pred_dir=...)``.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from .types import Frame, LivematteError
+
+FRAME_EXTS = (".jpg", ".jpeg", ".png")
+BF_TOLERANCE = 3
+GROUP_NAMES = {
+    "A": "one person, clean",
+    "B": "main person annotated, bystanders not",
+    "C": "person + held/ridden object in the mask",
+    "N": "no person (fg fraction should be 0)",
+}
+_ERODE_KERNEL = np.ones((3, 3), np.uint8)
+
+
+class EvalResults(dict):
+    """The JSON-ready result of :func:`evaluate` (a plain dict to ``json.dump``).
+
+    ``mattes`` is kept beside the items (so it never reaches the JSON): ``{seq: {stem: uint8 (H, W)}}``
+    for the few frames per sequence that :func:`livematte.contact_sheet.write_contact_sheet` draws.
+    """
+
+    mattes: Dict[str, Dict[str, np.ndarray]]
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def quantize_alpha(alpha: np.ndarray) -> np.ndarray:
+    """Alpha float ``(H, W)`` in [0, 1] -> uint8 ``(H, W)``, ``round(alpha * 255)`` as stored in a PNG.
+
+    >>> quantize_alpha(np.array([[0.0, 0.001, 0.5, 1.2]], np.float32)).tolist()
+    [[0, 0, 128, 255]]
+    """
+    a = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0) * np.float32(255)
+    return np.rint(a).astype(np.uint8)
+
+
+def boundary(mask: np.ndarray) -> np.ndarray:
+    """Inner boundary of a bool mask ``(H, W)``: pixels of the mask with a 8-neighbour outside it.
+
+    The picture edge does not count as outside (a mask touching the border has no boundary there).
+    """
+    m = mask.view(np.uint8) if mask.dtype == np.bool_ else mask.astype(np.uint8)
+    return mask & (cv2.erode(m, _ERODE_KERNEL) == 0)
+
+
+def boundary_f(pred: np.ndarray, gt: np.ndarray, tol: int = BF_TOLERANCE) -> float:
+    """Boundary F-measure of two bool masks ``(H, W)`` with a disc tolerance of ``tol`` px.
+
+    1.0 when neither mask has a boundary; 0.0 when only one has.
+
+    >>> sq = np.zeros((32, 32), bool); sq[8:24, 8:24] = True
+    >>> boundary_f(sq, sq), boundary_f(sq, np.roll(sq, 3, axis=1)), boundary_f(sq, np.zeros_like(sq))
+    (1.0, 1.0, 0.0)
+    """
+    bp, bg = boundary(pred), boundary(gt)
+    n_p, n_g = int(np.count_nonzero(bp)), int(np.count_nonzero(bg))
+    if n_p == 0 and n_g == 0:
+        return 1.0
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * tol + 1, 2 * tol + 1))
+    near_g = cv2.dilate(bg.view(np.uint8), disc).view(np.bool_)
+    near_p = cv2.dilate(bp.view(np.uint8), disc).view(np.bool_)
+    precision = np.count_nonzero(bp & near_g) / max(n_p, 1)
+    recall = np.count_nonzero(bg & near_p) / max(n_g, 1)
+    if precision + recall == 0:
+        return 0.0
+    return float(2 * precision * recall / (precision + recall))
+
+
+def iou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Intersection over union of two bool masks ``(H, W)``; 1.0 when both are empty."""
+    union = np.count_nonzero(pred | gt)
+    return 1.0 if union == 0 else np.count_nonzero(pred & gt) / union
+
+
+def dtssd_pair(a0: np.ndarray, a1: np.ndarray, g0: np.ndarray, g1: np.ndarray) -> float:
+    """Temporal error x100 of one frame pair; all four are uint8 ``(H, W)`` on the 0..255 scale.
+
+    Computed exactly in integers: ``100 * sqrt(mean(((a1-a0) - (g1-g0))**2)) / 255``.
+    """
+    d = (a1.astype(np.int16) - a0) - (g1.astype(np.int16) - g0)  # (H, W) in [-510, 510]
+    flat = d.ravel().astype(np.float64)
+    return 100.0 * math.sqrt(float(flat @ flat) / flat.size) / 255.0
+
+
+class SequenceScorer:
+    """Accumulates the metrics of one sequence, frame by frame, in time order.
+
+    Args:
+        no_person: group N: score the predicted foreground fraction instead of IoU/BF, and take
+            the gt as static for dtSSD.
+    """
+
+    def __init__(self, no_person: bool):
+        self.no_person = no_person
+        self.frames = 0
+        self.missing = 0
+        self._iou: List[float] = []
+        self._bf: List[float] = []
+        self._fp: List[float] = []
+        self._dt: List[float] = []
+        self._prev: Optional[Tuple[np.ndarray, np.ndarray]] = None
+
+    def add(self, alpha_u8: Optional[np.ndarray], gt_u8: np.ndarray) -> None:
+        """Score one frame: predicted alpha and gt mask, uint8 ``(H, W)``; alpha None = missing."""
+        self.frames += 1
+        if alpha_u8 is None:
+            self.missing += 1
+            self._prev = None
+            return
+        pred = alpha_u8 >= 128  # alpha >= 0.5 on the 8-bit scale
+        if self.no_person:
+            self._fp.append(np.count_nonzero(pred) / pred.size)
+        else:
+            gt = gt_u8 >= 128
+            self._iou.append(iou(pred, gt))
+            self._bf.append(boundary_f(pred, gt))
+        g = np.zeros_like(gt_u8) if self.no_person else gt_u8
+        if self._prev is not None:
+            self._dt.append(dtssd_pair(self._prev[0], alpha_u8, self._prev[1], g))
+        self._prev = (alpha_u8, g)
+
+    def result(self) -> dict:
+        """``{"frames", "missing", "dtssd", "iou", "bf"}`` or, for N, ``fp`` in place of iou/bf."""
+
+        def mean(xs: List[float]) -> Optional[float]:
+            return float(np.mean(xs)) if xs else None
+
+        r = {"frames": self.frames, "missing": self.missing, "dtssd": mean(self._dt)}
+        if self.no_person:
+            r["fp"] = mean(self._fp)
+        else:
+            r["iou"], r["bf"] = mean(self._iou), mean(self._bf)
+        return r
+
+
+def summarize(per_sequence: Dict[str, dict]) -> Dict[str, dict]:
+    """Per-group means of the per-sequence figures (rounded to 4 places) and summed ``missing``."""
+    groups: Dict[str, List[dict]] = {}
+    for r in per_sequence.values():
+        groups.setdefault(r["group"][0], []).append(r)
+    out = {}
+    for key in sorted(groups):
+        rows = groups[key]
+        g = {}
+        for k in ("iou", "bf", "dtssd", "fp"):
+            vals = [r[k] for r in rows if r.get(k) is not None]
+            if vals:
+                g[k] = round(float(np.mean(vals)), 4)
+        g["missing"] = sum(r["missing"] for r in rows)
+        out[key] = g
+    return out
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def read_manifest(data_dir) -> List[Tuple[str, str]]:
+    """``[(sequence, group), ...]`` from ``data_dir/manifest.csv``, checked against the folders."""
+    path = Path(data_dir) / "manifest.csv"
+    if not path.is_file():
+        raise LivematteError(f"{path}: no manifest.csv (expected columns sequence,group)")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        cols = reader.fieldnames or []
+        if "sequence" not in cols or "group" not in cols:
+            raise LivematteError(f"{path}: needs columns 'sequence' and 'group', got {cols}")
+        rows = list(reader)
+    out: List[Tuple[str, str]] = []
+    for n, row in enumerate(rows, start=2):
+        seq, group = (row.get("sequence") or "").strip(), (row.get("group") or "").strip()
+        if not seq or not group:
+            raise LivematteError(f"{path}: line {n}: empty sequence or group")
+        if any(seq == s for s, _ in out):
+            raise LivematteError(f"{path}: line {n}: sequence {seq!r} listed twice")
+        out.append((seq, group))
+    if not out:
+        raise LivematteError(f"{path}: lists no sequences")
+    return out
+
+
+def sequence_files(data_dir, seq: str) -> Tuple[Dict[str, Path], Dict[str, Path]]:
+    """``(frames, gts)``: ``{stem: path}`` of ``<seq>/frames/*.jpg`` and ``<seq>/gt/*.png``."""
+    root = Path(data_dir) / seq
+    frames_dir, gt_dir = root / "frames", root / "gt"
+    for d in (frames_dir, gt_dir):
+        if not d.is_dir():
+            raise LivematteError(f"{d}: missing folder (sequence {seq!r} of the manifest)")
+    frames = {p.stem: p for p in frames_dir.iterdir() if p.suffix.lower() in FRAME_EXTS}
+    gts = {p.stem: p for p in gt_dir.iterdir() if p.suffix.lower() == ".png"}
+    if not frames:
+        raise LivematteError(f"{frames_dir}: no frames (*.jpg)")
+    if not gts:
+        raise LivematteError(f"{gt_dir}: no masks (*.png)")
+    return frames, gts
+
+
+def read_frame(path: Path) -> np.ndarray:
+    """RGB uint8 ``(H, W, 3)``."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise LivematteError(f"{path}: cannot read the image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """Grey uint8 ``(H, W)``."""
+    m = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if m is None:
+        raise LivematteError(f"{path}: cannot read the mask")
+    return m
+
+
+def sample_stems(stems: Sequence[str], k: int) -> List[str]:
+    """``k`` stems spread evenly over ``stems`` (first, ..., last); all of them when fewer.
+
+    >>> sample_stems(["a", "b", "c", "d", "e"], 3)
+    ['a', 'c', 'e']
+    """
+    if k <= 0 or not stems:
+        return []
+    if len(stems) <= k:
+        return list(stems)
+    idx = np.rint(np.linspace(0, len(stems) - 1, k)).astype(int)
+    return [stems[i] for i in dict.fromkeys(idx.tolist())]
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def _check_size(what: str, shape, frame_shape, path) -> None:
+    if tuple(shape[:2]) != tuple(frame_shape[:2]):
+        raise LivematteError(
+            f"{path}: {what} size {shape[1]}x{shape[0]} != frame {frame_shape[1]}x{frame_shape[0]}"
+        )
+
+
+def evaluate(
+    data_dir,
+    make_matter: Callable[[], Callable[[Frame], np.ndarray]],
+    *,
+    sequences: Optional[Sequence[str]] = None,
+    pred_dir=None,
+    progress: Optional[Callable[[str, int, int], None]] = None,
+    config=None,
+    sheet_frames: int = 3,
+) -> EvalResults:
+    """Run a matter over every sequence of ``data_dir`` and score it against the masks.
+
+    Args:
+        data_dir: a folder in the layout described in the module docstring.
+        make_matter: called once, after the data has been checked, to build
+            ``matter(frame) -> alpha float (H, W) in [0, 1]``; ``matter.reset()`` is called before
+            each sequence, whose frames then come in sorted order as ``Frame(image, index, name=stem)``.
+        sequences: only these sequences (names from the manifest), in manifest order.
+        pred_dir: if given, every alpha is also written as ``pred_dir/<seq>/<stem>.png`` (8-bit grey).
+        progress: called as ``progress(sequence, frames_done, frames_in_sequence)`` after each frame.
+        config: any JSON-ready description of the run (model, options), stored under ``"config"``.
+        sheet_frames: how many frames per sequence to keep in ``results.mattes`` for the contact sheet.
+
+    Returns:
+        :class:`EvalResults`: ``{"per_sequence": {seq: {"group", "frames", "missing", "dtssd",
+        "iou", "bf" | "fp"}}, "groups": {"A": {"iou", "bf", "dtssd", "missing"}, ..., "N": {"fp",
+        "dtssd", "missing"}}, "config": config, "run": {"data_dir", "pred_dir", "frames", "seconds",
+        "fps", "matter_seconds"}}``.
+
+    Raises:
+        LivematteError: bad manifest, missing folders, unreadable files, a frame and its mask (or the
+            matter's alpha) of different sizes, an unknown name in ``sequences``.
+    """
+    data_dir = Path(data_dir)
+    manifest = read_manifest(data_dir)
+    if sequences is not None:
+        known = {s for s, _ in manifest}
+        unknown = [s for s in sequences if s not in known]
+        if unknown:
+            raise LivematteError(f"{data_dir / 'manifest.csv'}: no sequence {unknown[0]!r}")
+        manifest = [(s, g) for s, g in manifest if s in set(sequences)]
+    if pred_dir is not None:
+        pred_dir = Path(pred_dir)
+        if pred_dir.resolve().is_relative_to(data_dir.resolve()):
+            raise LivematteError(f"{pred_dir}: predictions must not be written inside the data folder")
+    files = {seq: sequence_files(data_dir, seq) for seq, _ in manifest}
+
+    t_start = time.perf_counter()
+    matter = make_matter()
+    t_matter = 0.0
+    per_sequence: Dict[str, dict] = {}
+    mattes: Dict[str, Dict[str, np.ndarray]] = {}
+    n_frames = 0
+    for seq, group in manifest:
+        frames, gts = files[seq]
+        no_person = group.startswith("N")
+        keep = set(sample_stems(sorted(gts.keys() & frames.keys()), sheet_frames))
+        mattes[seq] = {}
+        if pred_dir is not None:
+            (pred_dir / seq).mkdir(parents=True, exist_ok=True)
+        scorer = SequenceScorer(no_person)
+        matter.reset()
+        frame_stems = sorted(frames)
+        index = {s: i for i, s in enumerate(frame_stems)}
+        done = 0
+        for stem in sorted(frames.keys() | gts.keys()):
+            if stem not in frames:  # a mask with no frame
+                scorer.add(None, read_mask(gts[stem]))
+                continue
+            image = read_frame(frames[stem])
+            t0 = time.perf_counter()
+            alpha = np.asarray(matter(Frame(image=image, index=index[stem], name=stem)))
+            t_matter += time.perf_counter() - t0
+            if alpha.ndim == 3 and alpha.shape[2] == 1:
+                alpha = alpha[..., 0]
+            _check_size("matter alpha", alpha.shape, image.shape, frames[stem])
+            a8 = quantize_alpha(alpha)  # (H, W) uint8
+            if pred_dir is not None:
+                out = pred_dir / seq / f"{stem}.png"
+                if not cv2.imwrite(str(out), a8):
+                    raise LivematteError(f"{out}: cannot write")
+            if stem in gts:
+                gt = read_mask(gts[stem])
+                _check_size("mask", gt.shape, image.shape, gts[stem])
+                scorer.add(a8, gt)
+                if stem in keep:
+                    mattes[seq][stem] = a8
+            done += 1
+            n_frames += 1
+            if progress is not None:
+                progress(seq, done, len(frames))
+        per_sequence[seq] = dict(scorer.result(), group=group)
+    seconds = time.perf_counter() - t_start
+
+    results = EvalResults(
+        per_sequence=per_sequence,
+        groups=summarize(per_sequence),
+        config=config,
+        run={
+            "data_dir": str(data_dir),
+            "pred_dir": None if pred_dir is None else str(pred_dir),
+            "frames": n_frames,
+            "seconds": round(seconds, 3),
+            "fps": round(n_frames / seconds, 2) if seconds > 0 else None,
+            "matter_seconds": round(t_matter, 3),
+        },
+    )
+    results.mattes = mattes
+    return results
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _fmt(v, scale: float = 1.0, digits: int = 3) -> str:
+    return "-" if v is None else f"{v * scale:.{digits}f}"
+
+
+def format_table(results: dict, per_sequence: bool = False) -> str:
+    """A markdown table of the group figures (and optionally one row per sequence).
+
+    Columns: group, what it holds, sequences, frames, IoU, BF, dtSSD, fg % (group N), missing.
+    """
+    per_seq = results["per_sequence"]
+    head = "| group | what | seqs | frames | IoU | BF | dtSSD | fg % | missing |"
+    lines = [head, "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
+    for key, g in results["groups"].items():
+        seqs = [r for r in per_seq.values() if r["group"][0] == key]
+        lines.append(
+            f"| {key} | {GROUP_NAMES.get(key, seqs[0]['group'] if seqs else '')} | {len(seqs)} | "
+            f"{sum(r['frames'] for r in seqs)} | {_fmt(g.get('iou'))} | {_fmt(g.get('bf'))} | "
+            f"{_fmt(g.get('dtssd'), digits=1)} | {_fmt(g.get('fp'), 100, 2)} | {g['missing']} |"
+        )
+    if per_sequence:
+        lines += ["", "| sequence | group | frames | IoU | BF | dtSSD | fg % | missing |",
+                  "|---|---|--:|--:|--:|--:|--:|--:|"]
+        for seq, r in per_seq.items():
+            lines.append(
+                f"| {seq} | {r['group'][0]} | {r['frames']} | {_fmt(r.get('iou'))} | "
+                f"{_fmt(r.get('bf'))} | {_fmt(r.get('dtssd'), digits=1)} | "
+                f"{_fmt(r.get('fp'), 100, 2)} | {r['missing']} |"
+            )
+    return "\n".join(lines)

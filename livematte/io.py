@@ -1,0 +1,51 @@
+"""Choosing a source or a sink from a path."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from .types import LivematteError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def is_image_path(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+
+
+def open_source(path: str):
+    """A directory of frames, one image file, or a video file (decided by what ``path`` is)."""
+    if os.path.isdir(path):
+        from .sources.images import FrameDirectorySource
+
+        return FrameDirectorySource(path)
+    if not os.path.exists(path):
+        raise LivematteError(f"{path}: no such file or directory")
+    if is_image_path(path):
+        from .sources.images import ImageFilesSource
+
+        return ImageFilesSource([path])
+    from .sources.video import VideoFileSource
+
+    return VideoFileSource(path)
+
+
+def check_output(path: str, alpha: bool) -> None:
+    """Raise LivematteError now, before any work, if ``path`` cannot be written as asked."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise LivematteError(f"{path}: the folder {parent} does not exist")
+    if is_image_path(path):
+        from .sinks.images import check_image_output
+
+        check_image_output(path, alpha)
+    else:
+        from .sinks.video import check_output as check_video_output
+
+        check_video_output(path, alpha)
+
+
+def video_sink(path: str, *, audio_from: Optional[str], crf: int, preset: str):
+    from .sinks.video import VideoFileSink
+
+    return VideoFileSink(path, audio_from=audio_from, crf=crf, preset=preset)

@@ -1,0 +1,166 @@
+"""Runs frames from a source through a Matter and an effect into sinks, for files.
+
+Three threads overlap the work: one decodes, the calling thread computes the matte and the
+effect, one encodes. Queues are bounded and file mode never drops a frame. Ctrl-C
+(KeyboardInterrupt) stops reading, writes every frame already computed, and finishes each sink,
+so what was processed plays.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, List, Optional
+
+import cv2
+import numpy as np
+
+from .types import Frame, LivematteError, Sink, StreamInfo
+
+_END = object()
+
+
+@dataclass
+class Output:
+    """A sink and what it receives.
+
+    Attributes:
+        sink: where pictures go.
+        kind: ``picture`` (the effect's output), ``alpha`` (uint8 grey ``(H, W)``) or
+            ``alpha_rgb`` (the alpha as grey RGB ``(H, W, 3)``, for encoders without grey input).
+    """
+
+    sink: Sink
+    kind: str = "picture"
+
+
+@dataclass
+class RunStats:
+    """What a run did."""
+
+    frames: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def _select(kind: str, picture: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    if kind == "picture":
+        return picture
+    a8 = cv2.convertScaleAbs(alpha, alpha=255.0)  # (H, W) uint8, rounded
+    return a8 if kind == "alpha" else cv2.merge((a8, a8, a8))
+
+
+class _Reader(threading.Thread):
+    """Decodes ahead into a bounded queue; stops early when told."""
+
+    def __init__(self, frames: Iterable[Frame], depth: int = 4):
+        super().__init__(daemon=True, name="livematte-read")
+        self.frames, self.q, self.stop = frames, queue.Queue(maxsize=depth), threading.Event()
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            for frame in self.frames:
+                while not self.stop.is_set():
+                    try:
+                        self.q.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self.stop.is_set():
+                    break
+        except BaseException as err:  # handed to the main thread
+            self.error = err
+        finally:
+            self.q.put(_END)
+
+
+class _Writer(threading.Thread):
+    """Hands computed pictures to every output in order."""
+
+    def __init__(self, outputs: List[Output], depth: int = 4):
+        super().__init__(daemon=True, name="livematte-write")
+        self.outputs, self.q = outputs, queue.Queue(maxsize=depth)
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is _END:
+                return
+            if self.error is not None:
+                continue  # drain so the producer never blocks
+            frame, picture, alpha = item
+            try:
+                for out in self.outputs:
+                    out.sink.write(_select(out.kind, picture, alpha), frame)
+            except BaseException as err:
+                self.error = err
+
+
+def run(
+    frames: Iterable[Frame],
+    info: StreamInfo,
+    matter: Callable[[Frame], np.ndarray],
+    effect,
+    outputs: List[Output],
+    *,
+    on_frame: Optional[Callable[[int], None]] = None,
+) -> RunStats:
+    """Process every frame of ``frames`` into ``outputs``; returns what happened.
+
+    Each output's sink is opened here (``alpha`` = the effect's pictures carry alpha) and closed
+    at the end, also after Ctrl-C; on any other error the sinks are aborted (no partial file is
+    left under the requested name) and the error is raised.
+    """
+    stats = RunStats()
+    opened: List[Output] = []
+    try:
+        for out in outputs:
+            out.sink.open(info, alpha=bool(effect.alpha) and out.kind == "picture")
+            opened.append(out)
+    except BaseException:
+        for out in opened:
+            out.sink.abort()
+        raise
+    reader, writer = _Reader(frames), _Writer(outputs)
+    start = time.perf_counter()
+    reader.start()
+    writer.start()
+    failed: Optional[BaseException] = None
+    try:
+        while True:
+            frame = reader.q.get()
+            if frame is _END:
+                break
+            alpha = matter(frame)
+            picture = effect.apply(frame.image, alpha)
+            writer.q.put((frame, picture, alpha))
+            stats.frames += 1
+            if on_frame is not None:
+                on_frame(1)
+            if writer.error is not None:
+                break
+    except KeyboardInterrupt:
+        stats.interrupted = True
+    except BaseException as err:
+        failed = err
+    finally:
+        reader.stop.set()
+        writer.q.put(_END)
+        writer.join()
+        stats.seconds = time.perf_counter() - start
+    failed = failed or writer.error or reader.error
+    if failed is not None:
+        for out in outputs:
+            out.sink.abort()
+        raise failed
+    for out in outputs:
+        out.sink.close()
+    return stats
