@@ -1,0 +1,36 @@
+"""Paths and real images shared by the tests."""
+from __future__ import annotations
+
+import glob
+import os
+
+import cv2
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLES = os.path.join(REPO, "samples")
+SHARED = os.path.join(os.path.dirname(REPO), "shared", "data")
+PERSON_PHOTOS = sorted(glob.glob(os.path.join(SHARED, "person-unlabeled", "images", "*.jpg")))
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """RGB uint8 (H, W, 3) of an image file."""
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    assert bgr is not None, path
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def sample_frame(index: int = 30) -> np.ndarray:
+    """One RGB frame of the shipped sample clip (a real person)."""
+    import av
+
+    with av.open(os.path.join(SAMPLES, "person.mp4")) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i == index:
+                return f.to_ndarray(format="rgb24")
+    raise AssertionError("sample too short")
+
+
+def real_images() -> list:
+    """Real photos of people: the sample clip's frame, plus the shared photos when present."""
+    return [("sample", sample_frame())] + [(os.path.basename(p), read_rgb(p)) for p in PERSON_PHOTOS]
