@@ -48,6 +48,8 @@ def _config_from_args(args):
     cfg.override("model", name=args.model, runtime=args.runtime, device=args.device, weights=args.weights)
     cfg.override("mask", threshold=args.threshold, feather=args.feather, grow=args.grow)
     cfg.override("quality", refine=args.refine, temporal=args.temporal, smoothing=args.smoothing, roi=args.roi)
+    if hasattr(args, "crf"):
+        cfg.override("output", crf=args.crf, preset=args.preset)
     if hasattr(args, "background"):
         cfg.override("effect", background=args.background, blur_strength=args.blur_strength)
     cfg.mask.validate()
@@ -112,6 +114,58 @@ def cmd_matte(args) -> int:
     return 0
 
 
+def _size(text: str) -> tuple:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, got {text!r}") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"size must be between 16 and 8192 on each side, got {text!r}")
+    return w, h
+
+
+def cmd_bench(args) -> int:
+    import json
+
+    from .bench import bench
+
+    cfg = _config_from_args(args)
+    if args.background is None and args.config is None:
+        cfg.effect.background = "blur"
+    result = bench(cfg, size=args.size, seconds=args.seconds, clip=args.clip)
+    r = result.as_dict()
+    print(f"{r['width']}x{r['height']} {r['model']} on {r['device']} ({r['machine']}), {r['frames']} frames, background {r['background']}")
+    for key in ("codec_only_fps", "pipeline_fps", "matte_fps", "latency_ms_p50", "latency_ms_p95", "pipeline_vs_codec"):
+        print(f"  {key:18s} {r[key]}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(r, fh, indent=1)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import json
+
+    from .evaluate import evaluate, format_table, write_contact_sheet
+    from .matter import build_matter
+
+    cfg = _config_from_args(args)
+    bar = _progress(None, "eval")
+    try:
+        results = evaluate(args.data_dir, lambda: build_matter(cfg), pred_dir=args.pred_dir,
+                           progress=lambda n=1: bar.update(n))
+    finally:
+        bar.close()
+    print(format_table(results))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=1)
+    if args.sheet:
+        write_contact_sheet(args.data_dir, results, args.sheet)
+        print(f"contact sheet: {args.sheet}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="livematte", description="Remove or replace the background of people in video and images.")
     p.add_argument("--version", action="version", version=f"livematte {__version__}")
@@ -122,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("input", metavar="IN")
     s.add_argument("-o", "--output", required=True, metavar="OUT", help=".mp4/.mkv (H.264), .webm (VP9, alpha), .mov (ProRes 4444 with alpha)")
     s.add_argument("--alpha-out", metavar="FILE|DIR/", help="also write the matte: a video file, or a folder of PNGs")
+    s.add_argument("--crf", type=int, help="H.264/VP9 quality, lower is better (default 20)")
+    s.add_argument("--preset", help="x264 speed preset (default veryfast)")
     _add_processing_args(s)
     s.set_defaults(func=cmd_video)
 
@@ -137,6 +193,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, metavar="DIR")
     _add_processing_args(s, effect=False)
     s.set_defaults(func=cmd_matte)
+
+    s = sub.add_parser("bench", help="measure speed on this machine (codec ceiling, file pipeline, live matte loop)")
+    s.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH", help="clip size (default 1280x720)")
+    s.add_argument("--seconds", type=float, default=10.0, metavar="N", help="clip length (default 10)")
+    s.add_argument("--clip", metavar="FILE", help="use this clip instead of one made from the sample")
+    s.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    _add_processing_args(s)
+    s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("eval", help="score mattes against annotated video (DAVIS layout)")
+    s.add_argument("data_dir", metavar="DATA_DIR")
+    s.add_argument("--json", metavar="FILE", help="write per-sequence and per-group figures")
+    s.add_argument("--sheet", metavar="PNG", help="draw a contact sheet (frames, mattes, errors)")
+    s.add_argument("--pred-dir", metavar="DIR", help="also write the predicted mattes as PNGs")
+    _add_processing_args(s, effect=False)
+    s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("models", help="list segmenter backends and whether they are usable here")
     s.set_defaults(func=cmd_models)

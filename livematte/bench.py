@@ -1,0 +1,177 @@
+"""``livematte bench``: speed on this machine, with the codec ceiling measured in the same run.
+
+Figures (all medians or whole-run rates, frames per second):
+
+* ``codec_only_fps``: decode + encode through the same threaded file path with no matting: the
+  ceiling for file processing on this machine.
+* ``pipeline_fps``: the full offline file path (decode, matte, effect, encode).
+* ``matte_fps``: matte + composite only, one frame at a time (batch 1), as live use needs, over
+  frames already decoded; ``latency_ms_p50`` / ``latency_ms_p95`` are per-frame times of that loop.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from .config import Config
+from .effects import make_effect
+from .matter import build_matter
+from .pipeline import Output, run
+from .types import LivematteError
+
+SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples", "person.mp4")
+
+
+@dataclass
+class BenchResult:
+    width: int
+    height: int
+    frames: int
+    model: str
+    background: str
+    device: str
+    codec_only_fps: float = 0.0
+    pipeline_fps: float = 0.0
+    matte_fps: float = 0.0
+    latency_ms_p50: float = 0.0
+    latency_ms_p95: float = 0.0
+    pipeline_vs_codec: float = 0.0
+    versions: dict = field(default_factory=dict)
+    machine: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _versions() -> dict:
+    import av
+    import cv2
+    import torch
+
+    out = {"python": platform.python_version(), "numpy": np.__version__, "opencv": cv2.__version__,
+           "av": av.__version__, "torch": torch.__version__}
+    try:
+        from importlib.metadata import version
+
+        out["mediapipe"] = version("mediapipe")
+        out["livematte"] = version("livematte")
+    except Exception:  # pragma: no cover - metadata missing in odd installs
+        pass
+    return out
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}"
+
+
+def make_clip(path: str, size: tuple, seconds: float, fps: int = 30, source: str = SAMPLE) -> int:
+    """Write an H.264 clip of ``size`` = (W, H) made from the sample (looped, scaled); returns frames."""
+    import av
+    import cv2
+
+    W, H = size
+    frames = []
+    with av.open(source) as c:
+        for f in c.decode(video=0):
+            frames.append(cv2.resize(f.to_ndarray(format="rgb24"), (W, H), interpolation=cv2.INTER_AREA))
+    n = int(seconds * fps)
+    with av.open(path, "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "20"}
+        for i in range(n):
+            k = i % (2 * len(frames) - 2)  # play forwards then backwards: no jump at the loop
+            img = frames[k] if k < len(frames) else frames[2 * len(frames) - 2 - k]
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return n
+
+
+class _NoMatte:
+    def __call__(self, frame):
+        return None
+
+    def reset(self):
+        pass
+
+
+class _PassThrough:
+    alpha = False
+
+    def apply(self, image, alpha):
+        return image
+
+    def reset(self):
+        pass
+
+
+def _file_run(clip: str, out: str, matter, effect, cfg: Config) -> float:
+    from .sinks.video import VideoFileSink
+    from .sources.video import VideoFileSource
+
+    with VideoFileSource(clip) as source:
+        sink = VideoFileSink(out, crf=cfg.output.crf, preset=cfg.output.preset)
+        stats = run(source, source.info, matter, effect, [Output(sink)])
+    return stats.fps
+
+
+def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float = 10.0,
+          clip: Optional[str] = None) -> BenchResult:
+    """Run the three measurements on one clip (made from the sample unless ``clip`` is given)."""
+    from .sources.video import VideoFileSource
+
+    cfg = config or Config()
+    with tempfile.TemporaryDirectory(prefix="livematte-bench-") as tmp:
+        if clip is None:
+            clip = os.path.join(tmp, "clip.mp4")
+            make_clip(clip, size, seconds)
+        elif not os.path.isfile(clip):
+            raise LivematteError(f"{clip}: no such file")
+        effect = make_effect(cfg.effect.background, blur_strength=cfg.effect.blur_strength)
+        if effect.alpha:
+            raise LivematteError("bench encodes H.264: pick a background without transparency")
+        matter = build_matter(cfg)
+        out = os.path.join(tmp, "out.mp4")
+        codec = _file_run(clip, out, _NoMatte(), _PassThrough(), cfg)
+        matter.reset()
+        pipeline = _file_run(clip, out, matter, effect, cfg)
+        with VideoFileSource(clip) as source:
+            info = source.info
+            frames = [f for _, f in zip(range(300), source)]
+        matter.reset()
+        for f in frames[:5]:  # warm-up
+            effect.apply(f.image, matter(f))
+        matter.reset()
+        times = []
+        for f in frames:
+            t = time.perf_counter()
+            effect.apply(f.image, matter(f))
+            times.append(time.perf_counter() - t)
+    ms = np.array(times) * 1000
+    device = getattr(matter, "device", "cpu")
+    return BenchResult(
+        width=info.width, height=info.height, frames=len(frames), model=cfg.model.name,
+        background=cfg.effect.background, device=str(device),
+        codec_only_fps=round(codec, 1), pipeline_fps=round(pipeline, 1),
+        matte_fps=round(1000 / float(np.median(ms)), 1),
+        latency_ms_p50=round(float(np.percentile(ms, 50)), 2), latency_ms_p95=round(float(np.percentile(ms, 95)), 2),
+        pipeline_vs_codec=round(pipeline / codec, 3) if codec else 0.0,
+        versions=_versions(), machine=_machine(),
+    )
