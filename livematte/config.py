@@ -43,19 +43,52 @@ class ModelConfig:
 
 @dataclass
 class QualityConfig:
-    """Matte refinement and temporal smoothing (see README "Quality knobs").
+    """Matte quality: subject crop, edge refinement and temporal smoothing (see docs/quality.md).
 
     Attributes:
-        refine: edge refinement at full resolution: ``guided`` or ``none``.
-        temporal: smoothing across frames: ``motion`` (motion-aware), ``ema`` or ``none``.
-        smoothing: strength of temporal smoothing in [0, 1).
-        roi: carry a region of interest around the person from frame to frame.
+        refine: edge refinement at full resolution: ``guided`` (fast guided filter following the
+            picture's edges) or ``none`` (bilinear upsampling of the model's output).
+        temporal: smoothing across frames: ``motion`` (motion-aware: smooths only where the picture
+            did not change), ``ema`` (plain average) or ``none``. Always reset on a scene cut.
+        smoothing: strength of temporal smoothing in [0, 1): the largest weight of the past.
+        roi: carry a region of interest around the person from frame to frame and segment it again
+            at the model's full resolution (a second model run per frame while a person is in view).
+        flip: also segment the mirrored picture and average (one more model run per region; slower).
+        radius: guided-filter window radius on the model's grid (256 over the frame or the crop).
+        eps: guided-filter regularisation on brightness in [0, 1]: smaller follows the picture more.
+        motion_noise: brightness change (8-bit levels) treated as motion by ``temporal = motion``.
+        roi_margin: context around the person in the crop, as a fraction of the person's larger side.
+        roi_min_area: smallest person blob (fraction of the model grid) that starts or keeps a crop.
+        roi_seam: width of the soft seam at the crop's inner sides, as a fraction of the crop side.
     """
 
     refine: str = "guided"
     temporal: str = "motion"
     smoothing: float = 0.5
     roi: bool = True
+    flip: bool = False
+    radius: int = 2
+    eps: float = 1e-3
+    motion_noise: float = 4.0
+    roi_margin: float = 0.15
+    roi_min_area: float = 0.002
+    roi_seam: float = 0.08
+
+    def validate(self) -> "QualityConfig":
+        """Raise LivematteError on an unknown mode or an out-of-range value; returns self."""
+        if self.refine not in ("guided", "none"):
+            raise LivematteError(f"refine must be guided or none, got {self.refine!r}")
+        if self.temporal not in ("motion", "ema", "none"):
+            raise LivematteError(f"temporal must be motion, ema or none, got {self.temporal!r}")
+        if not 0.0 <= self.smoothing < 1.0:
+            raise LivematteError(f"smoothing must be in [0, 1), got {self.smoothing}")
+        if not 1 <= self.radius <= 32:
+            raise LivematteError(f"radius must be within 1..32, got {self.radius}")
+        if self.eps <= 0 or self.motion_noise <= 0:
+            raise LivematteError(f"eps and motion_noise must be > 0, got {self.eps}, {self.motion_noise}")
+        if not 0.0 <= self.roi_margin <= 2.0 or not 0.0 <= self.roi_min_area < 1.0 or not 0.0 <= self.roi_seam <= 0.5:
+            raise LivematteError("roi_margin must be in [0, 2], roi_min_area in [0, 1), roi_seam in [0, 0.5]")
+        return self
 
 
 @dataclass

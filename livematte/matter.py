@@ -1,30 +1,71 @@
-"""Frame -> alpha: segmenter, shared upsampling, refinement, temporal smoothing, mask options.
+"""Frame -> alpha: segmenter, subject crop, guided refinement, temporal smoothing, mask options.
 
 The same ``Matter`` serves ``video``, ``image``, ``matte``, ``cam`` and ``eval``, so every path
-applies exactly the same processing.
+applies exactly the same processing. Per frame (see docs/quality.md):
+
+1. The frame is reduced to the model's input size by area averaging (an image pyramid of exact 2x
+   means, then a bilinear step below 2x), and segmented: the full-frame probability.
+2. Region of interest (``quality.roi``): the person blobs of the full-frame probability, and of the
+   previous frame's crop, give a box that :class:`~livematte.roi.RoiTracker` carries across frames;
+   that box is cut out of the frame at model size and segmented again, so a small person is seen large.
+3. Refinement (``quality.refine``): each probability is turned into full-resolution alpha by a fast
+   guided filter whose coefficients live on the model grid and are applied to the full-resolution
+   brightness (:mod:`livematte.refine`); the crop's alpha replaces the full frame's inside the box,
+   with a soft seam.
+4. Temporal smoothing (``quality.temporal``): motion-aware, reset on a scene cut
+   (:mod:`livematte.temporal`).
+5. The user's mask options (threshold / grow / feather), last.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
+import cv2
 import numpy as np
 
-from .config import Config
+from .config import Config, QualityConfig
 from .maskops import shape_mask
 from .models import create
 from .models.base import Segmenter
-from .types import Frame
-from .upsample import upsample
+from .refine import GuidedRefiner, upsample_region
+from .roi import Pyramid, RoiTracker, mask_box
+from .temporal import MotionSmoother, SceneCutDetector
+from .types import Frame, LivematteError
+
+REFINE_MODES = ("guided", "none")
+TEMPORAL_MODES = ("motion", "ema", "none")
+
+
+def _seam_weight(box: Tuple[int, int, int, int], frame_hw: Tuple[int, int], width: float) -> np.ndarray:
+    """float32 ``(h, w)`` weight of a crop's own alpha: 1 inside, ramping to 0 over ``width`` pixels at
+    the crop sides that lie inside the frame (a side on the frame border needs no seam)."""
+    x0, y0, x1, y1 = box
+    H, W = frame_hw
+
+    def ramp(n: int, lo_open: bool, hi_open: bool) -> np.ndarray:
+        i = np.arange(n, dtype=np.float32) + 0.5
+        r = np.ones(n, np.float32)
+        if lo_open:
+            r = np.minimum(r, i / width)
+        if hi_open:
+            r = np.minimum(r, (n - i) / width)
+        return np.clip(r, 0.0, 1.0)
+
+    wy = ramp(y1 - y0, y0 > 0, y1 < H)
+    wx = ramp(x1 - x0, x0 > 0, x1 < W)
+    return np.outer(wy, wx)
 
 
 class Matter:
     """Computes the alpha of each frame, in order.
 
     Call it once per frame, in order; call :meth:`reset` on a new source, a seek or a restart
-    (temporal and recurrent state is cleared).
+    (temporal, region-of-interest and recurrent state is cleared).
 
     Args:
-        segmenter: the backend (see :mod:`livematte.models`).
+        segmenter: the backend (see :mod:`livematte.models`). Backends with ``input_size`` and
+            ``predict_model_input`` (the selfie family) get area-averaged inputs prepared here;
+            others are given the frame (or crop) itself through ``predict``.
         config: quality and mask options.
     """
 
@@ -32,16 +73,95 @@ class Matter:
         self.config = config or Config()
         self.segmenter = segmenter
         self.mask = self.config.mask.validate()
+        q = self.quality = self.config.quality.validate()
+        self.refiner = GuidedRefiner(q.radius, q.eps) if q.refine == "guided" else None
+        self.tracker = RoiTracker(margin=q.roi_margin) if q.roi else None
+        mode = "ema" if q.temporal == "ema" else "motion"
+        self.smoother = MotionSmoother(q.smoothing, q.motion_noise, mode) if q.temporal != "none" else None
+        self.cuts = SceneCutDetector()
+        self._model_input = hasattr(segmenter, "predict_model_input") and hasattr(segmenter, "input_size")
+        self._prev_person = None  # person box (frame px) found by the last crop pass, or None
+        self.last_crop: Optional[Tuple[int, int, int, int]] = None  # for inspection and tests
 
+    # ------------------------------------------------------------------ one region
+    def _segment(self, pyr: Pyramid, image: np.ndarray, box: Tuple[int, int, int, int]):
+        """Segment frame region ``box``: (model-grid guide uint8 (h, w) or None, prob float32 (h, w))."""
+        x0, y0, x1, y1 = box
+        if self._model_input:
+            x = pyr.resize(box, tuple(self.segmenter.input_size))  # uint8 (h, w, 3)
+            prob = self.segmenter.predict_model_input(x)
+            if self.quality.flip:
+                prob = 0.5 * (prob + self.segmenter.predict_model_input(np.ascontiguousarray(x[:, ::-1]))[:, ::-1])
+            return cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), np.asarray(prob, np.float32)
+        prob = np.asarray(self.segmenter.predict(np.ascontiguousarray(image[y0:y1, x0:x1])), np.float32)
+        return None, prob
+
+    def _to_alpha(self, guide_lo, prob: np.ndarray, grey_hi: np.ndarray) -> np.ndarray:
+        """Model-grid probability -> alpha at the size of ``grey_hi`` (uint8 (H, W))."""
+        if self.refiner is None:
+            return upsample_region(prob, grey_hi.shape[:2])
+        if guide_lo is None or guide_lo.shape != prob.shape:
+            h, w = prob.shape
+            guide_lo = cv2.resize(grey_hi, (w, h), interpolation=cv2.INTER_AREA)
+        return self.refiner(guide_lo, prob, grey_hi)
+
+    # ------------------------------------------------------------------ per frame
     def __call__(self, frame: Frame) -> np.ndarray:
         """RGB frame -> alpha float32 ``(H, W)`` in [0, 1]."""
-        image = frame.image
-        prob = self.segmenter.predict(image)  # (h, w) at model resolution
-        alpha = upsample(prob, image.shape[:2])  # (H, W)
+        image = frame.image if isinstance(frame, Frame) else frame
+        H, W = image.shape[:2]
+        pyr = Pyramid(image)
+        thumb = pyr.levels[-1]  # uint8 (h, w, 3), shorter side 128..255
+        if self.cuts(thumb):
+            self._forget()
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)  # uint8 (H, W)
+
+        full = (0, 0, W, H)
+        guide, prob = self._segment(pyr, image, full)
+        alpha = self._to_alpha(guide, prob, grey)  # (H, W)
+
+        crop = None
+        if self.tracker is not None:
+            h, w = prob.shape
+            found = mask_box(prob, min_frac=self.quality.roi_min_area)
+            if found is not None:
+                sx, sy = W / w, H / h
+                found = (found[0] * sx, found[1] * sy, found[2] * sx, found[3] * sy)
+            crop = self.tracker.update(found, self._prev_person, (H, W))
+            self._prev_person = None
+            if crop is not None and (crop[2] - crop[0]) * (crop[3] - crop[1]) < 0.9 * H * W:
+                x0, y0, x1, y1 = crop
+                guide_c, prob_c = self._segment(pyr, image, crop)
+                alpha_c = self._to_alpha(guide_c, prob_c, grey[y0:y1, x0:x1])
+                seam = _seam_weight(crop, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
+                region = alpha[y0:y1, x0:x1]
+                alpha[y0:y1, x0:x1] = region + seam * (alpha_c - region)
+                person = mask_box(prob_c)
+                if person is not None:
+                    ch, cw = prob_c.shape
+                    sx, sy = (x1 - x0) / cw, (y1 - y0) / ch
+                    self._prev_person = (x0 + person[0] * sx, y0 + person[1] * sy,
+                                         x0 + person[2] * sx, y0 + person[3] * sy)
+            else:
+                crop = None
+        self.last_crop = crop
+
+        if self.smoother is not None:
+            alpha = self.smoother(alpha, cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY))
         return shape_mask(alpha, self.mask)
+
+    def _forget(self) -> None:
+        if self.tracker is not None:
+            self.tracker.reset()
+        if self.smoother is not None:
+            self.smoother.reset()
+        self._prev_person = None
 
     def reset(self) -> None:
         """Forget everything carried across frames."""
+        self._forget()
+        self.cuts.reset()
+        self.last_crop = None
         self.segmenter.reset()
 
 
