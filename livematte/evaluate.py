@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -68,8 +69,9 @@ def quantize_alpha(alpha: np.ndarray) -> np.ndarray:
     >>> quantize_alpha(np.array([[0.0, 0.001, 0.5, 1.2]], np.float32)).tolist()
     [[0, 0, 128, 255]]
     """
-    a = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0) * np.float32(255)
-    return np.rint(a).astype(np.uint8)
+    a = np.ascontiguousarray(alpha, np.float32)
+    # max(a, 0) then |a * 255| saturated to 255 and rounded half to even (same as np.rint)
+    return cv2.convertScaleAbs(cv2.max(a, 0.0), alpha=255.0)
 
 
 def boundary(mask: np.ndarray) -> np.ndarray:
@@ -114,10 +116,14 @@ def dtssd_pair(a0: np.ndarray, a1: np.ndarray, g0: np.ndarray, g1: np.ndarray) -
     """Temporal error x100 of one frame pair; all four are uint8 ``(H, W)`` on the 0..255 scale.
 
     Computed exactly in integers: ``100 * sqrt(mean(((a1-a0) - (g1-g0))**2)) / 255``.
+
+    >>> z, o = np.zeros((2, 2), np.uint8), np.full((2, 2), 255, np.uint8)
+    >>> dtssd_pair(z, o, z, z), dtssd_pair(z, o, z, o)
+    (100.0, 0.0)
     """
-    d = (a1.astype(np.int16) - a0) - (g1.astype(np.int16) - g0)  # (H, W) in [-510, 510]
-    flat = d.ravel().astype(np.float64)
-    return 100.0 * math.sqrt(float(flat @ flat) / flat.size) / 255.0
+    # (a1 - a0) - (g1 - g0) == (a1 + g0) - (a0 + g1): two int16 (H, W) sums, squared distance in double
+    sq = cv2.norm(np.add(a1, g0, dtype=np.int16), np.add(a0, g1, dtype=np.int16), cv2.NORM_L2SQR)
+    return 100.0 * math.sqrt(sq / a0.size) / 255.0
 
 
 class SequenceScorer:
@@ -192,8 +198,16 @@ def summarize(per_sequence: Dict[str, dict]) -> Dict[str, dict]:
 # ----------------------------------------------------------------------------- data
 
 
-def read_manifest(data_dir) -> List[Tuple[str, str]]:
-    """``[(sequence, group), ...]`` from ``data_dir/manifest.csv``, checked against the folders."""
+class Entry(NamedTuple):
+    """One manifest row: the sequence folder, its group, its ``(height, width)`` when the manifest says."""
+
+    sequence: str
+    group: str
+    size: Optional[Tuple[int, int]]
+
+
+def read_manifest(data_dir) -> List[Entry]:
+    """The rows of ``data_dir/manifest.csv`` (columns ``sequence``, ``group``, optional ``width``, ``height``)."""
     path = Path(data_dir) / "manifest.csv"
     if not path.is_file():
         raise LivematteError(f"{path}: no manifest.csv (expected columns sequence,group)")
@@ -208,9 +222,14 @@ def read_manifest(data_dir) -> List[Tuple[str, str]]:
         seq, group = (row.get("sequence") or "").strip(), (row.get("group") or "").strip()
         if not seq or not group:
             raise LivematteError(f"{path}: line {n}: empty sequence or group")
-        if any(seq == s for s, _ in out):
+        if any(seq == e.sequence for e in out):
             raise LivematteError(f"{path}: line {n}: sequence {seq!r} listed twice")
-        out.append((seq, group))
+        w, h = (row.get("width") or "").strip(), (row.get("height") or "").strip()
+        try:
+            size = (int(h), int(w)) if w and h else None
+        except ValueError:
+            raise LivematteError(f"{path}: line {n}: width/height {w!r}/{h!r} are not integers") from None
+        out.append(Entry(seq, group, size))
     if not out:
         raise LivematteError(f"{path}: lists no sequences")
     return out
@@ -265,6 +284,28 @@ def sample_stems(stems: Sequence[str], k: int) -> List[str]:
 # ----------------------------------------------------------------------------- evaluation
 
 
+def _read_ahead(pool: ThreadPoolExecutor, stems, frames: dict, gts: dict, depth: int = 2):
+    """Yield ``(image RGB (H, W, 3) | None, mask (H, W) | None)`` per stem, decoding ahead on ``pool``."""
+
+    def load(stem):
+        image = read_frame(frames[stem]) if stem in frames else None
+        return image, (read_mask(gts[stem]) if stem in gts else None)
+
+    pending: deque = deque()
+    it = iter(stems)
+    for stem in it:
+        pending.append(pool.submit(load, stem))
+        if len(pending) > depth:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _write_png(path: Path, a8: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), a8):
+        raise LivematteError(f"{path}: cannot write")
+
+
 def _check_size(what: str, shape, frame_shape, path) -> None:
     if tuple(shape[:2]) != tuple(frame_shape[:2]):
         raise LivematteError(
@@ -278,7 +319,7 @@ def evaluate(
     *,
     sequences: Optional[Sequence[str]] = None,
     pred_dir=None,
-    progress: Optional[Callable[[str, int, int], None]] = None,
+    progress: Optional[Callable[[int], object]] = None,
     config=None,
     sheet_frames: int = 3,
 ) -> EvalResults:
@@ -291,7 +332,7 @@ def evaluate(
             each sequence, whose frames then come in sorted order as ``Frame(image, index, name=stem)``.
         sequences: only these sequences (names from the manifest), in manifest order.
         pred_dir: if given, every alpha is also written as ``pred_dir/<seq>/<stem>.png`` (8-bit grey).
-        progress: called as ``progress(sequence, frames_done, frames_in_sequence)`` after each frame.
+        progress: called as ``progress(1)`` after each frame (``tqdm.update`` fits).
         config: any JSON-ready description of the run (model, options), stored under ``"config"``.
         sheet_frames: how many frames per sequence to keep in ``results.mattes`` for the contact sheet.
 
@@ -302,22 +343,23 @@ def evaluate(
         "fps", "matter_seconds"}}``.
 
     Raises:
-        LivematteError: bad manifest, missing folders, unreadable files, a frame and its mask (or the
-            matter's alpha) of different sizes, an unknown name in ``sequences``.
+        LivematteError: bad manifest, missing folders, unreadable files, frames of another size than
+            the manifest says (or than the sequence's first frame), a mask or the matter's alpha of
+            another size than its frame, an unknown name in ``sequences``.
     """
     data_dir = Path(data_dir)
     manifest = read_manifest(data_dir)
     if sequences is not None:
-        known = {s for s, _ in manifest}
+        known = {e.sequence for e in manifest}
         unknown = [s for s in sequences if s not in known]
         if unknown:
             raise LivematteError(f"{data_dir / 'manifest.csv'}: no sequence {unknown[0]!r}")
-        manifest = [(s, g) for s, g in manifest if s in set(sequences)]
+        manifest = [e for e in manifest if e.sequence in set(sequences)]
     if pred_dir is not None:
         pred_dir = Path(pred_dir)
         if pred_dir.resolve().is_relative_to(data_dir.resolve()):
             raise LivematteError(f"{pred_dir}: predictions must not be written inside the data folder")
-    files = {seq: sequence_files(data_dir, seq) for seq, _ in manifest}
+    files = {e.sequence: sequence_files(data_dir, e.sequence) for e in manifest}
 
     t_start = time.perf_counter()
     matter = make_matter()
@@ -325,45 +367,50 @@ def evaluate(
     per_sequence: Dict[str, dict] = {}
     mattes: Dict[str, Dict[str, np.ndarray]] = {}
     n_frames = 0
-    for seq, group in manifest:
-        frames, gts = files[seq]
-        no_person = group.startswith("N")
-        keep = set(sample_stems(sorted(gts.keys() & frames.keys()), sheet_frames))
-        mattes[seq] = {}
-        if pred_dir is not None:
-            (pred_dir / seq).mkdir(parents=True, exist_ok=True)
-        scorer = SequenceScorer(no_person)
-        matter.reset()
-        frame_stems = sorted(frames)
-        index = {s: i for i, s in enumerate(frame_stems)}
-        done = 0
-        for stem in sorted(frames.keys() | gts.keys()):
-            if stem not in frames:  # a mask with no frame
-                scorer.add(None, read_mask(gts[stem]))
-                continue
-            image = read_frame(frames[stem])
-            t0 = time.perf_counter()
-            alpha = np.asarray(matter(Frame(image=image, index=index[stem], name=stem)))
-            t_matter += time.perf_counter() - t0
-            if alpha.ndim == 3 and alpha.shape[2] == 1:
-                alpha = alpha[..., 0]
-            _check_size("matter alpha", alpha.shape, image.shape, frames[stem])
-            a8 = quantize_alpha(alpha)  # (H, W) uint8
+    # frames and masks are decoded, and PNGs encoded, on two helper threads (OpenCV frees the GIL)
+    with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer:
+        writes: List[Future] = []
+        for seq, group, size in manifest:
+            frames, gts = files[seq]
+            keep = set(sample_stems(sorted(gts.keys() & frames.keys()), sheet_frames))
+            mattes[seq] = {}
             if pred_dir is not None:
-                out = pred_dir / seq / f"{stem}.png"
-                if not cv2.imwrite(str(out), a8):
-                    raise LivematteError(f"{out}: cannot write")
-            if stem in gts:
-                gt = read_mask(gts[stem])
-                _check_size("mask", gt.shape, image.shape, gts[stem])
-                scorer.add(a8, gt)
-                if stem in keep:
-                    mattes[seq][stem] = a8
-            done += 1
-            n_frames += 1
-            if progress is not None:
-                progress(seq, done, len(frames))
-        per_sequence[seq] = dict(scorer.result(), group=group)
+                (pred_dir / seq).mkdir(parents=True, exist_ok=True)
+            scorer = SequenceScorer(group.startswith("N"))
+            matter.reset()
+            index = {s: i for i, s in enumerate(sorted(frames))}
+            stems = sorted(frames.keys() | gts.keys())
+            for stem, (image, gt) in zip(stems, _read_ahead(reader, stems, frames, gts)):
+                if image is None:  # a mask with no frame
+                    scorer.add(None, gt)
+                    continue
+                if size is None:
+                    size = image.shape[:2]
+                if image.shape[:2] != size:
+                    h, w = size
+                    raise LivematteError(f"{frames[stem]}: size {image.shape[1]}x{image.shape[0]} != "
+                                         f"{w}x{h} of the sequence (manifest or first frame)")
+                t0 = time.perf_counter()
+                alpha = np.asarray(matter(Frame(image=image, index=index[stem], name=stem)))
+                t_matter += time.perf_counter() - t0
+                if alpha.ndim == 3 and alpha.shape[2] == 1:
+                    alpha = alpha[..., 0]
+                _check_size("matter alpha", alpha.shape, image.shape, frames[stem])
+                a8 = quantize_alpha(alpha)  # (H, W) uint8
+                if pred_dir is not None:
+                    writes.append(writer.submit(_write_png, pred_dir / seq / f"{stem}.png", a8))
+                if gt is not None:
+                    _check_size("mask", gt.shape, image.shape, gts[stem])
+                    scorer.add(a8, gt)
+                    if stem in keep:
+                        mattes[seq][stem] = a8
+                n_frames += 1
+                if progress is not None:
+                    progress(1)
+            per_sequence[seq] = dict(scorer.result(), group=group)
+            for w in writes:
+                w.result()  # raises the first failed write
+            writes.clear()
     seconds = time.perf_counter() - t_start
 
     results = EvalResults(
@@ -415,3 +462,10 @@ def format_table(results: dict, per_sequence: bool = False) -> str:
                 f"{_fmt(r.get('fp'), 100, 2)} | {r['missing']} |"
             )
     return "\n".join(lines)
+
+
+def write_contact_sheet(data_dir, results: dict, out_png, **options):
+    """See :func:`livematte.contact_sheet.write_contact_sheet` (re-exported here for the CLI)."""
+    from .contact_sheet import write_contact_sheet as write
+
+    return write(data_dir, results, out_png, **options)
