@@ -144,6 +144,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    import dataclasses
     import json
 
     from .evaluate import evaluate, format_table, write_contact_sheet
@@ -153,7 +154,7 @@ def cmd_eval(args) -> int:
     bar = _progress(None, "eval")
     try:
         results = evaluate(args.data_dir, lambda: build_matter(cfg), pred_dir=args.pred_dir,
-                           progress=lambda n=1: bar.update(n))
+                           progress=lambda n=1: bar.update(n), config=dataclasses.asdict(cfg))
     finally:
         bar.close()
     print(format_table(results))
