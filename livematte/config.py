@@ -53,12 +53,15 @@ class QualityConfig:
         smoothing: strength of temporal smoothing in [0, 1): the largest weight of the past.
         roi: carry a region of interest around the person from frame to frame and segment it again
             at the model's full resolution (a second model run per frame while a person is in view).
+        ensemble: average the general and the landscape selfie models on the full frame (one more,
+            cheaper, model run); the two models rarely make the same mistake.
         flip: also segment the mirrored picture and average (one more model run per region; slower).
         radius: guided-filter window radius on the model's grid (256 over the frame or the crop).
         eps: guided-filter regularisation on brightness in [0, 1]: smaller follows the picture more.
         motion_noise: brightness change (8-bit levels) treated as motion by ``temporal = motion``.
         roi_margin: context around the person in the crop, as a fraction of the person's larger side.
-        roi_min_area: smallest person blob (fraction of the model grid) that starts or keeps a crop.
+        min_core: a blob counts as a person only when at least this fraction of it is confident
+            (probability >= 0.9); lukewarm blobs (a ball, a lamp) are removed and never start a crop.
         roi_seam: width of the soft seam at the crop's inner sides, as a fraction of the crop side.
     """
 
@@ -66,12 +69,13 @@ class QualityConfig:
     temporal: str = "motion"
     smoothing: float = 0.5
     roi: bool = True
+    ensemble: bool = True
     flip: bool = False
     radius: int = 2
     eps: float = 1e-3
     motion_noise: float = 4.0
-    roi_margin: float = 0.15
-    roi_min_area: float = 0.002
+    roi_margin: float = 0.05
+    min_core: float = 0.15
     roi_seam: float = 0.08
 
     def validate(self) -> "QualityConfig":
@@ -86,8 +90,8 @@ class QualityConfig:
             raise LivematteError(f"radius must be within 1..32, got {self.radius}")
         if self.eps <= 0 or self.motion_noise <= 0:
             raise LivematteError(f"eps and motion_noise must be > 0, got {self.eps}, {self.motion_noise}")
-        if not 0.0 <= self.roi_margin <= 2.0 or not 0.0 <= self.roi_min_area < 1.0 or not 0.0 <= self.roi_seam <= 0.5:
-            raise LivematteError("roi_margin must be in [0, 2], roi_min_area in [0, 1), roi_seam in [0, 0.5]")
+        if not 0.0 <= self.roi_margin <= 2.0 or not 0.0 <= self.min_core <= 1.0 or not 0.0 <= self.roi_seam <= 0.5:
+            raise LivematteError("roi_margin must be in [0, 2], min_core in [0, 1], roi_seam in [0, 0.5]")
         return self
 
 

@@ -28,10 +28,14 @@ from .maskops import shape_mask
 from .models import create
 from .models.base import Segmenter
 from .refine import GuidedRefiner, upsample_region
-from .roi import Pyramid, RoiTracker, mask_box
+from .roi import Pyramid, RoiTracker, person_blobs
 from .temporal import MotionSmoother, SceneCutDetector
 from .types import Frame, LivematteError
 
+import os
+_CROP_GATE = os.environ.get("LM_CG", "0") == "1"
+#: the model whose full-frame output is averaged with each selfie model's (quality.ensemble)
+_PARTNERS = {"selfie": "selfie-landscape", "selfie-landscape": "selfie"}
 REFINE_MODES = ("guided", "none")
 TEMPORAL_MODES = ("motion", "ema", "none")
 
@@ -67,11 +71,15 @@ class Matter:
             ``predict_model_input`` (the selfie family) get area-averaged inputs prepared here;
             others are given the frame (or crop) itself through ``predict``.
         config: quality and mask options.
+        partner: a second model of the selfie family (``input_size`` and ``predict_model_input``)
+            whose full-frame probability is averaged with the segmenter's (``quality.ensemble``);
+            the crop pass uses ``segmenter`` alone.
     """
 
-    def __init__(self, segmenter: Segmenter, config: Optional[Config] = None):
+    def __init__(self, segmenter: Segmenter, config: Optional[Config] = None, *, partner: Optional[Segmenter] = None):
         self.config = config or Config()
         self.segmenter = segmenter
+        self.partner = partner if hasattr(partner, "predict_model_input") else None
         self.mask = self.config.mask.validate()
         q = self.quality = self.config.quality.validate()
         self.refiner = GuidedRefiner(q.radius, q.eps) if q.refine == "guided" else None
@@ -80,7 +88,6 @@ class Matter:
         self.smoother = MotionSmoother(q.smoothing, q.motion_noise, mode) if q.temporal != "none" else None
         self.cuts = SceneCutDetector()
         self._model_input = hasattr(segmenter, "predict_model_input") and hasattr(segmenter, "input_size")
-        self._prev_person = None  # person box (frame px) found by the last crop pass, or None
         self.last_crop: Optional[Tuple[int, int, int, int]] = None  # for inspection and tests
 
     # ------------------------------------------------------------------ one region
@@ -95,6 +102,14 @@ class Matter:
             return cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), np.asarray(prob, np.float32)
         prob = np.asarray(self.segmenter.predict(np.ascontiguousarray(image[y0:y1, x0:x1])), np.float32)
         return None, prob
+
+    @staticmethod
+    def _suppress(prob: np.ndarray, blobs: np.ndarray) -> np.ndarray:
+        """Zero ``prob`` over ``blobs`` (bool, same grid) and their soft fringe (3 grid pixels)."""
+        grown = cv2.dilate(blobs.view(np.uint8), np.ones((7, 7), np.uint8))
+        out = prob.copy()
+        out[grown > 0] = 0.0
+        return out
 
     def _to_alpha(self, guide_lo, prob: np.ndarray, grey_hi: np.ndarray) -> np.ndarray:
         """Model-grid probability -> alpha at the size of ``grey_hi`` (uint8 (H, W))."""
@@ -117,31 +132,34 @@ class Matter:
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)  # uint8 (H, W)
 
         full = (0, 0, W, H)
-        guide, prob = self._segment(pyr, image, full)
+        guide, prob = self._segment(pyr, image, full)  # (h, w) model grid
+        if self.partner is not None and guide is not None:
+            h, w = prob.shape
+            other = self.partner.predict_model_input(pyr.resize(full, tuple(self.partner.input_size)))
+            prob = 0.5 * (prob + cv2.resize(np.asarray(other, np.float32), (w, h), interpolation=cv2.INTER_LINEAR))
+        found, doubtful = person_blobs(prob, min_core=self.quality.min_core)
+        if doubtful.any():  # lukewarm blobs with no confident core: not a person
+            prob = self._suppress(prob, doubtful)
         alpha = self._to_alpha(guide, prob, grey)  # (H, W)
 
         crop = None
         if self.tracker is not None:
             h, w = prob.shape
-            found = mask_box(prob, min_frac=self.quality.roi_min_area)
             if found is not None:
                 sx, sy = W / w, H / h
                 found = (found[0] * sx, found[1] * sy, found[2] * sx, found[3] * sy)
-            crop = self.tracker.update(found, self._prev_person, (H, W))
-            self._prev_person = None
+            crop = self.tracker.update(found, (H, W))
             if crop is not None and (crop[2] - crop[0]) * (crop[3] - crop[1]) < 0.9 * H * W:
                 x0, y0, x1, y1 = crop
                 guide_c, prob_c = self._segment(pyr, image, crop)
+                if _CROP_GATE:
+                    _, doubtful_c = person_blobs(prob_c, min_core=self.quality.min_core)
+                    if doubtful_c.any():
+                        prob_c = self._suppress(prob_c, doubtful_c)
                 alpha_c = self._to_alpha(guide_c, prob_c, grey[y0:y1, x0:x1])
                 seam = _seam_weight(crop, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
                 region = alpha[y0:y1, x0:x1]
                 alpha[y0:y1, x0:x1] = region + seam * (alpha_c - region)
-                person = mask_box(prob_c)
-                if person is not None:
-                    ch, cw = prob_c.shape
-                    sx, sy = (x1 - x0) / cw, (y1 - y0) / ch
-                    self._prev_person = (x0 + person[0] * sx, y0 + person[1] * sy,
-                                         x0 + person[2] * sx, y0 + person[3] * sy)
             else:
                 crop = None
         self.last_crop = crop
@@ -155,7 +173,6 @@ class Matter:
             self.tracker.reset()
         if self.smoother is not None:
             self.smoother.reset()
-        self._prev_person = None
 
     def reset(self) -> None:
         """Forget everything carried across frames."""
@@ -170,4 +187,7 @@ def build_matter(config: Optional[Config] = None) -> Matter:
     config = config or Config()
     m = config.model
     segmenter = create(m.name, runtime=m.runtime, device=m.device, weights=m.weights, threads=m.threads)
-    return Matter(segmenter, config)
+    partner = None
+    if config.quality.ensemble and m.name in _PARTNERS:
+        partner = create(_PARTNERS[m.name], runtime=m.runtime, device=m.device, threads=m.threads)
+    return Matter(segmenter, config, partner=partner)

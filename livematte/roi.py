@@ -1,8 +1,8 @@
 """A subject region of interest carried from frame to frame, and the image pyramid that feeds crops.
 
 A person who fills a small part of the frame covers few of the model's 256x256 input pixels, so the
-segmenter sees a thumbnail. :class:`RoiTracker` keeps a box around the person(s) found by the full-frame
-pass (and by the previous frame's crop pass); :class:`Pyramid` then cuts that box out of the frame at
+segmenter sees a thumbnail. :class:`RoiTracker` keeps a box around the confident person blobs found by
+the full-frame pass (:func:`person_blobs`); :class:`Pyramid` then cuts that box out of the frame at
 about the model's resolution, so the second pass sees the person large.
 
 The tracker only starts after a person has been found in ``confirm`` consecutive frames (a single
@@ -22,43 +22,49 @@ import numpy as np
 Box = Tuple[float, float, float, float]
 
 
-def mask_box(prob: np.ndarray, thresh: float = 0.5, keep: float = 0.25, min_frac: float = 0.0) -> Optional[Box]:
-    """Bounding box of the person blobs in ``prob`` float32 ``(h, w)``, in ``prob`` pixels.
+def person_blobs(prob: np.ndarray, thresh: float = 0.5, core: float = 0.9, min_core: float = 0.15,
+                 keep: float = 0.25) -> Tuple[Optional[Box], np.ndarray]:
+    """Split the blobs of ``prob >= thresh`` into persons and doubtful ones.
 
-    Connected components of ``prob >= thresh`` whose area is at least ``keep`` times the largest one are
-    kept (several people make one box; specks do not stretch it). Returns None when the largest blob
-    covers less than ``min_frac`` of the map (or nothing is found).
+    A blob is a person when at least ``min_core`` of its pixels are confident (``prob >= core``): the
+    model is sure of the middle of a real person, while a thing that merely resembles one (a ball,
+    a lamp) comes out as a lukewarm blob. Of the person blobs, those at least ``keep`` times the
+    largest make the box (several people make one box; specks do not stretch it).
 
-    >>> p = np.zeros((10, 10), np.float32); p[2:5, 3:7] = 1
-    >>> mask_box(p)
-    (3.0, 2.0, 7.0, 5.0)
+    Args:
+        prob: float32 ``(h, w)`` person probability.
+
+    Returns:
+        ``(box, doubtful)``: the persons' box in ``prob`` pixels or None, and a bool ``(h, w)`` mask of
+        the doubtful blobs.
+
+    >>> p = np.zeros((10, 10), np.float32); p[2:5, 3:7] = 1; p[8, 0] = 0.6
+    >>> box, doubtful = person_blobs(p)
+    >>> box, int(doubtful.sum())
+    ((3.0, 2.0, 7.0, 5.0), 1)
     """
     m = (prob >= thresh).astype(np.uint8)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     if n <= 1:
-        return None
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    big = int(areas.max())
-    if big < max(1.0, min_frac * prob.size):
-        return None
-    rows = stats[1:][areas >= keep * big]
+        return None, np.zeros(prob.shape, bool)
+    areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    cores = np.bincount(labels[prob >= core], minlength=n)[:n]
+    person = cores >= min_core * areas
+    person[0] = False
+    doubtful = (~person)[labels] & (labels > 0)  # (h, w)
+    if not person.any():
+        return None, doubtful
+    big = areas[person].max()
+    rows = stats[person & (areas >= keep * big)]
     x0 = rows[:, cv2.CC_STAT_LEFT].min()
     y0 = rows[:, cv2.CC_STAT_TOP].min()
     x1 = (rows[:, cv2.CC_STAT_LEFT] + rows[:, cv2.CC_STAT_WIDTH]).max()
     y1 = (rows[:, cv2.CC_STAT_TOP] + rows[:, cv2.CC_STAT_HEIGHT]).max()
-    return float(x0), float(y0), float(x1), float(y1)
+    return (float(x0), float(y0), float(x1), float(y1)), doubtful
 
 
-def union(a: Optional[Box], b: Optional[Box]) -> Optional[Box]:
-    """The smallest box holding both (None-tolerant)."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
-
-
-def crop_box(person: Box, frame_hw: Tuple[int, int], margin: float, min_side: float) -> Tuple[int, int, int, int]:
+def crop_box(person: Box, frame_hw: Tuple[int, int], margin: float, min_side: float,
+             max_aspect: float = 1.0) -> Tuple[int, int, int, int]:
     """A crop around ``person``: grown by ``margin`` x its size on each side, made square when the frame
     allows (the model's input is square), at least ``min_side`` pixels, shifted inside the frame.
 
@@ -70,8 +76,7 @@ def crop_box(person: Box, frame_hw: Tuple[int, int], margin: float, min_side: fl
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     w = min(W, max(x1 - x0 + 2 * pad, min_side))
     h = min(H, max(y1 - y0 + 2 * pad, min_side))
-    side = max(w, h)
-    w, h = min(W, side), min(H, side)
+    w, h = min(W, max(w, h / max_aspect)), min(H, max(h, w / max_aspect))
     bx0 = int(round(min(max(cx - w / 2, 0), W - w)))
     by0 = int(round(min(max(cy - h / 2, 0), H - h)))
     return bx0, by0, min(W, bx0 + int(round(w))), min(H, by0 + int(round(h)))
@@ -81,8 +86,8 @@ class Pyramid:
     """Area-averaged 2x reductions of a frame, for cheap alias-free resizing to model size.
 
     Level ``k`` is the frame reduced ``2**k`` times by ``cv2.INTER_AREA`` (an exact 2x2 mean, fast);
-    :meth:`resize` picks the finest level whose region is still at least twice... no: at most twice
-    the requested size, then finishes bilinearly (a factor below 2, where bilinear does not alias).
+    :meth:`resize` picks the coarsest level on which the region is still at least the requested size
+    (so at most twice it), then finishes bilinearly (a factor below 2, where bilinear barely aliases).
 
     Args:
         image: RGB uint8 ``(H, W, 3)``.
@@ -116,52 +121,59 @@ class RoiTracker:
     """Carries a crop box around the person from frame to frame.
 
     Call :meth:`update` once per frame with the person box found in the full frame (None when no
-    person) and, optionally, the box the previous crop pass found; it returns the crop to segment this
-    frame, or None (no confirmed person: segment the full frame only).
+    person); it returns the crop to segment this frame, or None (no confirmed person: the full frame
+    alone is used).
 
     Args:
         margin: context added on each side, as a fraction of the person's larger side.
         min_side: smallest crop side as a fraction of the frame's shorter side (limits the zoom).
         confirm: consecutive frames with a person before a crop is used.
         patience: frames without a person before the box is dropped.
-        shrink: per-frame rate at which a too-large box shrinks toward the person (grows at once).
+        shrink: per-frame rate at which a too-large box shrinks toward the person (it grows at once).
+        max_aspect: the crop is widened or heightened toward a square until its sides' ratio is at
+            most this (1: square, like the model's input).
     """
 
-    def __init__(self, margin: float = 0.15, min_side: float = 0.25, confirm: int = 2, patience: int = 2,
-                 shrink: float = 0.3):
-        self.margin, self.min_side = margin, min_side
+    def __init__(self, margin: float = 0.05, min_side: float = 0.25, confirm: int = 2, patience: int = 2,
+                 shrink: float = 0.5, max_aspect: float = 1.0):
+        self.margin, self.min_side, self.max_aspect = margin, min_side, max_aspect
         self.confirm, self.patience, self.shrink = confirm, patience, shrink
         self.reset()
 
     def reset(self) -> None:
         """Forget the box (new source, seek, scene cut)."""
-        self.box: Optional[np.ndarray] = None  # float (4,) smoothed crop box, frame pixels
+        self.box: Optional[np.ndarray] = None  # float64 (4,) smoothed crop box, frame pixels
         self.hits = 0
         self.misses = 0
 
-    def update(self, detected: Optional[Box], previous: Optional[Box], frame_hw: Tuple[int, int]
-               ) -> Optional[Tuple[int, int, int, int]]:
-        """Advance one frame; returns the integer crop box for this frame or None."""
+    @property
+    def active(self) -> bool:
+        """Whether a box is being carried."""
+        return self.box is not None
+
+    def update(self, detected: Optional[Box], frame_hw: Tuple[int, int]) -> Optional[Tuple[int, int, int, int]]:
+        """Advance one frame; returns the integer crop ``(x0, y0, x1, y1)`` for this frame, or None."""
         if detected is None:
             self.hits = 0
             self.misses += 1
             if self.misses > self.patience:
                 self.box = None
-            if self.box is None:
-                return None
-            return tuple(int(v) for v in self.box)  # keep looking where the person was
+            return None if self.box is None else self._int_box(frame_hw)  # look where the person was
         self.misses = 0
         self.hits += 1
-        if self.hits < self.confirm and self.box is None:
+        if self.box is None and self.hits < self.confirm:
             return None
-        person = union(detected, previous) if self.box is not None else detected
-        target = np.array(crop_box(person, frame_hw, self.margin, self.min_side * min(frame_hw)), np.float64)
+        target = np.array(crop_box(detected, frame_hw, self.margin, self.min_side * min(frame_hw),
+                                   self.max_aspect), np.float64)
         if self.box is None:
             self.box = target
         else:
-            # grow at once to hold the person, shrink slowly (a steady box gives a steady matte)
+            # grow at once to hold the person, shrink gradually (a steady box gives a steady matte)
             grown = np.concatenate([np.minimum(self.box[:2], target[:2]), np.maximum(self.box[2:], target[2:])])
             self.box = grown + self.shrink * (target - grown)
+        return self._int_box(frame_hw)
+
+    def _int_box(self, frame_hw: Tuple[int, int]) -> Tuple[int, int, int, int]:
         H, W = frame_hw
         x0, y0, x1, y1 = self.box
         return (max(0, int(np.floor(x0))), max(0, int(np.floor(y0))),
