@@ -1,0 +1,559 @@
+"""The live runner: camera in, matted picture out to a virtual camera, a window, a recording.
+
+Threads and hand-offs::
+
+    capture thread --(1-slot mailbox: latest frame wins)--> processing loop --> sinks
+                                                                            \\-> recorder thread (bounded queue)
+
+* Capture runs on its own thread and always puts the newest frame in a one-slot mailbox; a frame
+  still waiting there when the next one arrives is dropped and counted, so live mode never builds
+  a backlog and the output is paced by the camera (at most its frame rate).
+* A camera that stops delivering is re-opened with back-off (0.25 s doubling to 4 s) while the
+  sinks marked ``keepalive`` (the virtual camera) keep receiving the last good picture at the
+  camera's rate. Every (re)start of the source, and every loop of a file, resets the temporal
+  state of the matter and the effect.
+* Recordings are encoded on their own thread behind a bounded queue; if the encoder cannot keep
+  up, frames are dropped from that recording only (counted), never from the live output.
+* Latency of a frame = its capture timestamp to the moment its output was handed to every sink.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Callable, Dict, List, Optional
+
+import cv2
+import numpy as np
+
+from .effects import make_effect
+from .sinks.vcam import as_rgb
+from .sources.camera import SourceLost
+from .types import Frame, StreamInfo
+
+RECORD_TIME_BASE = Fraction(1, 1000)  # recordings are stamped with capture time in ms
+_END = object()
+
+
+class Mailbox:
+    """Holds at most one item: the latest. ``put`` replaces a waiting item and counts it dropped."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item = None
+        self.dropped = 0
+        self.max_waiting = 0
+
+    def put(self, item) -> None:
+        with self._cond:
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self.max_waiting = max(self.max_waiting, 1)
+            self._cond.notify()
+
+    def get(self, timeout: float):
+        """The waiting item, or None after ``timeout`` seconds (or when woken)."""
+        with self._cond:
+            if self._item is None:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            return item
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+
+class Capture(threading.Thread):
+    """Reads the source into the mailbox; re-opens it with back-off when it is lost."""
+
+    def __init__(self, source, mailbox: Mailbox, info: StreamInfo, *, loop: bool = False):
+        super().__init__(daemon=True, name="livematte-capture")
+        self.source, self.mailbox, self.info, self.loop = source, mailbox, info, loop
+        self.stop_event = threading.Event()
+        self.epoch = 0  # bumped on every restart; frames carry it
+        self.frames_in = 0
+        self.loops = 0
+        self.losses = 0
+        self.reconnects = 0
+        self.attempts = 0
+        self.lost: Optional[str] = None
+        self.retry_at = 0.0
+        self.finished = False
+        self.error: Optional[BaseException] = None
+        self.first_stamp: Optional[float] = None
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    frame = self.source.read()
+                except SourceLost as err:
+                    self._recover(str(err))
+                    continue
+                if frame is None:
+                    if not self.loop:
+                        self.finished = True
+                        break
+                    self.source.restart()
+                    self.loops += 1
+                    self.epoch += 1
+                    continue
+                self._deliver(frame)
+        except BaseException as err:  # handed to the processing loop
+            self.error = err
+        finally:
+            self.finished = True
+            self.mailbox.wake()
+
+    def _deliver(self, frame: Frame) -> None:
+        if (frame.width, frame.height) != (self.info.width, self.info.height):  # re-opened in another mode
+            frame.image = cv2.resize(frame.image, (self.info.width, self.info.height), interpolation=cv2.INTER_AREA)
+        if frame.timestamp is None:
+            frame.timestamp = time.perf_counter()
+        if self.first_stamp is None:
+            self.first_stamp = frame.timestamp
+        frame.pts = round((frame.timestamp - self.first_stamp) / RECORD_TIME_BASE)
+        frame.time_base = RECORD_TIME_BASE
+        self.frames_in += 1
+        self.mailbox.put((frame, self.epoch))
+
+    def _recover(self, reason: str) -> None:
+        self.losses += 1
+        self.lost, self.attempts = reason, 0
+        self.source.close()
+        delay = 0.25
+        while not self.stop_event.is_set():
+            self.retry_at = time.perf_counter() + delay
+            if self.stop_event.wait(delay):
+                return
+            self.attempts += 1
+            try:
+                self.source.open()
+            except Exception as err:  # gone, busy, or a different mode: keep trying
+                self.lost = f"{reason}; retry {self.attempts}: {err}"
+                delay = min(delay * 2, 4.0)
+                continue
+            self.reconnects += 1
+            self.epoch += 1
+            self.lost = None
+            return
+
+
+class NullSink:
+    """Discards pictures (``--to null``): for measuring."""
+
+    keepalive = False
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def open(self, info: StreamInfo, alpha: bool = False) -> None:
+        pass
+
+    def write(self, picture: np.ndarray, frame: Frame) -> None:
+        self.frames += 1
+
+    def close(self) -> None:
+        pass
+
+    abort = close
+
+    def describe(self) -> str:
+        return "null"
+
+
+def fit_picture(picture: np.ndarray, alpha: bool) -> np.ndarray:
+    """Make an effect's output match what a sink was opened for (RGBA if ``alpha``, else RGB)."""
+    if alpha:
+        return picture if picture.ndim == 3 and picture.shape[2] == 4 else cv2.cvtColor(as_rgb(picture), cv2.COLOR_RGB2RGBA)
+    return as_rgb(picture)
+
+
+class Recorder:
+    """Runs a file sink on its own thread behind a bounded queue (full: this recording drops the frame)."""
+
+    keepalive = False
+
+    def __init__(self, sink, depth: int = 8):
+        self.sink, self.q = sink, queue.Queue(maxsize=depth)
+        self.dropped = 0
+        self.error: Optional[BaseException] = None
+        self.alpha = False
+        self._thread: Optional[threading.Thread] = None
+
+    def open(self, info: StreamInfo, alpha: bool = False) -> None:
+        self.alpha = alpha
+        self.sink.open(replace(info, time_base=RECORD_TIME_BASE), alpha)
+        self._thread = threading.Thread(target=self._run, daemon=True, name="livematte-record")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is _END:
+                return
+            if self.error is None:
+                try:
+                    self.sink.write(fit_picture(item[0], self.alpha), item[1])
+                except BaseException as err:
+                    self.error = err
+
+    def write(self, picture: np.ndarray, frame: Frame) -> None:
+        try:
+            self.q.put_nowait((picture, frame))
+        except queue.Full:
+            self.dropped += 1
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self.q.put(_END)
+            self._thread.join()
+            self._thread = None
+
+    def close(self) -> None:
+        """Encode what is queued and finish the file."""
+        self._join()
+        self.sink.close()
+
+    def abort(self) -> None:
+        self._join()
+        self.sink.abort()
+
+    def describe(self) -> str:
+        return str(getattr(self.sink, "path", "recording"))
+
+
+class EffectControls:
+    """The current effect and the keys that switch it: b blur, r next background, g green, t transparent."""
+
+    COLOURS = ("white", "#202124", "#3c6e9f")
+
+    def __init__(self, background: str = "blur", blur_strength: float = 24.0):
+        self.blur_strength = blur_strength
+        self.spec = background
+        self.effect = make_effect(background, blur_strength=blur_strength)
+        self._cache: Dict[str, object] = {background: self.effect}
+        self.backgrounds = self._background_cycle(background)
+        self._next = 0
+
+    @classmethod
+    def _background_cycle(cls, background: str) -> List[str]:
+        k = background.split(":")[0].lower()
+        own = [] if k in ("blur", "transparent", "matte", "chroma") else [background]
+        siblings: List[str] = []
+        if own and os.path.isfile(background):
+            from .effects import IMAGE_EXTENSIONS
+
+            folder = os.path.dirname(os.path.abspath(background))
+            siblings = sorted(os.path.join(folder, f) for f in os.listdir(folder)
+                              if f.lower().endswith(IMAGE_EXTENSIONS) and os.path.join(folder, f) != os.path.abspath(background))
+        return own + siblings + [c for c in cls.COLOURS if c not in own]
+
+    def _use(self, spec: str) -> None:
+        if spec not in self._cache:
+            self._cache[spec] = make_effect(spec, blur_strength=self.blur_strength)
+        self.spec, self.effect = spec, self._cache[spec]
+        self.effect.reset()
+
+    def handle(self, key: str) -> Optional[str]:
+        """Apply one key: returns ``"quit"``, ``"changed"`` or None (ignored)."""
+        if key == "q":
+            return "quit"
+        if key == "b":
+            self._use("blur")
+        elif key == "g":
+            self._use("chroma")
+        elif key == "t":
+            self._use("transparent")
+        elif key == "r":
+            self._use(self.backgrounds[self._next % len(self.backgrounds)])
+            self._next += 1
+        else:
+            return None
+        return "changed"
+
+
+def _pct(values: List[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+@dataclass
+class LiveStats:
+    """What a live run did; :meth:`as_dict` is the ``--stats-json`` content."""
+
+    source: str = ""
+    size: tuple = (0, 0)
+    fps_source: float = 0.0
+    frames_in: int = 0
+    frames_out: int = 0
+    dropped: int = 0
+    max_backlog: int = 0
+    keepalive_frames: int = 0
+    loops: int = 0
+    losses: int = 0
+    reconnects: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    stopped_by: str = ""
+    latency: List[float] = field(default_factory=list)  # ms per frame out
+    stages: Dict[str, List[float]] = field(default_factory=lambda: {k: [] for k in ("wait", "matte", "effect", "output")})
+    outputs: List[dict] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    lost: Optional[str] = None
+    retry_in: float = 0.0
+    _recent_in: deque = field(default_factory=lambda: deque(maxlen=64))
+    _recent_out: deque = field(default_factory=lambda: deque(maxlen=64))
+
+    @property
+    def fps_in(self) -> float:
+        return self.frames_in / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def fps_out(self) -> float:
+        return self.frames_out / self.seconds if self.seconds > 0 else 0.0
+
+    @staticmethod
+    def _rate(stamps: deque, now: float) -> float:
+        recent = [t for t in stamps if now - t <= 1.0]
+        return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "source": self.source, "size": list(self.size), "fps_source": round(self.fps_source, 3),
+            "seconds": round(self.seconds, 3), "fps_in": round(self.fps_in, 3), "fps_out": round(self.fps_out, 3),
+            "frames_in": self.frames_in, "frames_out": self.frames_out, "dropped": self.dropped,
+            "max_backlog": self.max_backlog,
+            "latency_ms_p50": round(_pct(self.latency, 50), 3), "latency_ms_p95": round(_pct(self.latency, 95), 3),
+            "latency_ms_mean": round(float(np.mean(self.latency)) if self.latency else 0.0, 3),
+            "latency_ms_max": round(max(self.latency, default=0.0), 3),
+            "stage_ms_p50": {k: round(_pct(v, 50), 3) for k, v in self.stages.items()},
+            "stage_ms_p95": {k: round(_pct(v, 95), 3) for k, v in self.stages.items()},
+            "keepalive_frames": self.keepalive_frames, "loops": self.loops, "camera_losses": self.losses,
+            "reconnects": self.reconnects, "interrupted": self.interrupted, "stopped_by": self.stopped_by,
+            "outputs": self.outputs, "warnings": self.warnings,
+        }
+
+    def status_line(self) -> str:
+        """One line for a terminal: rates, drops, latency per stage, and a lost camera."""
+        now = time.perf_counter()
+        tail = {k: v[-30:] for k, v in self.stages.items()}
+        ms = " ".join(f"{k} {np.median(v):.0f}" for k, v in tail.items() if v)
+        line = (f"in {self._rate(self._recent_in, now):4.1f} fps  out {self._rate(self._recent_out, now):4.1f} fps  "
+                f"dropped {self.dropped}  latency {np.median(self.latency[-30:]) if self.latency else 0:.0f} ms ({ms})")
+        if self.lost:
+            line += f"  | CAMERA LOST, sending last frame; retry in {max(0.0, self.retry_in):.1f} s"
+        return line
+
+    def summary_line(self) -> str:
+        d = self.as_dict()
+        return (f"{d['frames_out']} frames out in {d['seconds']:.1f} s: in {d['fps_in']:.1f} fps, out {d['fps_out']:.1f} fps, "
+                f"dropped {d['dropped']}, latency p50 {d['latency_ms_p50']:.0f} ms, p95 {d['latency_ms_p95']:.0f} ms")
+
+
+def write_stats(path: str, stats: LiveStats) -> None:
+    """Write ``stats.as_dict()`` as JSON (complete or not at all)."""
+    tmp = f"{path}.part"
+    with open(tmp, "w") as fh:
+        json.dump(stats.as_dict(), fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+class _SigintStop:
+    """First Ctrl-C sets ``event`` (a clean stop); a second one raises KeyboardInterrupt."""
+
+    def __init__(self, event: threading.Event, enabled: bool):
+        self.event = event
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self._old = None
+
+    def _handler(self, signum, frame) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+
+    def __enter__(self):
+        if self.enabled:
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def make_sink(spec: str, *, vcam_device: Optional[str] = None, vcam_backend: Optional[str] = None,
+              vcam_format: str = "auto", crf: int = 20, preset: str = "veryfast"):
+    """``vcam`` | ``preview`` | ``null`` | a video file name -> a sink for :func:`run_live` (not opened)."""
+    if spec == "vcam":
+        from .sinks.vcam import VirtualCameraSink
+
+        return VirtualCameraSink(vcam_device, backend=vcam_backend, fmt=vcam_format)
+    if spec == "preview":
+        from .sinks.preview import PreviewSink
+
+        return PreviewSink()
+    if spec == "null":
+        return NullSink()
+    from .io import video_sink
+
+    return Recorder(video_sink(spec, audio_from=None, crf=crf, preset=preset))
+
+
+def _placeholder(info: StreamInfo) -> np.ndarray:
+    """Dark grey RGB ``(H, W, 3)`` saying the camera is reconnecting (before any good frame exists)."""
+    image = np.full((info.height, info.width, 3), 40, np.uint8)
+    scale = max(0.5, info.height / 720)
+    cv2.putText(image, "camera unavailable - reconnecting", (int(40 * scale), info.height // 2),
+                cv2.FONT_HERSHEY_SIMPLEX, scale, (220, 220, 220), max(1, int(2 * scale)), cv2.LINE_AA)
+    return image
+
+
+def _open_sinks(sinks: list, info: StreamInfo, alpha: bool) -> None:
+    opened = []
+    try:
+        for sink in sinks:
+            sink.open(info, alpha)
+            opened.append(sink)
+    except BaseException:
+        for sink in opened:
+            sink.abort()
+        raise
+
+
+def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectControls, sinks: list, *,
+             loop: bool = False, duration: Optional[float] = None, max_frames: Optional[int] = None,
+             stats_json: Optional[str] = None, on_status: Optional[Callable[[LiveStats], None]] = None,
+             status_every: float = 0.5, stop: Optional[threading.Event] = None,
+             handle_sigint: bool = True) -> LiveStats:
+    """Run ``source`` (not yet opened) through ``matter`` and ``controls.effect`` into ``sinks`` until stopped.
+
+    Stops at ``duration`` seconds, after ``max_frames`` frames out, at the end of a file source
+    (unless ``loop``), on the key q in a preview, when ``stop`` is set, or on Ctrl-C (the first one
+    stops cleanly when called from the main thread; a second one interrupts). The sinks are always
+    closed, so a recording is finished and plays. ``stats_json`` is written at exit.
+
+    Raises:
+        LivematteError: the source or a sink cannot be opened (nothing was started), or a recording failed.
+    """
+    stop = stop or threading.Event()
+    info = source.open()
+    stats = LiveStats(source=info.name, size=(info.width, info.height), fps_source=float(info.fps))
+    try:
+        _open_sinks(sinks, info, bool(controls.effect.alpha))
+    except BaseException:
+        source.close()
+        raise
+    for sink in sinks:
+        problem = getattr(sink, "problem", None)
+        if problem:
+            stats.warnings.append(f"preview skipped: {problem}")
+    blank = Frame(image=np.zeros((info.height, info.width, 3), np.uint8))
+    controls.effect.apply(blank.image, matter(blank))  # warm up (first-call allocations), then forget it
+    matter.reset()
+
+    period = 1.0 / float(info.fps)
+    mailbox = Mailbox()
+    capture = Capture(source, mailbox, info, loop=loop)
+    last_picture: Optional[np.ndarray] = None
+    epoch, next_keepalive, failure = 0, 0.0, None
+    start = time.perf_counter()
+    next_status = start + status_every
+    with _SigintStop(stop, handle_sigint):
+        try:
+            capture.start()
+            while True:
+                now = time.perf_counter()
+                if stop.is_set():
+                    stats.stopped_by, stats.interrupted = "interrupt", True
+                    break
+                if duration is not None and now - start >= duration:
+                    stats.stopped_by = "duration"
+                    break
+                if capture.error is not None:
+                    raise capture.error
+                if on_status is not None and now >= next_status:
+                    stats.frames_in, stats.dropped = capture.frames_in, mailbox.dropped
+                    stats.lost, stats.retry_in = capture.lost, capture.retry_at - now
+                    on_status(stats)
+                    next_status = now + status_every
+                item = mailbox.get(timeout=period)
+                now = time.perf_counter()
+                if item is None:
+                    if capture.finished and capture.error is None:
+                        stats.stopped_by = "end"
+                        break
+                    if capture.lost is not None and now >= next_keepalive:
+                        picture = last_picture if last_picture is not None else _placeholder(info)
+                        for sink in sinks:
+                            if sink.keepalive:
+                                sink.write(picture, None)
+                        stats.keepalive_frames += 1
+                        next_keepalive = now + period
+                    continue
+                frame, frame_epoch = item
+                if frame_epoch != epoch:  # the source restarted: forget temporal state
+                    matter.reset()
+                    controls.effect.reset()
+                    epoch = frame_epoch
+                t0 = now
+                alpha = matter(frame)
+                t1 = time.perf_counter()
+                picture = controls.effect.apply(frame.image, alpha)
+                t2 = time.perf_counter()
+                for sink in sinks:
+                    sink.write(picture, frame)
+                t3 = time.perf_counter()
+                last_picture = picture
+                stats.frames_out += 1
+                stats.latency.append((t3 - frame.timestamp) * 1000.0)
+                for name, value in zip(("wait", "matte", "effect", "output"), (t0 - frame.timestamp, t1 - t0, t2 - t1, t3 - t2)):
+                    stats.stages[name].append(value * 1000.0)
+                stats._recent_in.append(frame.timestamp)
+                stats._recent_out.append(t3)
+                for sink in sinks:
+                    if getattr(sink, "error", None) is not None:
+                        raise sink.error
+                    for key in getattr(sink, "take_keys", lambda: [])():
+                        if controls.handle(key) == "quit":
+                            stats.stopped_by = "key q"
+                            stop.set()
+                if stats.stopped_by == "key q":
+                    break
+                if max_frames is not None and stats.frames_out >= max_frames:
+                    stats.stopped_by = "frames"
+                    break
+        except KeyboardInterrupt:
+            stats.stopped_by, stats.interrupted = "interrupt", True
+        except BaseException as err:
+            failure = err
+        finally:
+            end = time.perf_counter()
+            capture.stop_event.set()
+            capture.join(timeout=10)
+            source.close()
+            for sink in sinks:
+                try:
+                    sink.close()
+                except BaseException as err:
+                    failure = failure or err
+            first = capture.first_stamp if capture.first_stamp is not None else start
+            stats.seconds = max(0.0, end - first)
+            stats.frames_in, stats.dropped, stats.max_backlog = capture.frames_in, mailbox.dropped, mailbox.max_waiting
+            stats.loops, stats.losses, stats.reconnects = capture.loops, capture.losses, capture.reconnects
+            stats.lost = capture.lost
+            stats.outputs = [{"output": getattr(s, "describe", lambda: type(s).__name__)(),
+                              "dropped": getattr(s, "dropped", 0)} for s in sinks]
+            if stats_json:
+                write_stats(stats_json, stats)
+    if failure is not None:
+        raise failure
+    return stats
