@@ -1,0 +1,1 @@
+"""Output sinks: each consumes RGB/RGBA pictures (see ``livematte.types.Sink``)."""

@@ -1,0 +1,1 @@
+"""Frame sources: each is a context manager yielding ``livematte.types.Frame`` (see ``Source``)."""
