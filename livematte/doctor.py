@@ -157,11 +157,16 @@ def find_cameras() -> List[str]:
 
 
 def _v4l2_ctl_modes(dev: str) -> List[str]:
-    """Modes from ``v4l2-ctl --list-formats-ext``: ``'MJPG 1280x720 @ 30, 15 fps'``."""
+    """Modes from ``v4l2-ctl --list-formats-ext`` (empty when it cannot run)."""
     try:
         out = subprocess.run(["v4l2-ctl", "-d", dev, "--list-formats-ext"], capture_output=True, text=True, timeout=5).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
+    return parse_v4l2_formats(out)
+
+
+def parse_v4l2_formats(out: str) -> List[str]:
+    """``v4l2-ctl --list-formats-ext`` output -> ``['MJPG 1280x720 @ 30, 15 fps', ...]``."""
     modes, fourcc, size, rates = [], "", "", []
 
     def flush():
