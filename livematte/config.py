@@ -55,7 +55,6 @@ class QualityConfig:
             at the model's full resolution (a second model run per frame while a person is in view).
         ensemble: average the general and the landscape selfie models on the full frame (one more,
             cheaper, model run); the two models rarely make the same mistake.
-        flip: also segment the mirrored picture and average (one more model run per region; slower).
         radius: guided-filter window radius on the model's grid (256 over the frame or the crop).
         eps: guided-filter regularisation on brightness in [0, 1]: smaller follows the picture more.
         motion_noise: brightness change (8-bit levels) treated as motion by ``temporal = motion``.
@@ -67,13 +66,12 @@ class QualityConfig:
 
     refine: str = "guided"
     temporal: str = "motion"
-    smoothing: float = 0.5
+    smoothing: float = 0.7
     roi: bool = True
     ensemble: bool = True
-    flip: bool = False
     radius: int = 2
     eps: float = 1e-3
-    motion_noise: float = 4.0
+    motion_noise: float = 8.0
     roi_margin: float = 0.05
     min_core: float = 0.15
     roi_seam: float = 0.08

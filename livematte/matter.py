@@ -32,8 +32,6 @@ from .roi import Pyramid, RoiTracker, person_blobs
 from .temporal import MotionSmoother, SceneCutDetector
 from .types import Frame, LivematteError
 
-import os
-_CROP_GATE = os.environ.get("LM_CG", "0") == "1"
 #: the model whose full-frame output is averaged with each selfie model's (quality.ensemble)
 _PARTNERS = {"selfie": "selfie-landscape", "selfie-landscape": "selfie"}
 REFINE_MODES = ("guided", "none")
@@ -97,8 +95,6 @@ class Matter:
         if self._model_input:
             x = pyr.resize(box, tuple(self.segmenter.input_size))  # uint8 (h, w, 3)
             prob = self.segmenter.predict_model_input(x)
-            if self.quality.flip:
-                prob = 0.5 * (prob + self.segmenter.predict_model_input(np.ascontiguousarray(x[:, ::-1]))[:, ::-1])
             return cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), np.asarray(prob, np.float32)
         prob = np.asarray(self.segmenter.predict(np.ascontiguousarray(image[y0:y1, x0:x1])), np.float32)
         return None, prob
@@ -140,7 +136,6 @@ class Matter:
         found, doubtful = person_blobs(prob, min_core=self.quality.min_core)
         if doubtful.any():  # lukewarm blobs with no confident core: not a person
             prob = self._suppress(prob, doubtful)
-        alpha = self._to_alpha(guide, prob, grey)  # (H, W)
 
         crop = None
         if self.tracker is not None:
@@ -149,23 +144,24 @@ class Matter:
                 sx, sy = W / w, H / h
                 found = (found[0] * sx, found[1] * sy, found[2] * sx, found[3] * sy)
             crop = self.tracker.update(found, (H, W))
-            if crop is not None and (crop[2] - crop[0]) * (crop[3] - crop[1]) < 0.9 * H * W:
-                x0, y0, x1, y1 = crop
-                guide_c, prob_c = self._segment(pyr, image, crop)
-                if _CROP_GATE:
-                    _, doubtful_c = person_blobs(prob_c, min_core=self.quality.min_core)
-                    if doubtful_c.any():
-                        prob_c = self._suppress(prob_c, doubtful_c)
-                alpha_c = self._to_alpha(guide_c, prob_c, grey[y0:y1, x0:x1])
-                seam = _seam_weight(crop, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
-                region = alpha[y0:y1, x0:x1]
-                alpha[y0:y1, x0:x1] = region + seam * (alpha_c - region)
-            else:
-                crop = None
+            if crop is not None and (crop[2] - crop[0]) * (crop[3] - crop[1]) >= 0.9 * H * W:
+                crop = None  # the crop would be the frame: nothing to gain
+        if crop is None:
+            alpha = self._to_alpha(guide, prob, grey)  # (H, W)
+        else:
+            # the crop holds the person: outside it a plain upsampling is enough
+            alpha = upsample_region(prob, (H, W))
+            x0, y0, x1, y1 = crop
+            guide_c, prob_c = self._segment(pyr, image, crop)
+            alpha_c = self._to_alpha(guide_c, prob_c, grey[y0:y1, x0:x1])
+            seam = _seam_weight(crop, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
+            region = alpha[y0:y1, x0:x1]
+            alpha[y0:y1, x0:x1] = region + seam * (alpha_c - region)
         self.last_crop = crop
 
         if self.smoother is not None:
             alpha = self.smoother(alpha, cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY))
+        alpha = np.clip(alpha, 0.0, 1.0)  # a new array (the smoother keeps its own); the guided filter overshoots
         return shape_mask(alpha, self.mask)
 
     def _forget(self) -> None:

@@ -65,7 +65,7 @@ class GuidedRefiner:
             guide_hi: uint8 ``(H, W)`` brightness of the same region at full resolution.
 
         Returns:
-            alpha float32 ``(H, W)`` in [0, 1].
+            alpha float32 ``(H, W)``, in [0, 1] up to a small overshoot at edges (clip it).
         """
         g = guide_lo.astype(np.float32) * np.float32(1 / 255)
         a, b = guided_coefficients(g, prob, self.radius, self.eps)
@@ -73,8 +73,7 @@ class GuidedRefiner:
         a = cv2.resize(a * np.float32(1 / 255), (W, H), interpolation=cv2.INTER_LINEAR)
         b = cv2.resize(b, (W, H), interpolation=cv2.INTER_LINEAR)
         out = cv2.multiply(guide_hi, a, dtype=cv2.CV_32F)
-        out = cv2.add(out, b)
-        return np.clip(out, 0.0, 1.0, out=out)
+        return cv2.add(out, b)  # may overshoot [0, 1] slightly at edges: callers clip once, last
 
 
 def upsample_region(prob: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
