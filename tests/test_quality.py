@@ -1,0 +1,250 @@
+"""Matte quality stages: guided refinement, motion-aware smoothing, scene cuts, the subject ROI.
+
+Most tests drive the stages with synthetic pictures and, where the test is about the matter's own
+logic, a tiny segmenter (bright pixels are the "person"); one test runs the real model on a real frame.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from livematte.config import Config, QualityConfig
+from livematte.matter import Matter, build_matter
+from livematte.refine import GuidedRefiner, upsample_region
+from livematte.roi import Pyramid, RoiTracker, person_blobs
+from livematte.temporal import MotionSmoother, SceneCutDetector
+from livematte.types import Frame, LivematteError
+
+
+class BrightSegmenter:
+    """A stand-in model: red channel above 128 is a person with probability ``level``."""
+
+    name = "bright"
+
+    def __init__(self, size=(64, 64), level=1.0):
+        self.input_size = size
+        self.level = level
+        self.calls = []  # model inputs seen, uint8 (h, w, 3)
+
+    def predict_model_input(self, x):
+        self.calls.append(x)
+        return (x[..., 0].astype(np.float32) / 255 > 0.5).astype(np.float32) * self.level
+
+    def predict(self, image):
+        h, w = self.input_size
+        return self.predict_model_input(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))
+
+    def reset(self):
+        pass
+
+
+def quality(**kw) -> Config:
+    cfg = Config()
+    for k, v in kw.items():
+        setattr(cfg.quality, k, v)
+    return cfg
+
+
+def scene(hw=(360, 640), rect=None, value=255, bg=30):
+    """RGB frame with a bright rectangle ``rect`` = (x0, y0, x1, y1) on a dark background."""
+    img = np.full((*hw, 3), bg, np.uint8)
+    if rect is not None:
+        x0, y0, x1, y1 = rect
+        img[y0:y1, x0:x1] = value
+    return img
+
+
+def iou(a, b):
+    return (a & b).sum() / max((a | b).sum(), 1)
+
+
+# ----------------------------------------------------------------------------- refinement
+
+
+def test_guided_refinement_puts_a_blurry_edge_on_the_picture_edge():
+    H, W = 240, 240
+    grey = np.zeros((H, W), np.uint8)
+    grey[:, 100:] = 200  # the true edge: x = 100
+    lo = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA)
+    prob = np.zeros((32, 32), np.float32)
+    prob[:, 14:] = 1.0  # the model's edge is one grid cell (7.5 px) off, at x = 105
+    prob = cv2.GaussianBlur(prob, (0, 0), 1.5)  # and blurred over several cells
+    row_plain = upsample_region(prob, (H, W))[H // 2]
+    row_guided = np.clip(GuidedRefiner(radius=2, eps=1e-3)(lo, prob, grey), 0, 1)[H // 2]
+    cross = lambda r: int(np.argmax(r >= 0.5))  # noqa: E731 first pixel at or above one half
+    assert abs(cross(row_plain) - 100) >= 4  # bilinear upsampling keeps the model's error
+    assert abs(cross(row_guided) - 100) <= 1  # the guided filter snaps it to the picture
+    # the edge is a step at the picture's edge, not a ramp over several model cells
+    assert row_guided[100] - row_guided[99] > 0.5
+    assert np.abs(np.diff(row_plain)).max() < 0.05
+
+
+# ----------------------------------------------------------------------------- temporal
+
+
+def test_motion_smoothing_removes_flicker_on_a_still_scene():
+    rng = np.random.default_rng(0)
+    grey = np.full((72, 128), 90, np.uint8)
+    truth = np.zeros((144, 256), np.float32)
+    truth[40:100, 80:180] = 1
+    sm = MotionSmoother(strength=0.7, noise=8.0)
+    raw, out = [], []
+    for _ in range(30):
+        noisy = np.clip(truth + rng.normal(0, 0.15, truth.shape).astype(np.float32), 0, 1)
+        raw.append(noisy)
+        out.append(sm(noisy, grey + rng.integers(0, 2, grey.shape, dtype=np.uint8)))  # sensor noise
+    flicker = lambda seq: np.mean([np.abs(b - a).mean() for a, b in zip(seq[10:], seq[11:])])  # noqa: E731
+    assert flicker(out) < 0.5 * flicker(raw)
+
+
+@pytest.mark.parametrize("mode", ["motion", "ema"])
+def test_a_moving_square_is_followed_without_trailing(mode):
+    """Motion-aware smoothing leaves no ghost behind a square moving 12 px per frame; a plain EMA does."""
+    sm = MotionSmoother(strength=0.7, noise=8.0, mode=mode)
+    H, W, step = 180, 320, 12
+    for t in range(12):
+        x = 20 + step * t
+        img = np.full((H, W), 40, np.uint8)
+        img[60:120, x : x + 60] = 220
+        truth = np.zeros((H, W), np.float32)
+        truth[60:120, x : x + 60] = 1
+        out = sm(truth, cv2.resize(img, (W // 2, H // 2), interpolation=cv2.INTER_AREA))
+    lag = np.count_nonzero((out[90] >= 0.5) != (truth[90] >= 0.5))  # wrong pixels along the middle row
+    if mode == "motion":
+        assert lag <= 2
+    else:
+        assert lag >= step  # the plain average trails a whole step behind
+
+
+def test_scene_cut_detector_flags_a_cut_but_not_a_small_change():
+    det = SceneCutDetector()
+    a = np.zeros((90, 160, 3), np.uint8)
+    a[..., 0] = 180
+    a2 = a.copy()
+    a2[10:30, 10:40] = 60  # a small object enters
+    b = np.zeros((90, 160, 3), np.uint8)
+    b[..., 1] = 92  # a green scene of about the same brightness
+    assert det(a) is False
+    assert det(a2) is False
+    assert det(b) is True
+    det.reset()
+    assert det(a) is False
+
+
+def test_matter_resets_smoothing_on_a_scene_cut():
+    """Red and green scenes of equal brightness: without the cut the past would bleed into the new scene."""
+    red = np.zeros((120, 160, 3), np.uint8)
+    red[..., 0] = 255  # the stand-in model sees a person everywhere
+    green = np.zeros((120, 160, 3), np.uint8)
+    green[..., 1] = 130  # same grey level (0.299 * 255 ~ 0.587 * 130): no "motion"
+    assert abs(int(cv2.cvtColor(red, cv2.COLOR_RGB2GRAY)[0, 0]) - int(cv2.cvtColor(green, cv2.COLOR_RGB2GRAY)[0, 0])) <= 2
+    m = Matter(BrightSegmenter(), quality(roi=False, refine="none", smoothing=0.9))
+    for i in range(5):
+        assert m(Frame(red, i)).min() > 0.99
+    assert m(Frame(green, 5)).max() < 0.01  # reset: no 0.9 x the old alpha
+
+
+# ----------------------------------------------------------------------------- ROI
+
+
+def test_roi_tracker_follows_leaves_and_reacquires():
+    tr = RoiTracker(confirm=2, patience=2)
+    hw = (360, 640)
+    assert tr.update((100, 100, 140, 200), hw) is None  # one sighting is not enough
+    box = tr.update((104, 100, 144, 200), hw)
+    assert box is not None and box[0] <= 104 and box[2] >= 144
+    for _ in range(3):
+        tr.update(None, hw)
+    assert tr.update(None, hw) is None and not tr.active  # gone after `patience` frames
+    tr.update((500, 150, 540, 250), hw)
+    box = tr.update((500, 150, 540, 250), hw)
+    assert box is not None and box[0] <= 500 and box[2] >= 540  # found again where it came back
+
+
+def test_matter_crops_a_small_person_and_recovers_after_it_leaves():
+    seg = BrightSegmenter(size=(64, 64))
+    m = Matter(seg, quality(temporal="none", refine="none"))  # resolution alone, no edge snapping
+    person = (103, 123, 121, 185)  # 18 x 62 px in a 640 x 360 frame: ~2 x 11 model cells
+    for i in range(3):
+        alpha = m(Frame(scene(rect=person), i))
+    assert m.last_crop is not None
+    x0, y0, x1, y1 = m.last_crop
+    assert x0 <= person[0] and y0 <= person[1] and x1 >= person[2] and y1 >= person[3]
+    assert (x1 - x0) * (y1 - y0) < 0.1 * 640 * 360  # much smaller than the frame: higher resolution
+    truth = scene(rect=person)[..., 0] > 128
+    crop_iou = iou(alpha >= 0.5, truth)
+    plain = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", roi=False))
+    plain_iou = iou(plain(Frame(scene(rect=person), 0)) >= 0.5, truth)
+    assert crop_iou > 0.9 > plain_iou + 0.1
+
+    for i in range(3, 8):  # the person leaves
+        alpha = m(Frame(scene(), i))
+    assert m.last_crop is None and alpha.max() < 0.5
+    back = (480, 100, 510, 180)
+    for i in range(8, 11):  # and comes back elsewhere
+        alpha = m(Frame(scene(rect=back), i))
+    assert m.last_crop is not None and m.last_crop[0] <= back[0] and m.last_crop[2] >= back[2]
+    assert iou(alpha >= 0.5, scene(rect=back)[..., 0] > 128) > 0.9
+
+
+def test_an_empty_scene_gets_no_roi_and_no_invented_person():
+    m = Matter(BrightSegmenter(), quality())
+    for i in range(6):
+        alpha = m(Frame(scene(), i))
+        assert m.last_crop is None
+    assert alpha.max() < 0.05
+    # a lukewarm look-alike (the model is never confident about it) is not a person either
+    m = Matter(BrightSegmenter(level=0.7), quality())
+    for i in range(6):
+        alpha = m(Frame(scene(rect=(200, 100, 300, 200)), i))
+        assert m.last_crop is None
+    assert (alpha >= 0.5).mean() == 0
+
+
+def test_person_blobs_keep_confident_blobs_and_flag_lukewarm_ones():
+    p = np.zeros((64, 64), np.float32)
+    p[10:40, 5:15] = 0.95  # a person
+    p[20:50, 40:50] = 0.97  # another person
+    p[55:60, 20:25] = 0.6  # a lukewarm blob
+    box, doubtful = person_blobs(p)
+    assert box == (5.0, 10.0, 50.0, 50.0)
+    assert doubtful[57, 22] and not doubtful[20, 10] and doubtful.sum() == 25
+
+
+def test_pyramid_resize_averages_instead_of_aliasing():
+    img = np.zeros((720, 1280, 3), np.uint8)
+    img[:, ::2] = 255  # one-pixel stripes: any point sampling lands on one colour
+    x = Pyramid(img).resize((0, 0, 1280, 720), (256, 256))
+    assert x.shape == (256, 256, 3)
+    assert abs(float(x.mean()) - 127.5) < 3 and float(x.std()) < 3
+
+
+def test_quality_config_rejects_bad_values():
+    with pytest.raises(LivematteError, match="refine"):
+        QualityConfig(refine="sharp").validate()
+    with pytest.raises(LivematteError, match="smoothing"):
+        Matter(BrightSegmenter(), quality(smoothing=1.5))
+
+
+# ----------------------------------------------------------------------------- real model
+
+
+def test_real_model_on_a_real_frame():
+    pytest.importorskip("mediapipe")
+    from tests.helpers import sample_frame
+
+    image = sample_frame(30)
+    m = build_matter(Config())
+    for i in range(3):
+        alpha = m(Frame(image, i))
+    assert alpha.shape == image.shape[:2] and alpha.dtype == np.float32
+    assert 0.0 <= alpha.min() and alpha.max() <= 1.0
+    assert m.last_crop is not None  # a person in view: the crop pass runs
+    fg = alpha >= 0.5
+    assert 0.03 < fg.mean() < 0.8
+    x0, y0, x1, y1 = m.last_crop
+    inside = fg[y0:y1, x0:x1].sum() / fg.sum()
+    assert inside > 0.95  # the crop holds the person
+    m.reset()
+    assert m.last_crop is None
