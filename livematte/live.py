@@ -18,28 +18,20 @@ Threads and hand-offs::
 """
 from __future__ import annotations
 
-import json
 import os
-import queue
 import signal
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from typing import Callable, Dict, List, Optional
 
 import cv2
 import numpy as np
 
 from .effects import make_effect
-from .sinks.vcam import as_rgb
+from .live_stats import LiveStats, write_stats
+from .sinks.recorder import RECORD_TIME_BASE, NullSink, Recorder, fit_picture  # noqa: F401 (re-exported)
 from .sources.camera import SourceLost
 from .types import Frame, StreamInfo
-
-RECORD_TIME_BASE = Fraction(1, 1000)  # recordings are stamped with capture time in ms
-_END = object()
-
 
 class Mailbox:
     """Holds at most one item: the latest. ``put`` replaces a waiting item and counts it dropped."""
@@ -147,90 +139,6 @@ class Capture(threading.Thread):
             return
 
 
-class NullSink:
-    """Discards pictures (``--to null``): for measuring."""
-
-    keepalive = False
-
-    def __init__(self) -> None:
-        self.frames = 0
-
-    def open(self, info: StreamInfo, alpha: bool = False) -> None:
-        pass
-
-    def write(self, picture: np.ndarray, frame: Frame) -> None:
-        self.frames += 1
-
-    def close(self) -> None:
-        pass
-
-    abort = close
-
-    def describe(self) -> str:
-        return "null"
-
-
-def fit_picture(picture: np.ndarray, alpha: bool) -> np.ndarray:
-    """Make an effect's output match what a sink was opened for (RGBA if ``alpha``, else RGB)."""
-    if alpha:
-        return picture if picture.ndim == 3 and picture.shape[2] == 4 else cv2.cvtColor(as_rgb(picture), cv2.COLOR_RGB2RGBA)
-    return as_rgb(picture)
-
-
-class Recorder:
-    """Runs a file sink on its own thread behind a bounded queue (full: this recording drops the frame)."""
-
-    keepalive = False
-
-    def __init__(self, sink, depth: int = 8):
-        self.sink, self.q = sink, queue.Queue(maxsize=depth)
-        self.dropped = 0
-        self.error: Optional[BaseException] = None
-        self.alpha = False
-        self._thread: Optional[threading.Thread] = None
-
-    def open(self, info: StreamInfo, alpha: bool = False) -> None:
-        self.alpha = alpha
-        self.sink.open(replace(info, time_base=RECORD_TIME_BASE), alpha)
-        self._thread = threading.Thread(target=self._run, daemon=True, name="livematte-record")
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            item = self.q.get()
-            if item is _END:
-                return
-            if self.error is None:
-                try:
-                    self.sink.write(fit_picture(item[0], self.alpha), item[1])
-                except BaseException as err:
-                    self.error = err
-
-    def write(self, picture: np.ndarray, frame: Frame) -> None:
-        try:
-            self.q.put_nowait((picture, frame))
-        except queue.Full:
-            self.dropped += 1
-
-    def _join(self) -> None:
-        if self._thread is not None:
-            self.q.put(_END)
-            self._thread.join()
-            self._thread = None
-
-    def close(self) -> None:
-        """Encode what is queued and finish the file."""
-        self._join()
-        self.sink.close()
-
-    def abort(self) -> None:
-        self._join()
-        self.sink.abort()
-
-    def describe(self) -> str:
-        return str(getattr(self.sink, "path", "recording"))
-
-
 class EffectControls:
     """The current effect and the keys that switch it: b blur, r next background, g green, t transparent."""
 
@@ -279,92 +187,6 @@ class EffectControls:
         else:
             return None
         return "changed"
-
-
-def _pct(values: List[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else 0.0
-
-
-@dataclass
-class LiveStats:
-    """What a live run did; :meth:`as_dict` is the ``--stats-json`` content."""
-
-    source: str = ""
-    size: tuple = (0, 0)
-    fps_source: float = 0.0
-    frames_in: int = 0
-    frames_out: int = 0
-    dropped: int = 0
-    max_backlog: int = 0
-    keepalive_frames: int = 0
-    loops: int = 0
-    losses: int = 0
-    reconnects: int = 0
-    seconds: float = 0.0
-    interrupted: bool = False
-    stopped_by: str = ""
-    latency: List[float] = field(default_factory=list)  # ms per frame out
-    stages: Dict[str, List[float]] = field(default_factory=lambda: {k: [] for k in ("wait", "matte", "effect", "output")})
-    outputs: List[dict] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
-    lost: Optional[str] = None
-    retry_in: float = 0.0
-    _recent_in: deque = field(default_factory=lambda: deque(maxlen=64))
-    _recent_out: deque = field(default_factory=lambda: deque(maxlen=64))
-
-    @property
-    def fps_in(self) -> float:
-        return self.frames_in / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def fps_out(self) -> float:
-        return self.frames_out / self.seconds if self.seconds > 0 else 0.0
-
-    @staticmethod
-    def _rate(stamps: deque, now: float) -> float:
-        recent = [t for t in stamps if now - t <= 1.0]
-        return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
-
-    def as_dict(self) -> dict:
-        return {
-            "source": self.source, "size": list(self.size), "fps_source": round(self.fps_source, 3),
-            "seconds": round(self.seconds, 3), "fps_in": round(self.fps_in, 3), "fps_out": round(self.fps_out, 3),
-            "frames_in": self.frames_in, "frames_out": self.frames_out, "dropped": self.dropped,
-            "max_backlog": self.max_backlog,
-            "latency_ms_p50": round(_pct(self.latency, 50), 3), "latency_ms_p95": round(_pct(self.latency, 95), 3),
-            "latency_ms_mean": round(float(np.mean(self.latency)) if self.latency else 0.0, 3),
-            "latency_ms_max": round(max(self.latency, default=0.0), 3),
-            "stage_ms_p50": {k: round(_pct(v, 50), 3) for k, v in self.stages.items()},
-            "stage_ms_p95": {k: round(_pct(v, 95), 3) for k, v in self.stages.items()},
-            "keepalive_frames": self.keepalive_frames, "loops": self.loops, "camera_losses": self.losses,
-            "reconnects": self.reconnects, "interrupted": self.interrupted, "stopped_by": self.stopped_by,
-            "outputs": self.outputs, "warnings": self.warnings,
-        }
-
-    def status_line(self) -> str:
-        """One line for a terminal: rates, drops, latency per stage, and a lost camera."""
-        now = time.perf_counter()
-        tail = {k: v[-30:] for k, v in self.stages.items()}
-        ms = " ".join(f"{k} {np.median(v):.0f}" for k, v in tail.items() if v)
-        line = (f"in {self._rate(self._recent_in, now):4.1f} fps  out {self._rate(self._recent_out, now):4.1f} fps  "
-                f"dropped {self.dropped}  latency {np.median(self.latency[-30:]) if self.latency else 0:.0f} ms ({ms})")
-        if self.lost:
-            line += f"  | CAMERA LOST, sending last frame; retry in {max(0.0, self.retry_in):.1f} s"
-        return line
-
-    def summary_line(self) -> str:
-        d = self.as_dict()
-        return (f"{d['frames_out']} frames out in {d['seconds']:.1f} s: in {d['fps_in']:.1f} fps, out {d['fps_out']:.1f} fps, "
-                f"dropped {d['dropped']}, latency p50 {d['latency_ms_p50']:.0f} ms, p95 {d['latency_ms_p95']:.0f} ms")
-
-
-def write_stats(path: str, stats: LiveStats) -> None:
-    """Write ``stats.as_dict()`` as JSON (complete or not at all)."""
-    tmp = f"{path}.part"
-    with open(tmp, "w") as fh:
-        json.dump(stats.as_dict(), fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
 
 
 class _SigintStop:

@@ -127,6 +127,7 @@ class CameraSource:
             raise self._not_opened()
         self._cap = cap
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # no queue of stale frames in the driver
+        cap.set(cv2.CAP_PROP_READ_TIMEOUT_MSEC, 2000)  # notice a stalled camera in 2 s, not OpenCV's 10
         if self.size is not None:
             # Most webcams only reach HD rates in MJPG; an uncompressed mode is often 5-10 fps.
             cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
@@ -153,6 +154,19 @@ class CameraSource:
         self._pending = bgr
         return self.info
 
+    def _stamp(self) -> float:
+        """Capture time of the frame just read, as ``time.perf_counter()``.
+
+        On Linux the V4L2 buffer's own timestamp (CLOCK_MONOTONIC, the clock perf_counter reads) is
+        used when it is plausible, so decoding inside ``read`` does not hide in the latency.
+        """
+        now = time.perf_counter()
+        if sys.platform.startswith("linux") and self._cap is not None:
+            driver = float(self._cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0) / 1000.0
+            if 0.0 <= now - driver < 0.5:
+                return driver
+        return now
+
     def read(self) -> Optional[Frame]:
         """The next captured frame; raises SourceLost when the camera stops delivering."""
         if self._cap is None:
@@ -163,7 +177,7 @@ class CameraSource:
             ok, bgr = self._cap.read()
             if not ok or bgr is None:
                 raise SourceLost(f"{self.name} stopped delivering frames")
-        stamp = time.perf_counter()
+        stamp = self._stamp()
         image = _mirror(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.mirror)
         self._index += 1
         return Frame(image=image, index=self._index - 1, timestamp=stamp)

@@ -1,0 +1,107 @@
+"""Live outputs that are not devices: a recording on its own thread, and the null sink.
+
+:class:`Recorder` runs a file sink (:class:`~livematte.sinks.video.VideoFileSink`) on its own
+thread behind a bounded queue: when the encoder falls behind, frames are left out of that
+recording (counted in ``dropped``) and the live output never waits. Frames are stamped with their
+capture time (:data:`RECORD_TIME_BASE`), so a recording plays in real time even across drops.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import replace
+from fractions import Fraction
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from ..types import Frame, StreamInfo
+from .vcam import as_rgb
+
+RECORD_TIME_BASE = Fraction(1, 1000)  # recordings are stamped with capture time in ms
+_END = object()
+
+
+class NullSink:
+    """Discards pictures (``--to null``): for measuring."""
+
+    keepalive = False
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def open(self, info: StreamInfo, alpha: bool = False) -> None:
+        pass
+
+    def write(self, picture: np.ndarray, frame: Frame) -> None:
+        self.frames += 1
+
+    def close(self) -> None:
+        pass
+
+    abort = close
+
+    def describe(self) -> str:
+        return "null"
+
+
+def fit_picture(picture: np.ndarray, alpha: bool) -> np.ndarray:
+    """Make an effect's output match what a sink was opened for (RGBA if ``alpha``, else RGB)."""
+    if alpha:
+        return picture if picture.ndim == 3 and picture.shape[2] == 4 else cv2.cvtColor(as_rgb(picture), cv2.COLOR_RGB2RGBA)
+    return as_rgb(picture)
+
+
+class Recorder:
+    """Runs a file sink on its own thread behind a bounded queue (full: this recording drops the frame)."""
+
+    keepalive = False
+
+    def __init__(self, sink, depth: int = 8):
+        self.sink, self.q = sink, queue.Queue(maxsize=depth)
+        self.dropped = 0
+        self.error: Optional[BaseException] = None
+        self.alpha = False
+        self._thread: Optional[threading.Thread] = None
+
+    def open(self, info: StreamInfo, alpha: bool = False) -> None:
+        self.alpha = alpha
+        self.sink.open(replace(info, time_base=RECORD_TIME_BASE), alpha)
+        self._thread = threading.Thread(target=self._run, daemon=True, name="livematte-record")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is _END:
+                return
+            if self.error is None:
+                try:
+                    self.sink.write(fit_picture(item[0], self.alpha), item[1])
+                except BaseException as err:
+                    self.error = err
+
+    def write(self, picture: np.ndarray, frame: Frame) -> None:
+        try:
+            self.q.put_nowait((picture, frame))
+        except queue.Full:
+            self.dropped += 1
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self.q.put(_END)
+            self._thread.join()
+            self._thread = None
+
+    def close(self) -> None:
+        """Encode what is queued and finish the file."""
+        self._join()
+        self.sink.close()
+
+    def abort(self) -> None:
+        self._join()
+        self.sink.abort()
+
+    def describe(self) -> str:
+        return str(getattr(self.sink, "path", "recording"))
