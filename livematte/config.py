@@ -74,7 +74,7 @@ class QualityConfig:
     motion_noise: float = 8.0
     roi_margin: float = 0.05
     min_core: float = 0.15
-    roi_seam: float = 0.08
+    roi_seam: float = 0.03
 
     def validate(self) -> "QualityConfig":
         """Raise LivematteError on an unknown mode or an out-of-range value; returns self."""
