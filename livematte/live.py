@@ -66,9 +66,10 @@ class Mailbox:
 class Capture(threading.Thread):
     """Reads the source into the mailbox; re-opens it with back-off when it is lost."""
 
-    def __init__(self, source, mailbox: Mailbox, info: StreamInfo, *, loop: bool = False):
+    def __init__(self, source, mailbox: Mailbox, info: StreamInfo, *, loop: bool = False, stamps=None):
         super().__init__(daemon=True, name="livematte-capture")
         self.source, self.mailbox, self.info, self.loop = source, mailbox, info, loop
+        self.stamps = stamps if stamps is not None else []  # capture times (a bounded deque from LiveStats)
         self.stop_event = threading.Event()
         self.epoch = 0  # bumped on every restart; frames carry it
         self.frames_in = 0
@@ -76,7 +77,8 @@ class Capture(threading.Thread):
         self.losses = 0
         self.reconnects = 0
         self.attempts = 0
-        self.lost: Optional[str] = None
+        self.lost: Optional[str] = None  # why the source is away, while it is
+        self.retry_error = ""  # what the last re-open attempt said
         self.retry_at = 0.0
         self.finished = False
         self.error: Optional[BaseException] = None
@@ -115,6 +117,7 @@ class Capture(threading.Thread):
         frame.pts = round((frame.timestamp - self.first_stamp) / RECORD_TIME_BASE)
         frame.time_base = RECORD_TIME_BASE
         self.frames_in += 1
+        self.stamps.append(frame.timestamp)
         self.mailbox.put((frame, self.epoch))
 
     def _recover(self, reason: str) -> None:
@@ -130,7 +133,7 @@ class Capture(threading.Thread):
             try:
                 self.source.open()
             except Exception as err:  # gone, busy, or a different mode: keep trying
-                self.lost = f"{reason}; retry {self.attempts}: {err}"
+                self.retry_error = str(err)
                 delay = min(delay * 2, 4.0)
                 continue
             self.reconnects += 1
@@ -283,8 +286,9 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
     matter.reset()
 
     period = 1.0 / float(info.fps)
+    keepalive = [sink for sink in sinks if sink.keepalive]
     mailbox = Mailbox()
-    capture = Capture(source, mailbox, info, loop=loop)
+    capture = Capture(source, mailbox, info, loop=loop, stamps=stats.recent_in)
     last_picture: Optional[np.ndarray] = None
     epoch, next_keepalive, failure = 0, 0.0, None
     start = time.perf_counter()
@@ -313,11 +317,10 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
                     if capture.finished and capture.error is None:
                         stats.stopped_by = "end"
                         break
-                    if capture.lost is not None and now >= next_keepalive:
+                    if capture.lost is not None and keepalive and now >= next_keepalive:
                         picture = last_picture if last_picture is not None else _placeholder(info)
-                        for sink in sinks:
-                            if sink.keepalive:
-                                sink.write(picture, None)
+                        for sink in keepalive:
+                            sink.write(picture, None)
                         stats.keepalive_frames += 1
                         next_keepalive = now + period
                     continue
@@ -339,8 +342,7 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
                 stats.latency.append((t3 - frame.timestamp) * 1000.0)
                 for name, value in zip(("wait", "matte", "effect", "output"), (t0 - frame.timestamp, t1 - t0, t2 - t1, t3 - t2)):
                     stats.stages[name].append(value * 1000.0)
-                stats._recent_in.append(frame.timestamp)
-                stats._recent_out.append(t3)
+                stats.recent_out.append(t3)
                 for sink in sinks:
                     if getattr(sink, "error", None) is not None:
                         raise sink.error

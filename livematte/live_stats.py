@@ -43,8 +43,8 @@ class LiveStats:
     warnings: List[str] = field(default_factory=list)
     lost: Optional[str] = None
     retry_in: float = 0.0
-    _recent_in: deque = field(default_factory=lambda: deque(maxlen=64))
-    _recent_out: deque = field(default_factory=lambda: deque(maxlen=64))
+    recent_in: deque = field(default_factory=lambda: deque(maxlen=64))
+    recent_out: deque = field(default_factory=lambda: deque(maxlen=64))
 
     @property
     def fps_in(self) -> float:
@@ -56,7 +56,7 @@ class LiveStats:
 
     @staticmethod
     def _rate(stamps: deque, now: float) -> float:
-        recent = [t for t in stamps if now - t <= 1.0]
+        recent = [t for t in list(stamps) if now - t <= 1.0]  # list(): one C call, safe against the capture thread
         return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
 
     def as_dict(self) -> dict:
@@ -80,10 +80,10 @@ class LiveStats:
         now = time.perf_counter()
         tail = {k: v[-30:] for k, v in self.stages.items()}
         ms = " ".join(f"{k} {np.median(v):.0f}" for k, v in tail.items() if v)
-        line = (f"in {self._rate(self._recent_in, now):4.1f} fps  out {self._rate(self._recent_out, now):4.1f} fps  "
+        line = (f"in {self._rate(self.recent_in, now):4.1f} fps  out {self._rate(self.recent_out, now):4.1f} fps  "
                 f"dropped {self.dropped}  latency {np.median(self.latency[-30:]) if self.latency else 0:.0f} ms ({ms})")
         if self.lost:
-            line += f"  | CAMERA LOST, sending last frame; retry in {max(0.0, self.retry_in):.1f} s"
+            line += f"  | SOURCE LOST ({self.lost}): sending the last frame, retry in {max(0.0, self.retry_in):.1f} s"
         return line
 
     def summary_line(self) -> str:

@@ -337,7 +337,7 @@ def test_camera_loss_keeps_the_virtual_camera_fed_and_recovers(clip, segmenter):
     (cam,) = RecordingBackend.instances
     assert stats.losses == 1 and stats.reconnects == 1 and stats.lost is None
     assert stats.keepalive_frames >= 10  # ~0.6 s at 30 fps while the camera was away
-    assert any("CAMERA LOST" in line for line in statuses)
+    assert any("SOURCE LOST (person.mp4: simulated disconnect)" in line for line in statuses)
     gaps = np.diff(cam.times)
     assert gaps.max() < 0.15  # the virtual camera never went quiet
     assert stats.frames_out >= 20  # frames flowed again after the reconnect
@@ -391,7 +391,7 @@ def test_status_line_says_rates_drops_latency_and_loss():
     stats.lost = "unplugged"
     line = stats.status_line()
     assert "fps" in line and "dropped 3" in line and "latency 21 ms" in line and "matte 12" in line
-    assert "CAMERA LOST" in line
+    assert "SOURCE LOST (unplugged)" in line
 
 
 def test_ctrl_c_leaves_a_playable_recording(clip, tmp_path):
