@@ -179,6 +179,8 @@ class _Reader:
         if not off:
             return []
         start, length = tab.Vector(off), tab.VectorLen(off)
+        if start + 4 * length > len(self.buf):
+            raise ValueError("table vector runs past the end of the file")
         return [Table(self.buf, tab.Indirect(start + 4 * i)) for i in range(length)]
 
     def table(self, tab: Table, index: int) -> Optional[Table]:
@@ -292,5 +294,8 @@ def read_tflite(path) -> TFLiteModel:
         return _parse(path, raw)
     except LivematteError:
         raise
-    except (struct.error, IndexError, ValueError, UnicodeDecodeError, OverflowError) as err:
+    except struct.error:
+        raise LivematteError(f"{path}: corrupt TensorFlow Lite model (truncated or damaged: "
+                             f"an offset points outside the file)") from None
+    except (IndexError, ValueError, UnicodeDecodeError, OverflowError) as err:
         raise LivematteError(f"{path}: corrupt TensorFlow Lite model ({err})") from None

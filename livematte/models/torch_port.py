@@ -86,12 +86,9 @@ def _nchw_axes(axes: Sequence[int], rank: int) -> List[int]:
     return sorted({0: 0, 1: 2, 2: 3, 3: 1}[int(a) % 4] for a in axes)
 
 
-def _legacy_resize_matrix(size_in: int, size_out: int, align_corners: bool) -> np.ndarray:
-    """``[out, in]`` weights of TFLite bilinear resize without half-pixel centers."""
-    if align_corners and size_out > 1:
-        scale = (size_in - 1) / (size_out - 1)
-    else:
-        scale = size_in / size_out
+def _legacy_resize_matrix(size_in: int, size_out: int) -> np.ndarray:
+    """``[out, in]`` weights of TFLite's legacy bilinear resize (no align, no half pixel)."""
+    scale = size_in / size_out
     mat = np.zeros((size_out, size_in), np.float64)
     for o in range(size_out):
         src = o * scale
@@ -141,15 +138,17 @@ class _GraphBuilder:
         return self.graph.call_function(fn, tuple(args), kwargs)
 
     def value(self, index: int) -> fx.Node:
-        """The node for tensor ``index``; constants become buffers in NCHW layout."""
+        """The node for tensor ``index``; constants become buffers in NCHW layout.
+
+        A constant operand of rank 1-4 broadcasts against NHWC activations from the right;
+        it is lifted to rank 4 and permuted, so it broadcasts the same way against NCHW.
+        """
         if index in self.nodes:
             return self.nodes[index]
         if index in self.consts:
             data = self.consts[index].astype(np.float32)
-            if data.ndim == 4:
-                data = data.transpose(0, 3, 1, 2)
-            elif data.ndim in (1, 2, 3) and data.shape[-1] > 1:  # [..., C] broadcasts over H, W
-                data = data.reshape(data.shape + (1, 1))
+            if 1 <= data.ndim <= 4 and data.size > 1:
+                data = data.reshape((1,) * (4 - data.ndim) + data.shape).transpose(0, 3, 1, 2)
             node = self.attr(data, "c")
             self.nodes[index] = node
             return node
@@ -244,7 +243,7 @@ class _GraphBuilder:
         x = self.value(op.inputs[0])
         _, h, w, _ = self.shape(op.inputs[0])
         kernel, stride = (o["filter_height"], o["filter_width"]), (o["stride_h"], o["stride_w"])
-        if kernel == (h, w):  # global pooling: one output pixel, no padding under either mode
+        if kernel == (h, w) and self.shape(op.outputs[0])[1:3] == (1, 1):  # global pooling
             y = self.call(torch.mean, x, (2, 3), True)
         elif o["padding"] == _VALID:
             y = self.call(F.avg_pool2d, x, kernel, stride)
@@ -272,8 +271,8 @@ class _GraphBuilder:
             raise self.fail("RESIZE_BILINEAR with both align_corners and half_pixel_centers")
         if half or align:  # torch's two modes match TFLite's exactly
             return self.call(F.interpolate, x, (out_h, out_w), None, "bilinear", align)
-        rows = self.attr(_legacy_resize_matrix(h, out_h, False), "r")  # [out_h, h]
-        cols = self.attr(_legacy_resize_matrix(w, out_w, False).T, "r")  # [w, out_w]
+        rows = self.attr(_legacy_resize_matrix(h, out_h), "r")  # [out_h, h]
+        cols = self.attr(_legacy_resize_matrix(w, out_w).T, "r")  # [w, out_w]
         return self.call(torch.matmul, self.call(torch.matmul, rows, x), cols)
 
     def _binary(self, fn, op: OperatorInfo) -> fx.Node:
@@ -370,20 +369,34 @@ def build_selfie_module(path) -> SelfieNet:
     if len(shape_in) != 4 or shape_in[3] != 3 or len(shape_out) != 4 or shape_out[3] != 1:
         raise LivematteError(f"{path}: not a selfie segmentation model (input {shape_in}, "
                              f"output {shape_out})")
-    return SelfieNet(_port(model), (int(shape_in[1]), int(shape_in[2])))
+    size = (int(shape_in[1]), int(shape_in[2]))
+    net = SelfieNet(_port(model), size)
+    try:  # one dry run proves the graph is consistent before anyone relies on it
+        with torch.inference_mode():
+            out = net(torch.zeros(1, 3, *size))
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise LivematteError(f"{path}: the ported graph does not run ({first})") from None
+    if tuple(out.shape) != (1, 1) + size:
+        raise LivematteError(f"{path}: the ported graph gives {tuple(out.shape)}, "
+                             f"expected {(1, 1) + size}")
+    return net
 
 
 _CACHE: Dict[Tuple[str, int, int], SelfieNet] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_selfie_torch(model_name: str, device="cpu",
-                      dtype: torch.dtype = torch.float32) -> SelfieNet:
+def load_selfie_torch(model_name: str, device="cpu", dtype: torch.dtype = torch.float32,
+                      channels_last: bool = True) -> SelfieNet:
     """The torch port of "selfie" or "selfie-landscape" on ``device`` in ``dtype``, in eval mode.
 
     The port is built from the installed model file once per process (cached in memory,
     keyed by path, size and mtime) and each call returns an independent copy, so callers
     may move or compile theirs freely. ``module.input_size`` is the model's ``(H, W)``.
+    ``channels_last`` stores the 4-d weights NHWC, which makes the convolutions pick NHWC
+    kernels (measured on 2 CPU threads: ~2.2-2.9 ms instead of ~3.7-7.5 ms for the 256x256
+    model); inputs may be given in either memory format, outputs come back channels-last.
     """
     path = model_path(model_name)
     stat = os.stat(path)
@@ -392,4 +405,5 @@ def load_selfie_torch(model_name: str, device="cpu",
         if key not in _CACHE:
             _CACHE[key] = build_selfie_module(path)
         module = copy.deepcopy(_CACHE[key])
-    return module.to(device=device, dtype=dtype)
+    module = module.to(device=device, dtype=dtype)
+    return module.to(memory_format=torch.channels_last) if channels_last else module
