@@ -11,10 +11,12 @@ the current directory.
 
 Example:
     >>> spec = CheckpointSpec("demo", "demo.pth", url="https://example.org/demo.pth", licence="MIT")
-    >>> import os; os.environ["LIVEMATTE_WEIGHTS"] = "/nonexistent"
-    >>> missing_reason(spec)
-    'put demo.pth in /nonexistent (see weights/README.md) or pass --weights PATH'
-    >>> del os.environ["LIVEMATTE_WEIGHTS"]
+    >>> missing_reason(spec) == f"put demo.pth in {weights_dir()} (see weights/README.md) or pass --weights PATH"
+    True
+    >>> resolve(spec)
+    Traceback (most recent call last):
+    ...
+    livematte.types.LivematteError: demo: checkpoint ...demo.pth not found; put demo.pth in ... or pass --weights PATH
 """
 from __future__ import annotations
 
@@ -102,7 +104,7 @@ def resolve(spec: CheckpointSpec, weights: Optional[PathLike] = None) -> Path:
         return path
     path = default_path(spec)
     if not path.is_file():
-        raise LivematteError(f"{spec.name}: no checkpoint at {path}: {missing_reason(spec)}")
+        raise LivematteError(f"{spec.name}: checkpoint {path} not found; {missing_reason(spec)}")
     return path
 
 
@@ -187,12 +189,38 @@ def load_checkpoint(module: nn.Module, spec: CheckpointSpec,
     return path
 
 
-def torch_device(device: str) -> torch.device:
-    """Parse a device string; a CUDA device that is not there is a user error."""
+def torch_device(device: Optional[str]) -> torch.device:
+    """Parse a device string (``auto``: CUDA when present, else CPU).
+
+    Raises:
+        LivematteError: an unknown device, or CUDA asked for where there is none.
+    """
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as err:
-        raise LivematteError(f"unknown device {device!r}: use cpu or cuda ({err})") from None
+        raise LivematteError(f"unknown device {device!r}: use auto, cpu or cuda ({err})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise LivematteError(f"device {device!r}: no CUDA device here (torch {torch.__version__}); use cpu")
     return dev
+
+
+def torch_runtime(name: str, runtime: Optional[str], threads: Optional[int], device: torch.device) -> None:
+    """Check a torch-only backend's ``runtime`` option and apply ``threads`` on the CPU.
+
+    ``threads`` sets torch's (process-wide) intra-op thread count when the model runs on the CPU.
+    """
+    if runtime not in (None, "auto", "torch"):
+        raise LivematteError(f"{name}: runs on torch only; runtime {runtime!r} is for the selfie models")
+    if threads is not None and device.type == "cpu":
+        if int(threads) < 1:
+            raise LivematteError(f"{name}: threads must be at least 1, got {threads}")
+        torch.set_num_threads(int(threads))
+
+
+def reject_options(name: str, options: Mapping[str, object]) -> None:
+    """Raise for backend options that were set but that backend ``name`` does not take."""
+    unknown = sorted(k for k, v in options.items() if v is not None)
+    if unknown:
+        raise LivematteError(f"{name}: unknown option(s) {', '.join(unknown)}")

@@ -17,6 +17,8 @@ from .base import BackendInfo, Segmenter
 _BACKENDS: Dict[str, str] = {
     "selfie": ".selfie",
     "selfie-landscape": ".selfie",
+    "modnet": ".modnet",
+    "rvm": ".rvm",
 }
 
 
