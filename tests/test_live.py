@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -167,6 +168,13 @@ def _main(argv, monkeypatch=None):
         add_live_commands(sub)
         monkeypatch.setattr(cli, "build_parser", lambda: parser)
     return cli.main(argv)
+
+
+# `livematte ARGV` in a child process (cam/doctor wired in even before cli.py does it itself)
+_SCRIPT = ("import sys; from livematte import cli; from livematte.cli_live import add_live_commands\n"
+           "p = cli.build_parser(); sub = [a for a in p._actions if a.__class__.__name__ == '_SubParsersAction'][0]\n"
+           "'cam' in sub.choices or add_live_commands(sub); cli.build_parser = lambda: p\n"
+           "sys.exit(cli.main(sys.argv[1:]))\n")
 
 
 def _matter(segmenter, delay=0.0):
@@ -396,11 +404,7 @@ def test_status_line_says_rates_drops_latency_and_loss():
 
 def test_ctrl_c_leaves_a_playable_recording(clip, tmp_path):
     out, stats_path = tmp_path / "call.mp4", tmp_path / "stats.json"
-    script = ("import sys; from livematte import cli; from livematte.cli_live import add_live_commands\n"
-              "p = cli.build_parser(); sub = [a for a in p._actions if a.__class__.__name__ == '_SubParsersAction'][0]\n"
-              "'cam' in sub.choices or add_live_commands(sub); cli.build_parser = lambda: p\n"
-              "sys.exit(cli.main(sys.argv[1:]))\n")
-    proc = subprocess.Popen([sys.executable, "-c", script, "cam", "--source", clip, "--loop", "--to", str(out),
+    proc = subprocess.Popen([sys.executable, "-c", _SCRIPT, "cam", "--source", clip, "--loop", "--to", str(out),
                              "--stats-json", str(stats_path)], cwd=REPO, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 30
     while time.time() < deadline and not any(n.endswith(".part.mp4") for n in os.listdir(tmp_path)):
@@ -417,3 +421,22 @@ def test_ctrl_c_leaves_a_playable_recording(clip, tmp_path):
     assert len(frames) >= 20 and frames[0].width == W
     assert duration == pytest.approx(stats["seconds"], abs=0.5)  # stamped with capture time
     assert not [n for n in os.listdir(tmp_path) if ".part" in n]
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb") or not sys.platform.startswith("linux"), reason="needs Xvfb")
+def test_preview_window_opens_on_a_display(clip, tmp_path):
+    display = f":{90 + os.getpid() % 9}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24"], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        env = dict(os.environ, DISPLAY=display)
+        stats_path = tmp_path / "stats.json"
+        done = subprocess.run([sys.executable, "-c", _SCRIPT, "cam", "--source", clip, "--to", "preview", "--frames", "15",
+                               "--stats-json", str(stats_path)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        stats = json.loads(stats_path.read_text())
+        assert stats["frames_out"] == 15 and stats["warnings"] == []
+        assert stats["outputs"][0]["output"].startswith("preview window (b blur")
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)

@@ -104,4 +104,4 @@ class PreviewSink:
     abort = close
 
     def describe(self) -> str:
-        return f"preview window ({KEYS_HELP})" if self.available else f"preview skipped: {self.problem}"
+        return f"preview window ({KEYS_HELP})" if self.problem is None else f"preview skipped: {self.problem}"
