@@ -174,8 +174,7 @@ def make_effect(spec: str, *, blur_strength: float = 24.0):
     if os.path.exists(s):
         from .sources.video import LoopingVideo
 
-        video = LoopingVideo(s)
-        return Replace(next_frame=video.next, reset=video.restart)
+        return Replace(next_frame=LoopingVideo(s).next_frame)
     raise LivematteError(
         f"--background {spec!r}: not blur[:STRENGTH], transparent, matte, chroma[:COLOR], a colour, "
         "or an existing image or video file"

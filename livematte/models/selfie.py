@@ -140,6 +140,8 @@ class _TorchRunner:
         from .torch_port import load_selfie_torch
 
         self._torch = torch
+        if threads:
+            torch.set_num_threads(threads)
         self._module = load_selfie_torch(name, device="cpu")
         self._size = MODELS[name][1]
 

@@ -1,0 +1,222 @@
+"""The command line end to end: real files in, real encoders out, bad input as one-line errors."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from livematte.bench import make_clip
+from livematte.cli import main
+
+from .helpers import REPO, SAMPLES
+
+SAMPLE = os.path.join(SAMPLES, "person.mp4")
+
+
+@pytest.fixture(scope="module")
+def small_clip(tmp_path_factory):
+    """A 320x180, 30-frame cut of the sample clip (a real person), no audio."""
+    path = str(tmp_path_factory.mktemp("clip") / "small.mp4")
+    make_clip(path, (320, 180), 1.0)
+    return path
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def probe(path):
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        n = sum(1 for _ in c.decode(video=0))
+        return {"frames": n, "rate": v.average_rate, "audio": len(c.streams.audio), "size": (v.width, v.height)}
+
+
+def one_line_error(code, err, *needles):
+    assert code == 2, err
+    lines = [l for l in err.strip().splitlines() if l]
+    assert len(lines) == 1 and lines[0].startswith("livematte: error: "), err
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+
+
+def test_video_keeps_frames_rate_and_audio(capsys, tmp_path):
+    out = tmp_path / "out.mp4"
+    code, stdout, err = run_cli(capsys, "video", SAMPLE, "-o", out, "--background", "blur")
+    assert code == 0, err
+    src, got = probe(SAMPLE), probe(out)
+    assert got["frames"] == src["frames"] == 120
+    assert got["rate"] == src["rate"] and got["size"] == src["size"]
+    assert src["audio"] == 1 and got["audio"] == 1
+    assert not [p for p in os.listdir(tmp_path) if p != "out.mp4"], "temporary files left behind"
+
+
+def test_transparent_webm_and_alpha_out_match_matte_command(capsys, tmp_path, small_clip):
+    from livematte.sources.video import read_alpha_frames
+
+    webm, alpha_dir, mattes = tmp_path / "cut.webm", str(tmp_path / "alpha") + os.sep, tmp_path / "mattes"
+    code, _, err = run_cli(capsys, "video", small_clip, "-o", webm, "--background", "transparent", "--alpha-out", alpha_dir)
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "matte", small_clip, "--out", mattes)
+    assert code == 0, err
+    names = sorted(os.listdir(mattes))
+    assert names[0] == "00000.png" and len(names) == 30
+    assert names == sorted(os.listdir(alpha_dir))
+    for name in names[::7]:  # `matte` applies exactly the processing `video` applies
+        a = cv2.imread(os.path.join(mattes, name), cv2.IMREAD_UNCHANGED)
+        b = cv2.imread(os.path.join(alpha_dir, name), cv2.IMREAD_UNCHANGED)
+        assert a.ndim == 2 and a.dtype == np.uint8 and (a == b).all()
+    rgba = read_alpha_frames(str(webm))
+    assert len(rgba) == 30
+    matte = cv2.imread(os.path.join(mattes, names[15]), cv2.IMREAD_UNCHANGED)
+    person, background = matte > 250, matte < 5
+    assert person.mean() > 0.05 and background.mean() > 0.3
+    assert rgba[15][..., 3][person].mean() > 240 and rgba[15][..., 3][background].mean() < 15
+
+
+def test_image_effects_and_formats(capsys, tmp_path):
+    still = tmp_path / "still.png"
+    with av.open(SAMPLE) as c:
+        frame = next(f for i, f in enumerate(c.decode(video=0)) if i == 60).to_ndarray(format="rgb24")
+    cv2.imwrite(str(still), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    code, _, err = run_cli(capsys, "image", still, "-o", tmp_path / "cut.png", "--background", "transparent")
+    assert code == 0, err
+    rgba = cv2.imread(str(tmp_path / "cut.png"), cv2.IMREAD_UNCHANGED)
+    assert rgba.shape == (720, 1280, 4) and rgba[..., 3].min() < 5 and rgba[..., 3].max() > 250
+    code, _, err = run_cli(capsys, "image", still, "-o", tmp_path / "white.jpg", "--config", "product-white")
+    assert code == 0, err
+    white = cv2.imread(str(tmp_path / "white.jpg"))
+    assert (white[:40, :40] > 245).all()  # a corner of the room is background
+    code, _, err = run_cli(capsys, "image", still, still, "-o", tmp_path / "many")
+    one_line_error(code, err, "same file name")
+
+
+def test_preset_and_override(capsys, tmp_path, small_clip):
+    out = tmp_path / "green.png"
+    with av.open(small_clip) as c:
+        img = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    still = tmp_path / "s.png"
+    cv2.imwrite(str(still), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    assert run_cli(capsys, "image", still, "-o", out, "--config", "green-screen")[0] == 0
+    assert tuple(cv2.imread(str(out))[2, 2]) == (0, 255, 0)  # BGR of pure green
+    assert run_cli(capsys, "image", still, "-o", out, "--config", "green-screen", "--background", "blue")[0] == 0
+    assert tuple(cv2.imread(str(out))[2, 2]) == (255, 0, 0)  # BGR of pure blue
+
+
+@pytest.mark.parametrize("name,needles", [
+    ("transparent.mp4", [".mp4", ".webm", ".mov"]),
+])
+def test_transparency_in_a_format_that_cannot_hold_it(capsys, tmp_path, small_clip, name, needles):
+    code, _, err = run_cli(capsys, "video", small_clip, "-o", tmp_path / name, "--background", "transparent")
+    one_line_error(code, err, *needles)
+    assert os.listdir(tmp_path) == []
+
+
+def test_transparency_to_jpeg(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "image", os.path.join(SAMPLES, "background.jpg"), "-o", tmp_path / "x.jpg",
+                           "--background", "transparent")
+    one_line_error(code, err, ".png")
+    assert os.listdir(tmp_path) == []
+
+
+def test_bad_inputs_are_one_line_errors(capsys, tmp_path):
+    garbage_video = tmp_path / "garbage.mp4"
+    garbage_video.write_bytes(os.urandom(5000))
+    garbage_image = tmp_path / "garbage.jpg"
+    garbage_image.write_bytes(b"this is not a picture")
+    empty_dir = tmp_path / "empty"
+    empty_dir.mkdir()
+    cases = [
+        (["video", tmp_path / "missing.mp4", "-o", tmp_path / "o.mp4"], "missing.mp4"),
+        (["video", garbage_video, "-o", tmp_path / "o.mp4"], "garbage.mp4"),
+        (["image", garbage_image, "-o", tmp_path / "o.png"], "garbage.jpg"),
+        (["image", tmp_path / "missing.png", "-o", tmp_path / "o.png"], "missing.png"),
+        (["video", empty_dir, "-o", tmp_path / "o.mp4"], "empty"),
+        (["video", SAMPLE, "-o", tmp_path / "o.xyz"], "o.xyz"),
+        (["video", SAMPLE, "-o", tmp_path / "nodir" / "o.mp4"], "does not exist"),
+        (["video", SAMPLE, "-o", tmp_path / "o.mp4", "--config", "no-such-preset"], "no-such-preset"),
+        (["video", SAMPLE, "-o", tmp_path / "o.mp4", "--model", "nope"], "nope"),
+        (["video", SAMPLE, "-o", tmp_path / "o.mp4", "--threshold", "3"], "threshold"),
+    ]
+    for argv, needle in cases:
+        code, _, err = run_cli(capsys, *argv)
+        one_line_error(code, err, needle)
+    leftovers = sorted(p for p in os.listdir(tmp_path) if p.startswith("o"))
+    assert leftovers == [], leftovers
+
+
+def test_zero_frame_video(capsys, tmp_path):
+    path = tmp_path / "zero.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height = 64, 64
+    code, _, err = run_cli(capsys, "video", path, "-o", tmp_path / "o.mp4")
+    one_line_error(code, err, "zero.mp4")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_truncated_video_gives_playable_output_of_decoded_frames(capsys, tmp_path, small_clip):
+    data = open(small_clip, "rb").read()
+    cut = tmp_path / "cut.mp4"
+    # move the index to the front first so a cut file still opens (like a recording that stopped)
+    faststart = tmp_path / "fs.mp4"
+    with av.open(small_clip) as src, av.open(str(faststart), "w", options={"movflags": "+faststart"}) as dst:
+        s = dst.add_stream_from_template(src.streams.video[0])
+        for p in src.demux(src.streams.video[0]):
+            if p.dts is not None:
+                p.stream = s
+                dst.mux(p)
+    data = faststart.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    out = tmp_path / "o.mp4"
+    code, stdout, err = run_cli(capsys, "video", cut, "-o", out)
+    assert code == 0, err
+    assert "warning" in err and "cut.mp4" in err
+    n = probe(out)["frames"]
+    assert 5 <= n < 30
+
+
+def test_odd_size_video(capsys, tmp_path):
+    src = tmp_path / "odd.mkv"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = 101, 77, "yuv444p"
+        for i in range(10):
+            img = np.full((77, 101, 3), i * 20, np.uint8)
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    out = tmp_path / "o.mp4"
+    code, _, err = run_cli(capsys, "video", src, "-o", out)
+    assert code == 0, err
+    assert probe(out)["frames"] == 10
+
+
+def test_ctrl_c_leaves_a_playable_file(tmp_path):
+    clip = str(tmp_path / "long.mp4")
+    make_clip(clip, (640, 360), 20.0)
+    out = tmp_path / "o.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "livematte", "video", clip, "-o", str(out)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:  # wait until frames are being written
+        tmp = [p for p in os.listdir(tmp_path) if p not in ("long.mp4",)]
+        if tmp and os.path.getsize(tmp_path / tmp[0]) > 20000:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert out.exists() and [p for p in os.listdir(tmp_path) if p not in ("long.mp4", "o.mp4")] == []
+    n = probe(out)["frames"]
+    assert 0 < n < 600
