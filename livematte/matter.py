@@ -114,11 +114,16 @@ class Matter:
         if guide_lo is None or guide_lo.shape != prob.shape:
             h, w = prob.shape
             guide_lo = cv2.resize(grey_hi, (w, h), interpolation=cv2.INTER_AREA)
-        return self.refiner(guide_lo, prob, grey_hi)
+        alpha = self.refiner(guide_lo, prob, grey_hi)
+        return np.clip(alpha, 0.0, 1.0, out=alpha)  # the guided filter overshoots a little at edges
 
     # ------------------------------------------------------------------ per frame
     def __call__(self, frame: Frame) -> np.ndarray:
-        """RGB frame -> alpha float32 ``(H, W)`` in [0, 1]."""
+        """RGB frame -> alpha float32 ``(H, W)`` in [0, 1].
+
+        The array may be kept as the next frame's past (temporal smoothing): treat it as read-only
+        (copy it before writing into it).
+        """
         image = frame.image if isinstance(frame, Frame) else frame
         H, W = image.shape[:2]
         pyr = Pyramid(image)
@@ -161,7 +166,6 @@ class Matter:
 
         if self.smoother is not None:
             alpha = self.smoother(alpha, cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY))
-        alpha = np.clip(alpha, 0.0, 1.0)  # a new array (the smoother keeps its own); the guided filter overshoots
         return shape_mask(alpha, self.mask)
 
     def _forget(self) -> None:

@@ -78,13 +78,17 @@ class MotionSmoother:
 
     def __call__(self, alpha: np.ndarray, grey_small: np.ndarray) -> np.ndarray:
         """Smooth one alpha float32 ``(H, W)``; ``grey_small`` is the frame's brightness on a small grid
-        (uint8 ``(h, w)``, same grid every frame). Returns float32 ``(H, W)``."""
+        (uint8 ``(h, w)``, same grid every frame). Returns float32 ``(H, W)``, read-only (it is
+        kept as the next frame's past); ``alpha`` itself is kept too, so do not write into it later."""
         w = self.weight(grey_small)
         if w is None or self.strength <= 0 or self._alpha is None or self._alpha.shape != alpha.shape:
             self._alpha = alpha
             return alpha
         H, W = alpha.shape
         w = cv2.resize(w, (W, H), interpolation=cv2.INTER_LINEAR)
-        out = cv2.add(alpha, cv2.multiply(w, cv2.subtract(self._alpha, alpha)))
+        out = self._alpha - alpha  # (H, W) new array
+        out *= w
+        out += alpha
+        out.flags.writeable = False  # kept as the next frame's past: callers must not write into it
         self._alpha = out
         return out
