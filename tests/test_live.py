@@ -290,6 +290,9 @@ def test_missing_busy_and_unsupported_camera_errors(tmp_path, monkeypatch, capsy
     rc = _main(["cam", "--source", "/dev/video7", "--size", "1280x720", "--to", "null"], monkeypatch)
     err = capsys.readouterr().err
     assert rc == 2 and "does not offer 1280x720 (it gave 640x480)" in err and "Traceback" not in err
+    rc = _main(["cam", "--source", "/dev/video7", "--fps", "60", "--to", "null"], monkeypatch)
+    err = capsys.readouterr().err
+    assert rc == 2 and "does not offer 60 fps at 640x480 (it gave 30)" in err and len(err.strip().splitlines()) == 1
     source = CameraSource("/dev/video7", mirror=True)
     assert source.open().width == 640 and source.read().image.shape == (480, 640, 3)
 
