@@ -19,7 +19,7 @@ def images():
 def test_full_resolution_mask_equals_mediapipe(images, name, selection):
     from mediapipe.python.solutions.selfie_segmentation import SelfieSegmentation
 
-    seg = create(name)  # default runtime
+    seg = create(name, runtime="mediapipe")
     with SelfieSegmentation(model_selection=selection) as reference:
         for label, image in images:
             expected = reference.process(image).segmentation_mask
