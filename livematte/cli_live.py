@@ -121,7 +121,8 @@ def add_live_commands(subparsers) -> None:
     s.add_argument("--mirror", action="store_true", help="flip left-right, like a mirror")
     s.add_argument("--loop", action="store_true", help="start a file --source again at its end")
     s.add_argument("--to", action="append", required=True, metavar="vcam|preview|null|FILE",
-                   help="an output; repeat for several (vcam = virtual camera, FILE = a recording .mp4/.mkv/.webm/.mov)")
+                   help="an output; repeat for several. vcam: virtual camera; preview: a window (keys: b blur, r next "
+                        "background, g green, t transparent, q quit); null: discard; FILE: a recording (.mp4/.mkv/.webm/.mov)")
     s.add_argument("--duration", type=_positive(float), metavar="S", help="stop after S seconds")
     s.add_argument("--frames", type=_positive(int), metavar="N", help="stop after N frames out")
     s.add_argument("--stats-json", metavar="FILE", help="write fps, drops and latency figures here at exit")
