@@ -153,7 +153,7 @@ class EffectControls:
         self.effect = make_effect(background, blur_strength=blur_strength)
         self._cache: Dict[str, object] = {background: self.effect}
         self.backgrounds = self._background_cycle(background)
-        self._next = 0
+        self._next = 1 if self.backgrounds[0] == background else 0  # r always changes the picture
 
     @classmethod
     def _background_cycle(cls, background: str) -> List[str]:

@@ -381,7 +381,10 @@ def test_keys_switch_effect_and_q_quits(clip, segmenter, tmp_path):
     assert controls.spec == "chroma" and controls.effect.color == (0, 255, 0)
     with av.open(str(record)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 10  # the RGBA frames were flattened into the recording
-    assert EffectControls("white").backgrounds[0] == "white" and isinstance(EffectControls("transparent").effect, Transparent)
+    assert isinstance(EffectControls("transparent").effect, Transparent)
+    white = EffectControls("white")
+    white.handle("r")
+    assert white.spec != "white" and white.spec in white.backgrounds  # r moves on to another background
 
 
 def test_preview_without_display_is_skipped_not_fatal(clip, monkeypatch, capsys):
