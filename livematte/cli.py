@@ -211,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_processing_args(s, effect=False)
     s.set_defaults(func=cmd_eval)
 
+    from .cli_live import add_live_commands
+
+    add_live_commands(sub)
+
     s = sub.add_parser("models", help="list segmenter backends and whether they are usable here")
     s.set_defaults(func=cmd_models)
     return p
