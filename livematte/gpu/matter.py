@@ -1,0 +1,225 @@
+"""``TorchMatter``: the whole of :class:`livematte.matter.Matter` in torch, on CUDA or the CPU.
+
+Same call contract as ``Matter`` (``__call__(frame) -> alpha``, ``reset()``), plus the tensor-level
+:meth:`TorchMatter.matte_tensor`: uint8 ``[H, W, 3]`` already on the device -> alpha ``[H, W]``
+float32 on the device. Per frame, mirroring ``Matter.__call__`` step by step:
+
+1. **Front stage** (fixed shapes, captured as one CUDA graph on CUDA): the frame (uint8, uploaded
+   once) -> channels-first float -> area pyramid -> model inputs at 256x256 and 144x256 -> both
+   selfie models (fp16 with an fp32 sigmoid on CUDA, when the first frame shows it agrees with
+   fp32) -> ensemble average; also the full-resolution brightness, the thumbnail brightness and the
+   thumbnail's colour histogram.
+2. **The one host sync**: the 256x256 probability and the 48-bin histogram (~260 kB) come to the
+   host. The scene-cut decision, the person blobs (connected components: ``roi.person_blobs``,
+   unchanged) and the ROI tracker (``roi.RoiTracker``, unchanged) run there on that small grid;
+   a probability with doubtful blobs removed goes back up (rare).
+3. **Back stage** on the device: guided refinement at full resolution (on the crop when there is
+   one, with the crop's second model pass replayed from its own graph), the seam, clipping,
+   motion-aware temporal smoothing, the user's mask options.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..matter import Matter, _PARTNERS
+from ..roi import RoiTracker, person_blobs
+from ..types import Frame, LivematteError
+from . import ops
+from .device import resolve_device
+from .graphs import GraphedCall, compare_precision, half_with_fp32_head
+from .stages import (HistogramCutDetector, TorchGuidedRefiner, TorchMotionSmoother, TorchPyramid,
+                     seam_weight, shape_mask, thumb_histogram, upsample_region)
+from .transfer import Transfer
+
+PRECISIONS = ("auto", "fp32", "fp16")
+#: fp16 is kept only when, on the first frame, it differs from fp32 by at most this (mean, max)
+FP16_TOLERANCE = (2e-3, 0.1)
+
+
+class TorchMatter:
+    """Computes the alpha of each frame, in order, in torch (see the module docstring).
+
+    Args:
+        config: model, quality and mask options (``config.model.name``: ``selfie`` or
+            ``selfie-landscape``; other backends have their own device handling).
+        device: ``auto``, ``cpu``, ``cuda`` or a ``torch.device``; None takes ``config.model.device``.
+        precision: ``auto`` (fp16 on CUDA when it agrees with fp32 on the first frame, else fp32),
+            ``fp32`` or ``fp16`` (CUDA only).
+        graphs: capture the fixed-shape stages as CUDA graphs (CUDA only; ignored elsewhere).
+        output: what ``__call__`` returns: ``numpy`` (float32 ``(H, W)``, like ``Matter``) or
+            ``tensor`` (``[H, W]`` on the device; do not write into it, it is kept as the past).
+        transfer: the host<->device copier to share with a torch effect (one upload per frame).
+    """
+
+    def __init__(self, config: Optional[Config] = None, *, device=None, precision: str = "auto",
+                 graphs: bool = True, output: str = "numpy", transfer: Optional[Transfer] = None):
+        from ..models.torch_port import load_selfie_torch
+
+        self.config = config or Config()
+        m = self.config.model
+        if m.name not in _PARTNERS:
+            raise LivematteError(f"--device: the torch frame path runs the selfie models, not {m.name!r}")
+        if precision not in PRECISIONS:
+            raise LivematteError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if output not in ("numpy", "tensor"):
+            raise ValueError(f"output must be numpy or tensor, got {output!r}")
+        self.device = device if isinstance(device, torch.device) else resolve_device(device or m.device)
+        cuda = self.device.type == "cuda"
+        if precision == "fp16" and not cuda:
+            raise LivematteError("precision fp16 needs --device cuda (fp16 convolutions are slow on the CPU)")
+        self.mask = self.config.mask.validate()
+        q = self.quality = self.config.quality.validate()
+        self.output = output
+        self.transfer = transfer or Transfer(self.device)
+
+        names = [m.name] + ([_PARTNERS[m.name]] if q.ensemble else [])
+        self.fp32 = [load_selfie_torch(n, device=self.device) for n in names]
+        self.sizes = [tuple(net.input_size) for net in self.fp32]
+        self.fp16 = [half_with_fp32_head(n) for n in self.fp32] if cuda and precision != "fp32" else None
+        self._check_pending = precision == "auto" and self.fp16 is not None
+        self.nets = self.fp16 if precision == "fp16" else self.fp32
+        self.precision = "fp16" if precision == "fp16" else "fp32"
+        self.precision_check: Optional[Tuple[float, float]] = None  # (mean, max) fp16 vs fp32
+
+        self.refiner = TorchGuidedRefiner(q.radius, q.eps) if q.refine == "guided" else None
+        self.tracker = RoiTracker(margin=q.roi_margin) if q.roi else None
+        mode = "ema" if q.temporal == "ema" else "motion"
+        self.smoother = TorchMotionSmoother(q.smoothing, q.motion_noise, mode) if q.temporal != "none" else None
+        self.cuts = HistogramCutDetector()
+        self.front = GraphedCall(self._front, enabled=graphs)
+        self.crop_net = GraphedCall(self._crop_model, enabled=graphs)
+        self.last_crop: Optional[Tuple[int, int, int, int]] = None
+
+    # ------------------------------------------------------------------ model runs
+    def _run(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        """Model ``i`` on one model-size input [3, h, w] of 8-bit values -> probability [h, w] float32."""
+        net = self.nets[i]
+        dtype = torch.float16 if net is not self.fp32[i] else torch.float32
+        return net((x * (1 / 255)).to(dtype)[None].contiguous(memory_format=torch.channels_last))[0, 0].float()
+
+    def _crop_model(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(0, x)
+
+    def _front(self, frame: torch.Tensor):
+        """uint8 [H, W, 3] -> (prob [h, w], hist [48], grey [H, W], guide [h, w], thumb grey, *levels)."""
+        H, W = frame.shape[:2]
+        pyr = TorchPyramid(frame.permute(2, 0, 1).float())
+        thumb = pyr.levels[-1]
+        full = (0, 0, W, H)
+        x = pyr.resize(full, self.sizes[0])  # [3, h, w]
+        prob = self._run(0, x)  # [h, w]
+        if len(self.nets) > 1:
+            other = self._run(1, pyr.resize(full, self.sizes[1]))
+            prob = 0.5 * (prob + ops.resize_linear(other, tuple(prob.shape)))
+        return (prob, thumb_histogram(thumb), ops.rgb_to_grey(frame), ops.rgb_to_grey(x),
+                ops.rgb_to_grey(thumb), *pyr.levels)
+
+    def _choose_precision(self, frame: torch.Tensor) -> None:
+        """First frame on CUDA with precision auto: keep fp16 only where it agrees with fp32."""
+        self._check_pending = False
+        H, W = frame.shape[:2]
+        pyr = TorchPyramid(frame.permute(2, 0, 1).float())
+        worst = (0.0, 0.0)
+        for i, size in enumerate(self.sizes):
+            x = (pyr.resize((0, 0, W, H), size) * (1 / 255))[None]
+            mean, mx = compare_precision(self.fp32[i], self.fp16[i], x)
+            worst = (max(worst[0], mean), max(worst[1], mx))
+        self.precision_check = worst
+        if worst[0] <= FP16_TOLERANCE[0] and worst[1] <= FP16_TOLERANCE[1]:
+            self.nets, self.precision = self.fp16, "fp16"
+        else:
+            self.nets, self.precision = self.fp32, "fp32"
+
+    # ------------------------------------------------------------------ refinement
+    def _to_alpha(self, guide_lo: torch.Tensor, prob: torch.Tensor, grey_hi: torch.Tensor) -> torch.Tensor:
+        """``Matter._to_alpha``: model-grid probability -> alpha at the size of ``grey_hi`` [H, W] (new tensor)."""
+        if self.refiner is None:
+            out = upsample_region(prob, tuple(grey_hi.shape))
+            return out.clone() if out is prob else out
+        return self.refiner(guide_lo, prob, grey_hi).clamp_(0.0, 1.0)
+
+    # ------------------------------------------------------------------ per frame
+    def matte_tensor(self, frame: torch.Tensor) -> torch.Tensor:
+        """uint8 ``[H, W, 3]`` RGB on the device -> alpha float32 ``[H, W]`` in [0, 1] on the device.
+
+        The result is kept as the next frame's past (temporal smoothing): do not write into it.
+        """
+        if frame.dtype != torch.uint8 or frame.dim() != 3 or frame.shape[2] != 3:
+            raise ValueError(f"frame must be uint8 [H, W, 3], got {frame.dtype} {tuple(frame.shape)}")
+        if self._check_pending:
+            self._choose_precision(frame)
+        H, W = frame.shape[:2]
+        prob, hist, grey, guide, thumb_grey, *levels = self.front(frame)
+        h, w = prob.shape
+
+        # the one host sync of the frame: model-grid probability + thumbnail histogram (~260 kB)
+        small = torch.cat([prob.reshape(-1), hist]).cpu().numpy()
+        prob_np, hist_np = small[: h * w].reshape(h, w), small[h * w:]
+        if self.cuts(hist_np):
+            self._forget()
+        found, doubtful = person_blobs(prob_np, min_core=self.quality.min_core)
+        if doubtful.any():  # lukewarm blobs with no confident core: not a person
+            prob = torch.from_numpy(Matter._suppress(prob_np, doubtful)).to(self.device)
+
+        crop = None
+        if self.tracker is not None:
+            if found is not None:
+                sx, sy = W / w, H / h
+                found = (found[0] * sx, found[1] * sy, found[2] * sx, found[3] * sy)
+            crop = self.tracker.update(found, (H, W))
+            if crop is not None and (crop[2] - crop[0]) * (crop[3] - crop[1]) >= 0.9 * H * W:
+                crop = None
+        if crop is None:
+            alpha = self._to_alpha(guide, prob, grey)
+        else:
+            alpha = upsample_region(prob, (H, W))
+            if alpha is prob:
+                alpha = alpha.clone()
+            x0, y0, x1, y1 = crop
+            x = TorchPyramid(levels=levels).resize(crop, self.sizes[0])  # [3, h, w]
+            prob_c = self.crop_net(x)
+            alpha_c = self._to_alpha(ops.rgb_to_grey(x), prob_c, grey[y0:y1, x0:x1])
+            seam = seam_weight(crop, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0), self.device)
+            region = alpha[y0:y1, x0:x1]
+            region.addcmul_(seam, alpha_c - region)
+        self.last_crop = crop
+
+        if self.smoother is not None:
+            alpha = self.smoother(alpha, thumb_grey)
+        return shape_mask(alpha, self.mask)
+
+    def __call__(self, frame) -> "np.ndarray | torch.Tensor":
+        """RGB frame (``Frame`` or uint8 ``(H, W, 3)``) -> alpha (numpy float32 or device tensor: ``output``)."""
+        image = frame.image if isinstance(frame, Frame) else frame
+        with torch.inference_mode():
+            alpha = self.matte_tensor(self.transfer.upload(image))
+        if self.output == "tensor":
+            return alpha
+        return self.transfer.download(alpha, copy=True)
+
+    def _forget(self) -> None:
+        if self.tracker is not None:
+            self.tracker.reset()
+        if self.smoother is not None:
+            self.smoother.reset()
+
+    def reset(self) -> None:
+        """Forget everything carried across frames (new source, seek, restart)."""
+        self._forget()
+        self.cuts.reset()
+        self.last_crop = None
+        self.transfer.forget()
+
+    def describe(self) -> str:
+        """One line: device, precision, and whether the graphs were captured."""
+        graphs = "captured" if self.front.graphed else (f"off ({self.front.error})" if self.front.error else "off")
+        return f"torch on {self.device}, {self.precision}, CUDA graphs {graphs}"
+
+
+def build_torch_matter(config: Optional[Config] = None, **options) -> TorchMatter:
+    """A :class:`TorchMatter` for ``config`` (options as its constructor's)."""
+    return TorchMatter(config or Config(), **options)
