@@ -184,3 +184,16 @@ def test_cuda_path_with_graphs_and_fp16_agrees(clip):
     want = make_effect("blur").apply(image, results[-1][0])
     got = effect.apply(image, results[-1][1])
     assert np.abs(got.astype(int) - want).max() <= 4
+
+
+def test_frame_path_keeps_numpy_on_cpu_and_refuses_missing_cuda():
+    from livematte.gpu import build_frame_path
+    from livematte.matter import Matter
+
+    matter, effect = build_frame_path(Config())  # auto
+    if not cuda_available():
+        assert isinstance(matter, Matter) and type(effect).__module__ == "livematte.effects"
+        cfg = Config()
+        cfg.model.device = "cuda"
+        with pytest.raises(LivematteError, match="CUDA is not available"):
+            build_frame_path(cfg)
