@@ -21,6 +21,13 @@ from .pipeline import Output, RunStats, run
 from .types import Frame, LivematteError
 
 
+def to_numpy(alpha):
+    """A device tensor (the CUDA path) as a numpy array; numpy passes through."""
+    from .gpu import to_numpy as _to_numpy
+
+    return _to_numpy(alpha)
+
+
 def _config(config, background: Optional[str]) -> Config:
     cfg = load_config(config) if isinstance(config, (str, type(None))) else config
     if background is not None:
@@ -30,6 +37,20 @@ def _config(config, background: Optional[str]) -> Config:
 
 def _effect(cfg: Config):
     return make_effect(cfg.effect.background, blur_strength=cfg.effect.blur_strength)
+
+
+def _cuda_possible() -> bool:
+    """Cheap check before importing torch: is there an NVIDIA driver on this machine at all?"""
+    return os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/nvidia0") or os.name == "nt"
+
+
+def frame_path(cfg: Config, *, reuse_output: bool = False):
+    """``(matter, effect)`` for ``cfg``: torch on CUDA (``--device auto|cuda``), numpy/OpenCV on CPU."""
+    if cfg.model.device == "cpu" or (cfg.model.device == "auto" and not _cuda_possible()):
+        return build_matter(cfg), _effect(cfg)
+    from .gpu import build_frame_path
+
+    return build_frame_path(cfg, reuse_output=reuse_output)
 
 
 class Livematte:
@@ -42,19 +63,21 @@ class Livematte:
 
     def __init__(self, background: Optional[str] = None, config=None):
         self.config = _config(config, background)
-        self.matter = build_matter(self.config)
-        self.effect = _effect(self.config)
+        self.matter, self.effect = frame_path(self.config)
         self._index = 0
 
     def matte(self, image: np.ndarray) -> np.ndarray:
         """RGB uint8 ``(H, W, 3)`` -> alpha float32 ``(H, W)`` in [0, 1]."""
         frame = Frame(image=np.ascontiguousarray(image), index=self._index)
         self._index += 1
-        return self.matter(frame)
+        alpha = self.matter(frame)
+        return alpha if isinstance(alpha, np.ndarray) else to_numpy(alpha)
 
     def process(self, image: np.ndarray) -> np.ndarray:
         """RGB uint8 ``(H, W, 3)`` -> the effect's picture (RGB, or RGBA for ``transparent``)."""
-        return self.effect.apply(image, self.matte(image))
+        frame = Frame(image=np.ascontiguousarray(image), index=self._index)
+        self._index += 1
+        return self.effect.apply(frame.image, self.matter(frame))
 
     def reset(self) -> None:
         """Start afresh (a new scene or source)."""
@@ -76,7 +99,7 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
     folder of PNGs when it ends with a path separator or is an existing folder).
     """
     cfg = _config(config, background)
-    effect = _effect(cfg)
+    matter, effect = frame_path(cfg, reuse_output=True)
     check_output(output, effect.alpha)
     outputs: List[Output] = []
     if alpha_out is not None and (alpha_out.endswith(os.sep) or os.path.isdir(alpha_out)):
@@ -94,7 +117,6 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
         outputs.append(Output(video_sink(output, audio_from=audio, crf=cfg.output.crf, preset=cfg.output.preset)))
         if alpha_output is not None:
             outputs.append(alpha_output)
-        matter = build_matter(cfg)
         bar = _progress_bar(progress, info.frames)
         try:
             stats = run(source, info, matter, effect, outputs, on_frame=bar.update if bar else None)
@@ -116,8 +138,8 @@ def write_mattes(input: str, out_dir: str, *, config=None, progress: Optional[Ca
     from .sinks.images import MatteSequenceSink
 
     cfg = _config(config, None)
+    matter, _ = frame_path(cfg)
     with open_source(input) as source:
-        matter = build_matter(cfg)
         bar = _progress_bar(progress, source.info.frames)
         try:
             stats = run(source, source.info, matter, Matte(), [Output(MatteSequenceSink(out_dir), "alpha")],
@@ -147,7 +169,7 @@ def process_images(inputs: List[str], output: str, *, config=None, background: O
     from .sources.images import load_image
 
     cfg = _config(config, background)
-    effect = _effect(cfg)
+    matter, effect = frame_path(cfg)
     to_dir = len(inputs) > 1 or os.path.isdir(output) or output.endswith(os.sep)
     if not to_dir and not is_image_path(output):
         raise LivematteError(f"{output}: not an image file name (.png, .webp, .jpg); give a folder for many inputs")
@@ -163,7 +185,6 @@ def process_images(inputs: List[str], output: str, *, config=None, background: O
     for target in targets[:1]:
         check_output(target, effect.alpha)
     flatten = parse_color(cfg.effect.flatten)
-    matter = build_matter(cfg)
     bar = _progress_bar(progress, len(inputs))
     written = []
     try:

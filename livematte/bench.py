@@ -20,8 +20,7 @@ from typing import Optional
 import numpy as np
 
 from .config import Config
-from .effects import make_effect
-from .matter import build_matter
+from .api import frame_path
 from .pipeline import Output, run
 from .types import LivematteError
 
@@ -144,10 +143,9 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
             make_clip(clip, size, seconds)
         elif not os.path.isfile(clip):
             raise LivematteError(f"{clip}: no such file")
-        effect = make_effect(cfg.effect.background, blur_strength=cfg.effect.blur_strength)
+        matter, effect = frame_path(cfg, reuse_output=True)
         if effect.alpha:
             raise LivematteError("bench encodes H.264: pick a background without transparency")
-        matter = build_matter(cfg)
         out = os.path.join(tmp, "out.mp4")
         codec = _file_run(clip, out, _NoMatte(), _PassThrough(), cfg)
         matter.reset()
@@ -160,12 +158,14 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
             effect.apply(f.image, matter(f))
         matter.reset()
         times = []
-        for f in frames:
+        for f in frames:  # the effect's picture is back on the host: synchronised every frame
             t = time.perf_counter()
             effect.apply(f.image, matter(f))
             times.append(time.perf_counter() - t)
     ms = np.array(times) * 1000
     device = getattr(matter, "device", "cpu")
+    if hasattr(matter, "describe"):
+        device = f"{device} ({matter.describe()})"
     return BenchResult(
         width=info.width, height=info.height, frames=len(frames), model=cfg.model.name,
         background=cfg.effect.background, device=str(device),

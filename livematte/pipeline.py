@@ -52,6 +52,10 @@ class RunStats:
 def _select(kind: str, picture: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     if kind == "picture":
         return picture
+    if not isinstance(alpha, np.ndarray):  # a device tensor from the CUDA path
+        from .gpu import to_numpy
+
+        alpha = to_numpy(alpha)
     a8 = cv2.convertScaleAbs(alpha, alpha=255.0)  # (H, W) uint8, rounded
     return a8 if kind == "alpha" else cv2.merge((a8, a8, a8))
 
