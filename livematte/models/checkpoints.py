@@ -213,7 +213,7 @@ def torch_runtime(name: str, runtime: Optional[str], threads: Optional[int], dev
     """
     if runtime not in (None, "auto", "torch"):
         raise LivematteError(f"{name}: runs on torch only; runtime {runtime!r} is for the selfie models")
-    if threads is not None and device.type == "cpu":
+    if threads and device.type == "cpu":  # 0 or None: torch's own default
         if int(threads) < 1:
             raise LivematteError(f"{name}: threads must be at least 1, got {threads}")
         torch.set_num_threads(int(threads))

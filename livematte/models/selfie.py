@@ -171,7 +171,7 @@ class SelfieSegmenter:
     ((256, 256), dtype('float32'))
     """
 
-    def __init__(self, name: str = "selfie", *, runtime: str = "auto", threads: int = 2):
+    def __init__(self, name: str = "selfie", *, runtime: str = "auto", threads: int = 1):
         if name not in MODELS:
             raise LivematteError(f"unknown selfie model {name!r}; choose one of: {', '.join(MODELS)}")
         if runtime not in RUNTIMES:
@@ -199,5 +199,7 @@ class SelfieSegmenter:
         self._run.close()
 
 
-def create(name: str, *, runtime: str = "auto", threads: int = 2, device: str = "cpu", **_ignored) -> SelfieSegmenter:
-    return SelfieSegmenter(name, runtime=runtime, threads=threads)
+def create(name: str, *, runtime: str = "auto", threads: int = 0, device: str = "cpu", **_ignored) -> SelfieSegmenter:
+    """``threads`` 0 means one: measured on 2 cores, one model thread leaves the other core to decoding,
+    encoding and the effect (live: 30 fps with p50 17 ms, against 27 fps and 28 ms with two)."""
+    return SelfieSegmenter(name, runtime=runtime, threads=threads or 1)

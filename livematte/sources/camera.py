@@ -296,8 +296,9 @@ class FileCameraSource:
         due = self._anchor[0] + (media - self._anchor[1])
         if now < due:
             time.sleep(due - now)
-        elif now > due + period:  # late: re-anchor instead of bursting to catch up
+        elif now > due + max(0.5, 4 * period):  # long stall (a pause, a loop): re-anchor, don't burst
             self._anchor = (now, media)
+        # a little late: deliver at once, as a camera's queued buffer would be, so the rate holds
         stamp = time.perf_counter()
         image = frame.image
         if (image.shape[1], image.shape[0]) != (self.info.width, self.info.height):
