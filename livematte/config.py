@@ -31,14 +31,15 @@ class ModelConfig:
         runtime: engine for the selfie family: auto, mediapipe, litert or torch.
         device: auto, cpu or cuda.
         weights: checkpoint path for backends that need one (modnet, rvm).
-        threads: CPU threads for the model.
+        threads: CPU threads for the model; 0 lets the backend choose (one for the selfie models,
+            leaving the other cores to decoding and encoding; torch's default for modnet / rvm).
     """
 
     name: str = "selfie"
     runtime: str = "auto"
     device: str = "auto"
     weights: Optional[str] = None
-    threads: int = 2
+    threads: int = 0
 
 
 @dataclass
