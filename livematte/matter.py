@@ -99,6 +99,12 @@ class Matter:
         prob = np.asarray(self.segmenter.predict(np.ascontiguousarray(image[y0:y1, x0:x1])), np.float32)
         return None, prob
 
+    def _blend_partner(self, pyr: Pyramid, box, prob: np.ndarray) -> np.ndarray:
+        """Average ``prob`` float32 (h, w) with the partner model's probability of the same region."""
+        h, w = prob.shape
+        other = self.partner.predict_model_input(pyr.resize(box, tuple(self.partner.input_size)))
+        return 0.5 * (prob + cv2.resize(np.asarray(other, np.float32), (w, h), interpolation=cv2.INTER_LINEAR))
+
     @staticmethod
     def _suppress(prob: np.ndarray, blobs: np.ndarray) -> np.ndarray:
         """Zero ``prob`` over ``blobs`` (bool, same grid) and their soft fringe (3 grid pixels)."""
@@ -135,9 +141,7 @@ class Matter:
         full = (0, 0, W, H)
         guide, prob = self._segment(pyr, image, full)  # (h, w) model grid
         if self.partner is not None and guide is not None:
-            h, w = prob.shape
-            other = self.partner.predict_model_input(pyr.resize(full, tuple(self.partner.input_size)))
-            prob = 0.5 * (prob + cv2.resize(np.asarray(other, np.float32), (w, h), interpolation=cv2.INTER_LINEAR))
+            prob = self._blend_partner(pyr, full, prob)
         found, doubtful = person_blobs(prob, min_core=self.quality.min_core)
         if doubtful.any():  # lukewarm blobs with no confident core: not a person
             prob = self._suppress(prob, doubtful)

@@ -44,6 +44,12 @@ class GuidedRefiner:
     Args:
         radius: window radius on the model grid (the model's 256 grid: 2 means a 5x5 window).
         eps: regularisation (brightness in [0, 1]); see :func:`guided_coefficients`.
+        keep: how much of the model's own probability the offset keeps, in [0, 1]. The classic
+            filter (0) uses the window mean ``b = mean(p) - a * mean(I)``; where the picture is flat
+            (``a ~ 0``) that is a box blur of the probability, twice over, which shows as a soft glow
+            several model cells wide around the person. With 1 the offset is ``b = p - a * I`` on
+            the model grid: the output equals the model's probability on its grid, and the guide
+            adds only the picture's detail between grid points (no glow on flat backgrounds).
 
     >>> r = GuidedRefiner()
     >>> lo = np.zeros((16, 16), np.uint8); lo[:, 8:] = 255
@@ -53,8 +59,8 @@ class GuidedRefiner:
     ((64, 64), True)
     """
 
-    def __init__(self, radius: int = 2, eps: float = 1e-3):
-        self.radius, self.eps = radius, eps
+    def __init__(self, radius: int = 2, eps: float = 1e-3, keep: float = 1.0):
+        self.radius, self.eps, self.keep = radius, eps, keep
 
     def __call__(self, guide_lo: np.ndarray, prob: np.ndarray, guide_hi: np.ndarray) -> np.ndarray:
         """Refine one region.
@@ -69,6 +75,8 @@ class GuidedRefiner:
         """
         g = guide_lo.astype(np.float32) * np.float32(1 / 255)
         a, b = guided_coefficients(g, prob, self.radius, self.eps)
+        if self.keep > 0:
+            b = b + np.float32(self.keep) * ((prob - a * g) - b)
         H, W = guide_hi.shape[:2]
         a = cv2.resize(a * np.float32(1 / 255), (W, H), interpolation=cv2.INTER_LINEAR)
         b = cv2.resize(b, (W, H), interpolation=cv2.INTER_LINEAR)

@@ -43,7 +43,8 @@ class SceneCutDetector:
 class MotionSmoother:
     """Motion-aware recursive smoothing of alpha.
 
-    ``out = w * previous_out + (1 - w) * alpha`` per pixel, with ``w = strength * exp(-motion / noise)``
+    ``out = w * previous_out + (1 - w) * alpha`` per pixel, with
+    ``w = strength * exp(-motion / noise) * exp(-|previous_out - alpha| / jump)``
     where ``motion`` is the local mean absolute brightness change between this frame and the last
     (on a small grid, in 8-bit levels). A pixel that did not change keeps most of its past (flicker is
     averaged away); a pixel where the picture moved takes the new alpha at once.
@@ -52,10 +53,13 @@ class MotionSmoother:
         strength: the largest weight of the past, in [0, 1); 0 disables smoothing.
         noise: brightness change (8-bit levels) at which the weight has fallen to 1/e of ``strength``.
         mode: ``motion`` (as above) or ``ema`` (a plain average with constant weight ``strength``).
+        jump: alpha change at which the weight falls by a further 1/e (0: off). Where the person and
+            the background have the same brightness the picture shows no motion, yet alpha jumps
+            from 1 to 0 as the person leaves: without this the old alpha lingers as a ghost band.
     """
 
-    def __init__(self, strength: float = 0.5, noise: float = 4.0, mode: str = "motion"):
-        self.strength, self.noise, self.mode = strength, noise, mode
+    def __init__(self, strength: float = 0.5, noise: float = 4.0, mode: str = "motion", jump: float = 0.3):
+        self.strength, self.noise, self.mode, self.jump = strength, noise, mode, jump
         self.reset()
 
     def reset(self) -> None:
@@ -85,8 +89,14 @@ class MotionSmoother:
             self._alpha = alpha
             return alpha
         H, W = alpha.shape
-        w = cv2.resize(w, (W, H), interpolation=cv2.INTER_LINEAR)
         out = self._alpha - alpha  # (H, W) new array
+        if self.jump > 0 and self.mode == "motion":
+            # a large change of alpha is real (motion the picture hid), not flicker: judged on the
+            # small grid (sampled, then averaged over 3x3 cells), where it is cheap
+            h, w_ = w.shape
+            change = cv2.blur(np.abs(cv2.resize(out, (w_, h), interpolation=cv2.INTER_NEAREST)), (3, 3))
+            w *= np.exp(change * np.float32(-1.0 / self.jump))
+        w = cv2.resize(w, (W, H), interpolation=cv2.INTER_LINEAR)
         out *= w
         out += alpha
         out.flags.writeable = False  # kept as the next frame's past: callers must not write into it

@@ -248,3 +248,32 @@ def test_real_model_on_a_real_frame():
     assert inside > 0.95  # the crop holds the person
     m.reset()
     assert m.last_crop is None
+
+
+def test_guided_refinement_leaves_no_glow_on_a_flat_background():
+    # a person (bright) on a flat background: the model's edge is sharp on its grid; away from the
+    # edge the alpha must be the model's 0, not a box blur of the person (the soft halo)
+    lo = np.full((64, 64), 120, np.uint8)
+    prob = np.zeros((64, 64), np.float32)
+    prob[:, :32] = 1.0
+    lo[:, :32] = np.random.default_rng(0).integers(0, 255, (64, 32))  # a textured person
+    hi = cv2.resize(lo, (256, 256), interpolation=cv2.INTER_NEAREST)
+    out = np.clip(GuidedRefiner(radius=2, eps=1e-3)(lo, prob, hi), 0, 1)
+    classic = np.clip(GuidedRefiner(radius=2, eps=1e-3, keep=0.0)(lo, prob, hi), 0, 1)
+    band = slice(32 * 4 + 6, 32 * 4 + 24)  # 1.5 to 6 model cells outside the person
+    assert out[:, band].max() < 0.02
+    assert classic[:, band].max() > 0.1  # the window-mean offset glows there
+
+
+def test_smoothing_leaves_no_ghost_where_the_picture_shows_no_motion():
+    # the person leaves but the picture does not change there (same brightness): alpha goes 1 -> 0
+    sm = MotionSmoother(strength=0.7, noise=8.0)
+    grey = np.full((18, 32), 100, np.uint8)
+    sm(np.ones((72, 128), np.float32), grey)
+    out = sm(np.zeros((72, 128), np.float32), grey)
+    assert out.max() < 0.05
+    # while a small flicker on a still picture is still averaged
+    sm.reset()
+    sm(np.full((72, 128), 0.5, np.float32), grey)
+    out = sm(np.full((72, 128), 0.6, np.float32), grey)
+    assert 0.53 < float(out.mean()) < 0.58
