@@ -86,6 +86,11 @@ class Matter:
         self.smoother = MotionSmoother(q.smoothing, q.motion_noise, mode) if q.temporal != "none" else None
         self.cuts = SceneCutDetector()
         self._model_input = hasattr(segmenter, "predict_model_input") and hasattr(segmenter, "input_size")
+        if not self._model_input:
+            # Matting networks (modnet, rvm) take the whole frame at their own working size and refine
+            # their own edges; a crop pass would also clear RVM's recurrent state, which it resets
+            # whenever its input size changes.
+            self.tracker, self.refiner = None, None
         self.last_crop: Optional[Tuple[int, int, int, int]] = None  # for inspection and tests
 
     # ------------------------------------------------------------------ one region
@@ -173,6 +178,7 @@ class Matter:
         return shape_mask(alpha, self.mask)
 
     def _forget(self) -> None:
+        self.segmenter.reset()  # recurrent state (rvm) does not survive a scene cut either
         if self.tracker is not None:
             self.tracker.reset()
         if self.smoother is not None:
@@ -183,7 +189,6 @@ class Matter:
         self._forget()
         self.cuts.reset()
         self.last_crop = None
-        self.segmenter.reset()
 
 
 def build_matter(config: Optional[Config] = None) -> Matter:

@@ -298,3 +298,26 @@ def test_checkpoint_found_in_the_weights_folder(tmp_path, monkeypatch, ckpts):
     (tmp_path / "rvm_mobilenetv3.pth").write_bytes(ckpts["rvm"].read_bytes())
     assert registry.info("rvm").available
     assert registry.create("rvm", device="cpu").predict(frame(32, 48)).shape == (32, 48)
+
+
+@pytest.mark.parametrize("name", ["rvm", "modnet"])
+def test_matting_backends_run_through_the_shared_pipeline(ckpts, name):
+    """Matter runs matting networks on the whole frame (no crop pass), so RVM keeps its state."""
+    from livematte.config import Config
+    from livematte.matter import build_matter
+    from livematte.types import Frame
+
+    cfg = Config()
+    cfg.model.name, cfg.model.weights, cfg.model.device = name, str(ckpts[name]), "cpu"
+    matter = build_matter(cfg)
+    a = frame(96, 128, 1)
+    b = np.clip(a.astype(int) + 3, 0, 255).astype(np.uint8)  # the same scene, a little brighter
+    for i, image in enumerate([a, b]):
+        alpha = matter(Frame(image=image, index=i))
+        assert alpha.shape == (96, 128) and alpha.dtype == np.float32
+        assert 0.0 <= alpha.min() and alpha.max() <= 1.0
+    assert matter.last_crop is None
+    if name == "rvm":
+        assert matter.segmenter.has_state
+        matter.reset()
+        assert not matter.segmenter.has_state
