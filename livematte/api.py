@@ -44,6 +44,11 @@ def _cuda_possible() -> bool:
     return os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/nvidia0") or os.name == "nt"
 
 
+def on_cpu(effect) -> bool:
+    """Whether ``effect`` is a numpy/OpenCV effect (so it may run on another thread than the matter)."""
+    return type(effect).__module__ == "livematte.effects"
+
+
 def frame_path(cfg: Config, *, reuse_output: bool = False):
     """``(matter, effect)`` for ``cfg``: torch on CUDA (``--device auto|cuda``), numpy/OpenCV on CPU."""
     if cfg.model.device == "cpu" or (cfg.model.device == "auto" and not _cuda_possible()):
@@ -119,7 +124,8 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
             outputs.append(alpha_output)
         bar = _progress_bar(progress, info.frames)
         try:
-            stats = run(source, info, matter, effect, outputs, on_frame=bar.update if bar else None)
+            stats = run(source, info, matter, effect, outputs, on_frame=bar.update if bar else None,
+                        effect_on_writer=on_cpu(effect))
         finally:
             if bar is not None:
                 bar.close()

@@ -112,6 +112,8 @@ class _NoMatte:
 
 
 class _PassThrough:
+    """The identity effect: the codec ceiling runs the same threads as the real pipeline."""
+
     alpha = False
 
     def apply(self, image, alpha):
@@ -122,12 +124,14 @@ class _PassThrough:
 
 
 def _file_run(clip: str, out: str, matter, effect, cfg: Config) -> float:
+    from .api import on_cpu
+
     from .sinks.video import VideoFileSink
     from .sources.video import VideoFileSource
 
     with VideoFileSource(clip) as source:
         sink = VideoFileSink(out, crf=cfg.output.crf, preset=cfg.output.preset)
-        stats = run(source, source.info, matter, effect, [Output(sink)])
+        stats = run(source, source.info, matter, effect, [Output(sink)], effect_on_writer=on_cpu(effect))
     return stats.fps
 
 
