@@ -95,6 +95,21 @@ def _progress_bar(progress, total):
     return progress(total) if progress is not None else None
 
 
+def _run_source(source, matter, effect, outputs: List[Output], progress: Optional[Callable]) -> RunStats:
+    """Run an opened source through the pipeline with a progress bar; the source's warning is kept."""
+    bar = _progress_bar(progress, source.info.frames)
+    try:
+        stats = run(source, source.info, matter, effect, outputs, on_frame=bar.update if bar else None,
+                    effect_on_writer=on_cpu(effect))
+    finally:
+        if bar is not None:
+            bar.close()
+    warning = getattr(source, "warning", None)
+    if warning:
+        stats.warnings.append(warning)
+    return stats
+
+
 def process_file(input: str, output: str, *, config=None, background: Optional[str] = None,
                  alpha_out: Optional[str] = None, progress: Optional[Callable] = None) -> RunStats:
     """Process a video file (or a folder of frames) into ``output``; returns :class:`RunStats`.
@@ -122,17 +137,7 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
         outputs.append(Output(video_sink(output, audio_from=audio, crf=cfg.output.crf, preset=cfg.output.preset)))
         if alpha_output is not None:
             outputs.append(alpha_output)
-        bar = _progress_bar(progress, info.frames)
-        try:
-            stats = run(source, info, matter, effect, outputs, on_frame=bar.update if bar else None,
-                        effect_on_writer=on_cpu(effect))
-        finally:
-            if bar is not None:
-                bar.close()
-        warning = getattr(source, "warning", None)
-        if warning:
-            stats.warnings.append(warning)
-    return stats
+        return _run_source(source, matter, effect, outputs, progress)
 
 
 def write_mattes(input: str, out_dir: str, *, config=None, progress: Optional[Callable] = None) -> RunStats:
@@ -146,17 +151,7 @@ def write_mattes(input: str, out_dir: str, *, config=None, progress: Optional[Ca
     cfg = _config(config, None)
     matter, _ = frame_path(cfg)
     with open_source(input) as source:
-        bar = _progress_bar(progress, source.info.frames)
-        try:
-            stats = run(source, source.info, matter, Matte(), [Output(MatteSequenceSink(out_dir), "alpha")],
-                        on_frame=bar.update if bar else None)
-        finally:
-            if bar is not None:
-                bar.close()
-        warning = getattr(source, "warning", None)
-        if warning:
-            stats.warnings.append(warning)
-    return stats
+        return _run_source(source, matter, Matte(), [Output(MatteSequenceSink(out_dir), "alpha")], progress)
 
 
 def process_image(input: str, output: str, *, config=None, background: Optional[str] = None) -> str:
