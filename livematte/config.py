@@ -63,6 +63,9 @@ class QualityConfig:
         min_core: a blob counts as a person only when at least this fraction of it is confident
             (probability >= 0.9); lukewarm blobs (a ball, a lamp) are removed and never start a crop.
         roi_seam: width of the soft seam at the crop's inner sides, as a fraction of the crop side.
+        roi_tiles: a subject much taller than wide (or wider than tall) is segmented as two
+            overlapping square tiles (top and bottom) instead of one square crop: twice the model's
+            resolution on a standing person, for one more model run.
     """
 
     refine: str = "guided"
@@ -76,6 +79,7 @@ class QualityConfig:
     roi_margin: float = 0.05
     min_core: float = 0.15
     roi_seam: float = 0.03
+    roi_tiles: bool = True
 
     def validate(self) -> "QualityConfig":
         """Raise LivematteError on an unknown mode or an out-of-range value; returns self."""

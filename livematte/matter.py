@@ -28,7 +28,7 @@ from .maskops import shape_mask
 from .models import create
 from .models.base import Segmenter
 from .refine import GuidedRefiner, upsample_region
-from .roi import Pyramid, RoiTracker, person_blobs
+from .roi import Pyramid, RoiTracker, person_blobs, plan_tiles
 from .temporal import MotionSmoother, SceneCutDetector
 from .types import Frame, LivematteError
 
@@ -81,7 +81,7 @@ class Matter:
         self.mask = self.config.mask.validate()
         q = self.quality = self.config.quality.validate()
         self.refiner = GuidedRefiner(q.radius, q.eps) if q.refine == "guided" else None
-        self.tracker = RoiTracker(margin=q.roi_margin) if q.roi else None
+        self.tracker = RoiTracker(margin=q.roi_margin, max_aspect=100.0 if q.roi_tiles else 1.0) if q.roi else None
         mode = "ema" if q.temporal == "ema" else "motion"
         self.smoother = MotionSmoother(q.smoothing, q.motion_noise, mode) if q.temporal != "none" else None
         self.cuts = SceneCutDetector()
@@ -165,17 +165,49 @@ class Matter:
         else:
             # the crop holds the person: outside it a plain upsampling is enough
             alpha = upsample_region(prob, (H, W))
-            x0, y0, x1, y1 = crop
-            guide_c, prob_c = self._segment(pyr, image, crop)
-            alpha_c = self._to_alpha(guide_c, prob_c, grey[y0:y1, x0:x1])
-            seam = _seam_weight(crop, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
-            region = alpha[y0:y1, x0:x1]
-            alpha[y0:y1, x0:x1] = region + seam * (alpha_c - region)
+            tiles = plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop]
+            self._paste_tiles(alpha, tiles, pyr, image, grey)
         self.last_crop = crop
 
         if self.smoother is not None:
             alpha = self.smoother(alpha, cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY))
         return shape_mask(alpha, self.mask)
+
+    def _paste_tiles(self, alpha: np.ndarray, tiles, pyr: Pyramid, image: np.ndarray, grey: np.ndarray) -> None:
+        """Segment each tile (integer frame boxes) and paste its alpha into ``alpha`` float32 (H, W), in place.
+
+        Each tile's alpha fades out over a seam at its sides inside the frame; a pair of tiles
+        (``plan_tiles``) cross-fades linearly over its overlap.
+        """
+        H, W = alpha.shape
+        if len(tiles) == 1:
+            x0, y0, x1, y1 = tiles[0]
+            guide_c, prob_c = self._segment(pyr, image, tiles[0])
+            alpha_c = self._to_alpha(guide_c, prob_c, grey[y0:y1, x0:x1])
+            seam = _seam_weight(tiles[0], (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
+            region = alpha[y0:y1, x0:x1]
+            region += seam * (alpha_c - region)
+            return
+        ux0, uy0 = min(t[0] for t in tiles), min(t[1] for t in tiles)
+        ux1, uy1 = max(t[2] for t in tiles), max(t[3] for t in tiles)
+        acc = np.zeros((uy1 - uy0, ux1 - ux0), np.float32)
+        wsum = np.zeros_like(acc)
+        (a0, b0, a1, b1), (c0, d0, c1, d1) = tiles
+        vertical = a0 == c0 and a1 == c1  # top and bottom, else left and right
+        for i, t in enumerate(tiles):
+            x0, y0, x1, y1 = t
+            guide_c, prob_c = self._segment(pyr, image, t)
+            alpha_c = self._to_alpha(guide_c, prob_c, grey[y0:y1, x0:x1])
+            wt = _seam_weight(t, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
+            lo, hi = (d0, b1) if vertical else (c0, a1)  # the overlap along the split
+            pos = np.arange(*((y0, y1) if vertical else (x0, x1)), dtype=np.float32) + 0.5
+            ramp = np.clip((hi - pos) / max(hi - lo, 1) if i == 0 else (pos - lo) / max(hi - lo, 1), 0.0, 1.0)
+            wt *= ramp[:, None] if vertical else ramp[None, :]
+            acc[y0 - uy0:y1 - uy0, x0 - ux0:x1 - ux0] += wt * alpha_c
+            wsum[y0 - uy0:y1 - uy0, x0 - ux0:x1 - ux0] += wt
+        region = alpha[uy0:uy1, ux0:ux1]
+        mine = acc / np.maximum(wsum, np.float32(1e-6))
+        region += np.minimum(wsum, 1.0) * (mine - region)
 
     def _forget(self) -> None:
         self.segmenter.reset()  # recurrent state (rvm) does not survive a scene cut either

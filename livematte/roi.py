@@ -82,6 +82,42 @@ def crop_box(person: Box, frame_hw: Tuple[int, int], margin: float, min_side: fl
     return bx0, by0, min(W, bx0 + int(round(w))), min(H, by0 + int(round(h)))
 
 
+def plan_tiles(box: Tuple[int, int, int, int], frame_hw: Tuple[int, int], split: float = 1.3,
+               overlap: float = 0.65) -> List[Tuple[int, int, int, int]]:
+    """Square model-input tiles that cover ``box`` (integer frame pixels), each within the frame.
+
+    A box whose sides differ by at most ``split`` times gets one square tile around it (its shorter
+    side grown, as far as the frame allows). A taller (wider) box gets two square tiles, top and
+    bottom (left and right), each at least half of the box plus ``overlap`` of it: a standing person
+    then fills two model inputs instead of a third of one. Tiles of a pair have the same side and
+    the same position across the split, so they overlap only along it.
+
+    >>> plan_tiles((100, 0, 200, 300), (400, 600))
+    [(26, 0, 274, 248), (26, 52, 274, 300)]
+    """
+    H, W = frame_hw
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+
+    def span(c: float, n: int, limit: int) -> Tuple[int, int]:
+        a = int(round(min(max(c - n / 2, 0), limit - n)))
+        return a, a + n
+
+    if h > split * w or w > split * h:
+        tall = h > w
+        long_, short = (h, w) if tall else (w, h)
+        s = int(round(min(H, W, max(short, long_ * (1 + overlap) / 2))))
+        lo, hi = (y0, y1) if tall else (x0, x1)
+        a, b = span((x0 + x1) / 2 if tall else (y0 + y1) / 2, s, W if tall else H)
+        if tall:
+            return [(a, lo, b, lo + s), (a, hi - s, b, hi)]
+        return [(lo, a, lo + s, b), (hi - s, a, hi, b)]
+    s = int(round(min(H, W, max(w, h))))
+    bx = span((x0 + x1) / 2, max(s, w) if s < w else s, W)
+    by = span((y0 + y1) / 2, max(s, h) if s < h else s, H)
+    return [(bx[0], by[0], bx[1], by[1])]
+
+
 class Pyramid:
     """Area-averaged 2x reductions of a frame, for cheap alias-free resizing to model size.
 

@@ -12,7 +12,7 @@ import pytest
 from livematte.config import Config, QualityConfig
 from livematte.matter import Matter, build_matter
 from livematte.refine import GuidedRefiner, upsample_region
-from livematte.roi import Pyramid, RoiTracker, person_blobs
+from livematte.roi import Pyramid, RoiTracker, person_blobs, plan_tiles
 from livematte.temporal import MotionSmoother, SceneCutDetector
 from livematte.types import Frame, LivematteError
 
@@ -277,3 +277,37 @@ def test_smoothing_leaves_no_ghost_where_the_picture_shows_no_motion():
     sm(np.full((72, 128), 0.5, np.float32), grey)
     out = sm(np.full((72, 128), 0.6, np.float32), grey)
     assert 0.53 < float(out.mean()) < 0.58
+
+
+def test_plan_tiles_splits_tall_and_wide_boxes_into_overlapping_squares():
+    frame = (720, 1280)
+    assert plan_tiles((600, 300, 700, 400), frame) == [(600, 300, 700, 400)]  # square: one tile
+    for box in [(600, 100, 700, 600), (100, 300, 900, 500)]:  # tall, wide
+        tiles = plan_tiles(box, frame)
+        assert len(tiles) == 2
+        for x0, y0, x1, y1 in tiles:
+            assert x1 - x0 == y1 - y0 and 0 <= x0 and 0 <= y0 and x1 <= 1280 and y1 <= 720
+        (a0, b0, a1, b1), (c0, d0, c1, d1) = tiles
+        ux0, uy0, ux1, uy1 = min(a0, c0), min(b0, d0), max(a1, c1), max(b1, d1)
+        assert ux0 <= box[0] and uy0 <= box[1] and ux1 >= box[2] and uy1 >= box[3]  # covered
+        long_side = max(box[2] - box[0], box[3] - box[1])
+        overlap = (b1 - d0) if a0 == c0 else (a1 - c0)
+        assert 0.2 * long_side < overlap < 0.9 * long_side
+
+
+def test_a_standing_person_is_segmented_as_two_tiles_at_higher_resolution():
+    person = (300, 40, 330, 330)  # 30 x 290 px in 640 x 360: thin and tall
+    truth = scene(rect=person)[..., 0] > 128
+    results = {}
+    for tiles in (True, False):
+        seg = BrightSegmenter(size=(64, 64))
+        m = Matter(seg, quality(temporal="none", refine="none", roi_tiles=tiles, ensemble=False))
+        for i in range(3):
+            seg.calls.clear()
+            alpha = m(Frame(scene(rect=person), i))
+        results[tiles] = (len(seg.calls), iou(alpha >= 0.5, truth), alpha)
+    assert results[True][0] == 3 and results[False][0] == 2  # full frame + two tiles vs + one crop
+    assert results[True][1] > 0.85 and results[False][1] > 0.85
+    # no seam: across the tiles' overlap the person's alpha stays solid, the background clear
+    a = results[True][2]
+    assert a[45:325, 305:325].min() > 0.9 and a[:, :280].max() < 0.1 and a[:, 350:].max() < 0.1
