@@ -111,8 +111,12 @@ def _run_source(source, matter, effect, outputs: List[Output], progress: Optiona
 
 
 def process_file(input: str, output: str, *, config=None, background: Optional[str] = None,
-                 alpha_out: Optional[str] = None, progress: Optional[Callable] = None) -> RunStats:
+                 alpha_out: Optional[str] = None, progress: Optional[Callable] = None,
+                 on_event: Optional[Callable[[str], None]] = None) -> RunStats:
     """Process a video file (or a folder of frames) into ``output``; returns :class:`RunStats`.
+
+    ``output`` ``-`` writes raw RGBA frames to stdout (:mod:`livematte.sinks.pipe`); ``on_event``
+    is then called once with their size and rate.
 
     The output is written under a temporary name and renamed when complete; Ctrl-C finishes it
     with the frames processed so far. ``alpha_out`` also writes the matte (a video file, or a
@@ -134,7 +138,12 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
     with open_source(input) as source:
         info = source.info
         audio = info.path if info.has_audio else None
-        outputs.append(Output(video_sink(output, audio_from=audio, crf=cfg.output.crf, preset=cfg.output.preset)))
+        if output == "-":
+            from .sinks.pipe import PipeSink
+
+            outputs.append(Output(PipeSink(on_event=on_event)))
+        else:
+            outputs.append(Output(video_sink(output, audio_from=audio, crf=cfg.output.crf, preset=cfg.output.preset)))
         if alpha_output is not None:
             outputs.append(alpha_output)
         return _run_source(source, matter, effect, outputs, progress)

@@ -82,7 +82,8 @@ def cmd_video(args) -> int:
 
     cfg = _config_from_args(args)
     stats = api.process_file(args.input, args.output, config=cfg, alpha_out=args.alpha_out,
-                             progress=lambda total: _progress(total, os.path.basename(args.input)))
+                             progress=lambda total: _progress(total, os.path.basename(args.input)),
+                             on_event=lambda m: print(f"livematte: {m}", file=sys.stderr, flush=True))
     for w in stats.warnings:
         _warn(w)
     state = "interrupted: kept" if stats.interrupted else "wrote"
@@ -175,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("video", help="process a video file (or a folder of frames) into a video")
     s.add_argument("input", metavar="IN")
-    s.add_argument("-o", "--output", required=True, metavar="OUT", help=".mp4/.mkv (H.264), .webm (VP9, alpha), .mov (ProRes 4444 with alpha)")
+    s.add_argument("-o", "--output", required=True, metavar="OUT", help=".mp4/.mkv (H.264), .webm (VP9, alpha), .mov (ProRes 4444 with alpha), "
+                   "- (raw RGBA frames on stdout, for ffmpeg; size and rate on stderr)")
     s.add_argument("--alpha-out", metavar="FILE|DIR/", help="also write the matte: a video file, or a folder of PNGs")
     s.add_argument("--crf", type=int, help="H.264/VP9 quality, lower is better (default 20)")
     s.add_argument("--preset", help="x264 speed preset (default veryfast)")

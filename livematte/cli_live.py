@@ -24,7 +24,7 @@ def _positive(kind):
 def _outputs(specs: List[str]) -> List[str]:
     seen = set()
     for spec in specs:
-        key = spec if spec in ("vcam", "preview", "null") else None
+        key = spec if spec in ("vcam", "preview", "null", "-") else None
         if key in seen:
             raise LivematteError(f"--to {spec} given twice")
         if key:
@@ -76,11 +76,13 @@ def cmd_cam(args) -> int:
         raise LivematteError("--loop works with a file --source only")
     controls = EffectControls(cfg.effect.background, blur_strength=cfg.effect.blur_strength)
     for spec in outputs:
-        if spec not in ("vcam", "preview", "null"):
+        if spec not in ("vcam", "preview", "null", "-") and "://" not in spec:  # URLs: checked by make_sink
             check_output(spec, bool(controls.effect.alpha))
     source = open_live_source(args.source, size=size, fps=args.fps, mirror=args.mirror, disconnect=disconnect)
     sinks = [make_sink(spec, vcam_device=args.vcam_device, vcam_backend=args.vcam_backend,
-                       vcam_format=args.vcam_format, crf=cfg.output.crf, preset=cfg.output.preset) for spec in outputs]
+                       vcam_format=args.vcam_format, crf=cfg.output.crf, preset=cfg.output.preset,
+                       allow_remote=args.allow_remote, stream_fill=args.stream_fill,
+                       on_event=lambda m: print(f"livematte: {m}", file=sys.stderr, flush=True)) for spec in outputs]
     matter = build_matter(cfg)
     status = _Status()
     try:
@@ -120,9 +122,11 @@ def add_live_commands(subparsers) -> None:
     s.add_argument("--fps", type=_positive(float), metavar="N", help="camera rate to ask for (a file plays at its own rate unless given)")
     s.add_argument("--mirror", action="store_true", help="flip left-right, like a mirror")
     s.add_argument("--loop", action="store_true", help="start a file --source again at its end")
-    s.add_argument("--to", action="append", required=True, metavar="vcam|preview|null|FILE",
+    s.add_argument("--to", action="append", required=True, metavar="vcam|preview|null|FILE|URL|-",
                    help="an output; repeat for several. vcam: virtual camera; preview: a window (keys: b blur, r next "
-                        "background, g green, t transparent, q quit); null: discard; FILE: a recording (.mp4/.mkv/.webm/.mov)")
+                        "background, g green, t transparent, q quit); null: discard; FILE: a recording (.mp4/.mkv/.webm/.mov); "
+                        "http://127.0.0.1:PORT: a page for OBS's Browser Source (keeps transparency); udp://HOST:PORT, "
+                        "rtmp://HOST/app/key: an H.264 stream for OBS's Media Source; -: raw RGBA frames on stdout")
     s.add_argument("--duration", type=_positive(float), metavar="S", help="stop after S seconds")
     s.add_argument("--frames", type=_positive(int), metavar="N", help="stop after N frames out")
     s.add_argument("--stats-json", metavar="FILE", help="write fps, drops and latency figures here at exit")
@@ -131,6 +135,12 @@ def add_live_commands(subparsers) -> None:
     g.add_argument("--vcam-format", default="auto", choices=["auto", "rgb", "i420", "nv12", "yuyv", "uyvy", "bgr"],
                    help="pixel format sent to the device (default: what the device takes)")
     g.add_argument("--vcam-backend", help=argparse.SUPPRESS)  # a pyvirtualcam backend name (tests)
+    o = s.add_argument_group("OBS outputs (http://, udp://, rtmp://)")
+    o.add_argument("--allow-remote", action="store_true",
+                   help="let --to http://ADDRESS:PORT listen on a non-loopback address (others could watch the camera)")
+    o.add_argument("--stream-fill", default="chroma", metavar="chroma[:COLOR]|blur|COLOR",
+                   help="behind the person in udp/rtmp streams when --background transparent (they carry no alpha; "
+                        "default chroma: green, for a Chroma Key filter)")
     s.add_argument("--simulate-disconnect", metavar="FRAMES:SECONDS", help=argparse.SUPPRESS)
     _add_processing_args(s)
     s.set_defaults(func=cmd_cam)

@@ -31,7 +31,12 @@ def open_source(path: str):
 
 
 def check_output(path: str, alpha: bool) -> None:
-    """Raise LivematteError now, before any work, if ``path`` cannot be written as asked."""
+    """Raise LivematteError now, before any work, if ``path`` cannot be written as asked.
+
+    ``-`` (raw RGBA frames on stdout) can always be written.
+    """
+    if path == "-":
+        return
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise LivematteError(f"{path}: the folder {parent} does not exist")

@@ -216,8 +216,27 @@ class _SigintStop:
 
 
 def make_sink(spec: str, *, vcam_device: Optional[str] = None, vcam_backend: Optional[str] = None,
-              vcam_format: str = "auto", crf: int = 20, preset: str = "veryfast"):
-    """``vcam`` | ``preview`` | ``null`` | a video file name -> a sink for :func:`run_live` (not opened)."""
+              vcam_format: str = "auto", crf: int = 20, preset: str = "veryfast", allow_remote: bool = False,
+              stream_fill: str = "chroma", on_event: Optional[Callable[[str], None]] = None):
+    """``vcam`` | ``preview`` | ``null`` | a video file name -> a sink for :func:`run_live` (not opened).
+
+    Also ``http://HOST:PORT`` (browser overlay page), ``udp://`` / ``tcp://`` / ``srt://`` / ``rtmp://``
+    (a live H.264 stream, transparency flattened with ``stream_fill``) and ``-`` (raw RGBA on stdout).
+    """
+    # -- outputs for OBS and pipes (livematte.sinks.browser / stream / pipe) --
+    if spec.startswith("http://"):
+        from .sinks.browser import BrowserSink
+
+        return BrowserSink(spec, allow_remote=allow_remote, on_event=on_event)
+    from .sinks.stream import StreamSink, is_stream_url
+
+    if is_stream_url(spec):
+        return Recorder(StreamSink(spec, fill=stream_fill, preset=preset), depth=2)
+    if spec == "-":
+        from .sinks.pipe import PipeSink
+
+        return Recorder(PipeSink(on_event=on_event), depth=2)
+    # -- end of outputs for OBS and pipes --
     if spec == "vcam":
         from .sinks.vcam import VirtualCameraSink
 
