@@ -165,8 +165,7 @@ class Matter:
         else:
             # the crop holds the person: outside it a plain upsampling is enough
             alpha = upsample_region(prob, (H, W))
-            tiles = plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop]
-            self._paste_tiles(alpha, tiles, pyr, image, grey)
+            self._paste_tiles(alpha, plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop], pyr, image, grey)
         self.last_crop = crop
 
         if self.smoother is not None:
@@ -174,40 +173,27 @@ class Matter:
         return shape_mask(alpha, self.mask)
 
     def _paste_tiles(self, alpha: np.ndarray, tiles, pyr: Pyramid, image: np.ndarray, grey: np.ndarray) -> None:
-        """Segment each tile (integer frame boxes) and paste its alpha into ``alpha`` float32 (H, W), in place.
+        """Segment each tile (integer frame boxes, ``plan_tiles``) and paste its alpha into ``alpha``
+        float32 (H, W), in place, in order.
 
-        Each tile's alpha fades out over a seam at its sides inside the frame; a pair of tiles
-        (``plan_tiles``) cross-fades linearly over its overlap.
+        Each tile's alpha fades out over a seam at its sides inside the frame; the second tile of a
+        pair also fades in linearly across the overlap, so the pair cross-fades there (the first
+        tile's own seam lies where the second one's weight is already 1).
         """
         H, W = alpha.shape
-        if len(tiles) == 1:
-            x0, y0, x1, y1 = tiles[0]
-            guide_c, prob_c = self._segment(pyr, image, tiles[0])
-            alpha_c = self._to_alpha(guide_c, prob_c, grey[y0:y1, x0:x1])
-            seam = _seam_weight(tiles[0], (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
-            region = alpha[y0:y1, x0:x1]
-            region += seam * (alpha_c - region)
-            return
-        ux0, uy0 = min(t[0] for t in tiles), min(t[1] for t in tiles)
-        ux1, uy1 = max(t[2] for t in tiles), max(t[3] for t in tiles)
-        acc = np.zeros((uy1 - uy0, ux1 - ux0), np.float32)
-        wsum = np.zeros_like(acc)
-        (a0, b0, a1, b1), (c0, d0, c1, d1) = tiles
-        vertical = a0 == c0 and a1 == c1  # top and bottom, else left and right
         for i, t in enumerate(tiles):
             x0, y0, x1, y1 = t
             guide_c, prob_c = self._segment(pyr, image, t)
             alpha_c = self._to_alpha(guide_c, prob_c, grey[y0:y1, x0:x1])
             wt = _seam_weight(t, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
-            lo, hi = (d0, b1) if vertical else (c0, a1)  # the overlap along the split
-            pos = np.arange(*((y0, y1) if vertical else (x0, x1)), dtype=np.float32) + 0.5
-            ramp = np.clip((hi - pos) / max(hi - lo, 1) if i == 0 else (pos - lo) / max(hi - lo, 1), 0.0, 1.0)
-            wt *= ramp[:, None] if vertical else ramp[None, :]
-            acc[y0 - uy0:y1 - uy0, x0 - ux0:x1 - ux0] += wt * alpha_c
-            wsum[y0 - uy0:y1 - uy0, x0 - ux0:x1 - ux0] += wt
-        region = alpha[uy0:uy1, ux0:ux1]
-        mine = acc / np.maximum(wsum, np.float32(1e-6))
-        region += np.minimum(wsum, 1.0) * (mine - region)
+            if i > 0:
+                px0, py0, px1, py1 = tiles[0]
+                if px0 == x0 and px1 == x1:  # top and bottom: fade in down the overlap rows
+                    wt *= np.clip((np.arange(y0, y1, dtype=np.float32) + 0.5 - y0) / max(py1 - y0, 1), 0, 1)[:, None]
+                else:  # left and right
+                    wt *= np.clip((np.arange(x0, x1, dtype=np.float32) + 0.5 - x0) / max(px1 - x0, 1), 0, 1)[None, :]
+            region = alpha[y0:y1, x0:x1]
+            region += wt * (alpha_c - region)
 
     def _forget(self) -> None:
         self.segmenter.reset()  # recurrent state (rvm) does not survive a scene cut either

@@ -142,43 +142,24 @@ class TorchMatter:
             return out.clone() if out is prob else out
         return self.refiner(guide_lo, prob, grey_hi).clamp_(0.0, 1.0)
 
-    def _crop_alpha(self, pyr: TorchPyramid, tile, grey: torch.Tensor):
-        """One tile's refined alpha [h, w] and its seam weight [h, w] (``Matter._paste_tiles``)."""
-        x0, y0, x1, y1 = tile
-        H, W = grey.shape
-        x = pyr.resize(tile, self.sizes[0])  # [3, h, w]
-        prob_c = self.crop_net(x)
-        alpha_c = self._to_alpha(ops.rgb_to_grey(x), prob_c, grey[y0:y1, x0:x1])
-        return alpha_c, seam_weight(tile, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0), self.device)
-
     def _paste_tiles(self, alpha: torch.Tensor, tiles, pyr: TorchPyramid, grey: torch.Tensor) -> None:
-        """``Matter._paste_tiles``: segment each tile and paste its alpha into ``alpha`` [H, W], in place."""
-        if len(tiles) == 1:
-            x0, y0, x1, y1 = tiles[0]
-            alpha_c, seam = self._crop_alpha(pyr, tiles[0], grey)
-            region = alpha[y0:y1, x0:x1]
-            region.addcmul_(seam, alpha_c - region)
-            return
-        ux0, uy0 = min(t[0] for t in tiles), min(t[1] for t in tiles)
-        ux1, uy1 = max(t[2] for t in tiles), max(t[3] for t in tiles)
-        acc = torch.zeros((uy1 - uy0, ux1 - ux0), dtype=torch.float32, device=self.device)
-        wsum = torch.zeros_like(acc)
-        (a0, b0, a1, b1), (c0, d0, c1, d1) = tiles
-        vertical = a0 == c0 and a1 == c1  # top and bottom, else left and right
+        """``Matter._paste_tiles``: segment each tile and paste its alpha into ``alpha`` [H, W], in place, in order."""
+        H, W = alpha.shape
         for i, t in enumerate(tiles):
             x0, y0, x1, y1 = t
-            alpha_c, wt = self._crop_alpha(pyr, t, grey)
-            lo, hi = (d0, b1) if vertical else (c0, a1)  # the overlap along the split
-            a, b = (y0, y1) if vertical else (x0, x1)
-            pos = torch.arange(a, b, dtype=torch.float32, device=self.device) + 0.5
-            ramp = ((hi - pos) if i == 0 else (pos - lo)) / max(hi - lo, 1)
-            ramp = ramp.clamp_(0.0, 1.0)
-            wt = wt * (ramp[:, None] if vertical else ramp[None, :])
-            acc[y0 - uy0:y1 - uy0, x0 - ux0:x1 - ux0] += wt * alpha_c
-            wsum[y0 - uy0:y1 - uy0, x0 - ux0:x1 - ux0] += wt
-        region = alpha[uy0:uy1, ux0:ux1]
-        mine = acc / wsum.clamp(min=1e-6)
-        region.addcmul_(wsum.clamp(max=1.0), mine - region)
+            x = pyr.resize(t, self.sizes[0])  # [3, h, w]
+            prob_c = self.crop_net(x)
+            alpha_c = self._to_alpha(ops.rgb_to_grey(x), prob_c, grey[y0:y1, x0:x1])
+            wt = seam_weight(t, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0), self.device)
+            if i > 0:
+                px0, py0, px1, py1 = tiles[0]
+                vertical = px0 == x0 and px1 == x1  # top and bottom: fade in down the overlap rows
+                a, b, end = (y0, y1, py1) if vertical else (x0, x1, px1)
+                ramp = ((torch.arange(a, b, dtype=torch.float32, device=self.device) + 0.5 - a) / max(end - a, 1))
+                ramp = ramp.clamp_(0.0, 1.0)
+                wt = wt * (ramp[:, None] if vertical else ramp[None, :])
+            region = alpha[y0:y1, x0:x1]
+            region.addcmul_(wt, alpha_c - region)
 
     # ------------------------------------------------------------------ per frame
     def matte_tensor(self, frame: torch.Tensor) -> torch.Tensor:
