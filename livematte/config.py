@@ -66,6 +66,8 @@ class QualityConfig:
         roi_tiles: a subject much taller than wide (or wider than tall) is segmented as two
             overlapping square tiles (top and bottom) instead of one square crop: twice the model's
             resolution on a standing person, for one more model run.
+        attach: add back full-frame foreground that the crop left out when it touches the person
+            and moves with them (a pushed stroller, a board), judged by optical flow on a small grid.
     """
 
     refine: str = "guided"
@@ -80,6 +82,7 @@ class QualityConfig:
     min_core: float = 0.15
     roi_seam: float = 0.03
     roi_tiles: bool = True
+    attach: bool = False
 
     def validate(self) -> "QualityConfig":
         """Raise LivematteError on an unknown mode or an out-of-range value; returns self."""

@@ -23,6 +23,7 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
+from .attach import AttachedObjects
 from .config import Config, QualityConfig
 from .maskops import shape_mask
 from .models import create
@@ -85,6 +86,7 @@ class Matter:
         mode = "ema" if q.temporal == "ema" else "motion"
         self.smoother = MotionSmoother(q.smoothing, q.motion_noise, mode) if q.temporal != "none" else None
         self.cuts = SceneCutDetector()
+        self.attacher = AttachedObjects() if q.attach and q.roi else None
         self._model_input = hasattr(segmenter, "predict_model_input") and hasattr(segmenter, "input_size")
         if not self._model_input:
             # Matting networks (modnet, rvm) take the whole frame at their own working size and refine
@@ -168,8 +170,13 @@ class Matter:
             self._paste_tiles(alpha, plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop], pyr, image, grey)
         self.last_crop = crop
 
+        thumb_grey = cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY)  # uint8 (h, w)
+        if self.attacher is not None:
+            alpha = self.attacher(alpha, prob, thumb_grey) if crop is not None else alpha
+            if crop is None:
+                self.attacher.reset()
         if self.smoother is not None:
-            alpha = self.smoother(alpha, cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY))
+            alpha = self.smoother(alpha, thumb_grey)
         return shape_mask(alpha, self.mask)
 
     def _paste_tiles(self, alpha: np.ndarray, tiles, pyr: Pyramid, image: np.ndarray, grey: np.ndarray) -> None:
@@ -201,6 +208,8 @@ class Matter:
             self.tracker.reset()
         if self.smoother is not None:
             self.smoother.reset()
+        if self.attacher is not None:
+            self.attacher.reset()
 
     def reset(self) -> None:
         """Forget everything carried across frames."""

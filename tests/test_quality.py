@@ -311,3 +311,44 @@ def test_a_standing_person_is_segmented_as_two_tiles_at_higher_resolution():
     # no seam: across the tiles' overlap the person's alpha stays solid, the background clear
     a = results[True][2]
     assert a[45:325, 305:325].min() > 0.9 and a[:, :280].max() < 0.1 and a[:, 350:].max() < 0.1
+
+
+def _moving_scene(t, obj_moves):
+    """Grey 144x256 textured background; a textured person (cols 100..130) moving 3 px/frame and an
+    object beside it (cols 130..170, rows 90..130) that moves with it or stays put."""
+    rng = np.random.default_rng(0)
+    bg = cv2.GaussianBlur(rng.integers(0, 255, (144, 256)).astype(np.uint8), (5, 5), 0)
+    tex = cv2.GaussianBlur(rng.integers(0, 255, (144, 256)).astype(np.uint8), (5, 5), 0)
+    img, alpha, prob = bg.copy(), np.zeros((144, 256), np.float32), np.zeros((144, 256), np.float32)
+    dx = 3 * t
+    img[20:140, 100 + dx:130 + dx] = tex[20:140, 100:130]
+    alpha[20:140, 100 + dx:130 + dx] = 1
+    ox = dx if obj_moves else 0
+    img[90:130, 130 + ox:170 + ox] = tex[90:130, 130:170] if obj_moves else bg[90:130, 130:170]
+    prob[20:140, 100 + dx:130 + dx] = 1
+    prob[90:130, 130 + dx:170 + ox if obj_moves else 170] = 0.8  # full-frame model: object looks like person
+    return img, alpha, prob
+
+
+def test_attached_objects_adds_what_moves_with_the_person_not_the_background():
+    from livematte.attach import AttachedObjects
+
+    for moves in (True, False):
+        att = AttachedObjects()
+        for t in range(5):
+            img, alpha, prob = _moving_scene(t, moves)
+            out = att(alpha, prob, img)
+        obj = out[95:125, 152:170] if moves else out[95:125, 148:168]
+        if moves:
+            assert obj.mean() > 0.7 and att.last_added > 0
+        else:
+            assert obj.max() == 0 and att.last_added == 0
+        assert np.array_equal(out[alpha > 0], alpha[alpha > 0])  # the person itself is untouched
+
+
+def test_attach_is_refused_by_the_torch_path():
+    pytest.importorskip("torch")
+    from livematte.gpu.matter import TorchMatter
+
+    with pytest.raises(LivematteError, match="attach"):
+        TorchMatter(quality(attach=True), device="cpu")

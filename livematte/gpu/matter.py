@@ -73,6 +73,9 @@ class TorchMatter:
             raise LivematteError("precision fp16 needs --device cuda (fp16 convolutions are slow on the CPU)")
         self.mask = self.config.mask.validate()
         q = self.quality = self.config.quality.validate()
+        if q.attach:
+            raise LivematteError("quality.attach (attached objects by optical flow) runs on the CPU path only; "
+                                 "set attach = false for --device")
         self.output = output
         self.transfer = transfer or Transfer(self.device)
 
