@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import Config, load_config
 from .effects import make_effect
-from .io import check_output, is_image_path, open_source, video_sink
+from .io import check_not_input, check_output, is_image_path, open_source, video_sink
 from .matter import build_matter
 from .pipeline import Output, RunStats, run
 from .types import Frame, LivematteError
@@ -125,6 +125,9 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
     cfg = _config(config, background)
     matter, effect = frame_path(cfg, reuse_output=True)
     check_output(output, effect.alpha)
+    check_not_input(output, [input])
+    if alpha_out is not None and output != "-" and os.path.abspath(alpha_out) == os.path.abspath(output):
+        raise LivematteError(f"{alpha_out}: --alpha-out is the same file as the output")
     outputs: List[Output] = []
     if alpha_out is not None and (alpha_out.endswith(os.sep) or os.path.isdir(alpha_out)):
         from .sinks.images import MatteSequenceSink
@@ -132,6 +135,7 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
         alpha_output = Output(MatteSequenceSink(alpha_out), "alpha")
     elif alpha_out is not None:
         check_output(alpha_out, False)
+        check_not_input(alpha_out, [input])
         alpha_output = Output(video_sink(alpha_out, audio_from=None, crf=cfg.output.crf, preset=cfg.output.preset), "alpha_rgb")
     else:
         alpha_output = None
@@ -183,6 +187,8 @@ def process_images(inputs: List[str], output: str, *, config=None, background: O
     to_dir = len(inputs) > 1 or os.path.isdir(output) or output.endswith(os.sep)
     if not to_dir and not is_image_path(output):
         raise LivematteError(f"{output}: not an image file name (.png, .webp, .jpg); give a folder for many inputs")
+    if to_dir and os.path.exists(output) and not os.path.isdir(output):
+        raise LivematteError(f"{output}: is a file; give a folder for many inputs")
     if to_dir:
         os.makedirs(output, exist_ok=True)
         ext = "." + (fmt or "png")
@@ -194,6 +200,8 @@ def process_images(inputs: List[str], output: str, *, config=None, background: O
         targets = [output]
     for target in targets[:1]:
         check_output(target, effect.alpha)
+    for target in targets:
+        check_not_input(target, inputs)
     flatten = parse_color(cfg.effect.flatten)
     bar = _progress_bar(progress, len(inputs))
     written = []

@@ -196,4 +196,8 @@ def load_config(name_or_path: Optional[str]) -> Config:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as err:
         raise LivematteError(f"{path}: not valid TOML ({err})") from None
+    except UnicodeDecodeError:
+        raise LivematteError(f"{path}: not valid TOML (not UTF-8 text)") from None
+    except OSError as err:
+        raise LivematteError(f"{path}: cannot read ({err.strerror or err})") from None
     return from_dict(data, origin=path)

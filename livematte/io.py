@@ -50,6 +50,16 @@ def check_output(path: str, alpha: bool) -> None:
         check_video_output(path, alpha)
 
 
+def check_not_input(output: str, inputs) -> None:
+    """Raise LivematteError when ``output`` names one of ``inputs`` (it would replace the input,
+    with only part of it after a Ctrl-C)."""
+    if output == "-" or not os.path.exists(output):
+        return
+    for path in inputs:
+        if os.path.exists(path) and os.path.samefile(output, path):
+            raise LivematteError(f"{output}: is the input file; write the output to another name")
+
+
 def video_sink(path: str, *, audio_from: Optional[str], crf: int, preset: str):
     from .sinks.video import VideoFileSink
 

@@ -153,6 +153,31 @@ def test_bad_inputs_are_one_line_errors(capsys, tmp_path):
     assert leftovers == [], leftovers
 
 
+def test_outputs_that_would_clobber_inputs_or_each_other_are_one_line_errors(capsys, tmp_path, small_clip):
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(small_clip, clip)
+    before = clip.read_bytes()
+    still = tmp_path / "s.png"
+    cv2.imwrite(str(still), np.full((40, 60, 3), 90, np.uint8))
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep")
+    bad_utf8 = tmp_path / "latin1.toml"
+    bad_utf8.write_bytes(b"[effect]\nbackground = '\xe9'\n")
+    cases = [
+        (["video", clip, "-o", clip], "is the input file"),
+        (["video", clip, "-o", tmp_path / "o.mp4", "--alpha-out", tmp_path / "o.mp4"], "same file"),
+        (["video", clip, "-o", tmp_path / "o.mp4", "--alpha-out", clip], "is the input file"),
+        (["image", still, "-o", still], "is the input file"),
+        (["image", still, still, "-o", a_file], "is a file"),
+        (["video", clip, "-o", tmp_path / "o.mp4", "--config", bad_utf8], "latin1.toml"),
+    ]
+    for argv, needle in cases:
+        code, _, err = run_cli(capsys, *argv)
+        one_line_error(code, err, needle)
+    assert clip.read_bytes() == before and a_file.read_text() == "keep"
+    assert sorted(os.listdir(tmp_path)) == ["a_file", "clip.mp4", "latin1.toml", "s.png"]
+
+
 def test_zero_frame_video(capsys, tmp_path):
     path = tmp_path / "zero.mp4"
     with av.open(str(path), "w") as c:
