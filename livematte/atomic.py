@@ -52,6 +52,17 @@ def check_writable_dir(path: PathLike) -> None:
         raise LivematteError(f"{p}: directory {parent} is not writable")
 
 
+def write_text(path: PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` completely or not at all; ``LivematteError`` naming it on failure."""
+    out = AtomicPath(path)
+    try:
+        out.temp.write_text(text)
+    except OSError as err:
+        out.discard()
+        raise LivematteError(f"{path}: cannot write ({err.strerror or err})") from None
+    out.commit()
+
+
 class AtomicPath:
     """One pending output file: ``temp`` is written, ``commit()`` publishes it as ``path``.
 

@@ -62,6 +62,23 @@ def _progress(total: Optional[int], desc: str):
     return tqdm(total=total, desc=desc, unit="frame", disable=not sys.stderr.isatty(), leave=False, dynamic_ncols=True)
 
 
+def _report_path(path: Optional[str]) -> Optional[str]:
+    """Check a report file's folder before the work that fills it (``--json``, ``--stats-json``)."""
+    if path is not None:
+        from .atomic import check_writable_dir
+
+        check_writable_dir(path)
+    return path
+
+
+def _write_json(path: str, data) -> None:
+    import json
+
+    from .atomic import write_text
+
+    write_text(path, json.dumps(data, indent=1))
+
+
 def _warn(msg: str) -> None:
     print(f"livematte: warning: {msg}", file=sys.stderr)
 
@@ -126,11 +143,10 @@ def _size(text: str) -> tuple:
 
 
 def cmd_bench(args) -> int:
-    import json
-
     from .bench import bench
 
     cfg = _config_from_args(args)
+    _report_path(args.json)
     if args.background is None and args.config is None:
         cfg.effect.background = "blur"
     result = bench(cfg, size=args.size, seconds=args.seconds, clip=args.clip)
@@ -139,19 +155,19 @@ def cmd_bench(args) -> int:
     for key in ("codec_only_fps", "pipeline_fps", "matte_fps", "latency_ms_p50", "latency_ms_p95", "pipeline_vs_codec"):
         print(f"  {key:18s} {r[key]}")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(r, fh, indent=1)
+        _write_json(args.json, r)
     return 0
 
 
 def cmd_eval(args) -> int:
     import dataclasses
-    import json
 
     from .evaluate import evaluate, format_table, write_contact_sheet
     from .matter import build_matter
 
     cfg = _config_from_args(args)
+    _report_path(args.json)
+    _report_path(args.sheet)
     bar = _progress(None, "eval")
     try:
         results = evaluate(args.data_dir, lambda: build_matter(cfg), pred_dir=args.pred_dir,
@@ -160,8 +176,7 @@ def cmd_eval(args) -> int:
         bar.close()
     print(format_table(results))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=1)
+        _write_json(args.json, results)
     if args.sheet:
         write_contact_sheet(args.data_dir, results, args.sheet)
         print(f"contact sheet: {args.sheet}")
@@ -169,6 +184,8 @@ def cmd_eval(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .cli_live import _positive, add_live_commands
+
     p = argparse.ArgumentParser(prog="livematte", description="Remove or replace the background of people in video and images.")
     p.add_argument("--version", action="version", version=f"livematte {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -199,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("bench", help="measure speed on this machine (codec ceiling, file pipeline, live matte loop)")
     s.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH", help="clip size (default 1280x720)")
-    s.add_argument("--seconds", type=float, default=10.0, metavar="N", help="clip length (default 10)")
+    s.add_argument("--seconds", type=_positive(float), default=10.0, metavar="N", help="clip length (default 10)")
     s.add_argument("--clip", metavar="FILE", help="use this clip instead of one made from the sample")
     s.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     _add_processing_args(s)
@@ -212,8 +229,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pred-dir", metavar="DIR", help="also write the predicted mattes as PNGs")
     _add_processing_args(s, effect=False)
     s.set_defaults(func=cmd_eval)
-
-    from .cli_live import add_live_commands
 
     add_live_commands(sub)
 

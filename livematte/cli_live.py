@@ -24,11 +24,9 @@ def _positive(kind):
 def _outputs(specs: List[str]) -> List[str]:
     seen = set()
     for spec in specs:
-        key = spec if spec in ("vcam", "preview", "null", "-") else None
-        if key in seen:
+        if spec in seen:
             raise LivematteError(f"--to {spec} given twice")
-        if key:
-            seen.add(key)
+        seen.add(spec)
     return specs
 
 
@@ -62,7 +60,7 @@ class _Status:
 
 
 def cmd_cam(args) -> int:
-    from .cli import _config_from_args, _warn
+    from .cli import _config_from_args, _report_path, _warn
     from .io import check_output
     from .live import EffectControls, make_sink, run_live
     from .matter import build_matter
@@ -71,6 +69,7 @@ def cmd_cam(args) -> int:
     cfg = _config_from_args(args)
     size = parse_size(args.size) if args.size else None
     outputs = _outputs(args.to)
+    _report_path(args.stats_json)
     disconnect = SimulatedDisconnect.parse(args.simulate_disconnect) if args.simulate_disconnect else None
     if args.loop and is_camera(args.source):
         raise LivematteError("--loop works with a file --source only")

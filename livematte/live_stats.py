@@ -6,13 +6,14 @@ p50/p95 are over the frames that went out.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import numpy as np
+
+from .atomic import write_text
 
 
 def _pct(values: List[float], q: float) -> float:
@@ -93,9 +94,5 @@ class LiveStats:
 
 
 def write_stats(path: str, stats: LiveStats) -> None:
-    """Write ``stats.as_dict()`` as JSON (complete or not at all)."""
-    tmp = f"{path}.part"
-    with open(tmp, "w") as fh:
-        json.dump(stats.as_dict(), fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
+    """Write ``stats.as_dict()`` as JSON (complete or not at all; LivematteError when it cannot)."""
+    write_text(path, json.dumps(stats.as_dict(), indent=2) + "\n")

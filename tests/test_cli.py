@@ -178,6 +178,25 @@ def test_outputs_that_would_clobber_inputs_or_each_other_are_one_line_errors(cap
     assert sorted(os.listdir(tmp_path)) == ["a_file", "clip.mp4", "latin1.toml", "s.png"]
 
 
+def test_report_files_are_checked_before_the_work(capsys, tmp_path, small_clip):
+    nodir = tmp_path / "nodir"
+    cases = [
+        (["bench", "--clip", small_clip, "--json", nodir / "b.json"], "nodir"),
+        (["eval", tmp_path, "--json", nodir / "e.json"], "nodir"),
+        (["cam", "--source", small_clip, "--to", "null", "--stats-json", nodir / "s.json"], "nodir"),
+        (["cam", "--source", small_clip, "--to", tmp_path / "r.mp4", "--to", tmp_path / "r.mp4"], "given twice"),
+    ]
+    for argv, needle in cases:
+        started = time.perf_counter()
+        code, _, err = run_cli(capsys, *argv)
+        one_line_error(code, err, needle)
+        assert time.perf_counter() - started < 5  # refused up front, not after the run
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--seconds", "0"])
+    assert exit_info.value.code == 2 and "--seconds: must be > 0" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
+
+
 def test_zero_frame_video(capsys, tmp_path):
     path = tmp_path / "zero.mp4"
     with av.open(str(path), "w") as c:
