@@ -145,6 +145,9 @@ def test_bad_inputs_are_one_line_errors(capsys, tmp_path):
         (["video", SAMPLE, "-o", tmp_path / "o.mp4", "--config", "no-such-preset"], "no-such-preset"),
         (["video", SAMPLE, "-o", tmp_path / "o.mp4", "--model", "nope"], "nope"),
         (["video", SAMPLE, "-o", tmp_path / "o.mp4", "--threshold", "3"], "threshold"),
+        (["video", SAMPLE, "-o", tmp_path / "o.mp4", "--crf", "-5"], "crf"),
+        (["video", SAMPLE, "-o", tmp_path / "o.webm", "--crf", "99"], "crf"),
+        (["video", SAMPLE, "-o", tmp_path / "o.mp4", "--preset", "bogus"], "bogus"),
     ]
     for argv, needle in cases:
         code, _, err = run_cli(capsys, *argv)

@@ -53,6 +53,8 @@ _COPY_AUDIO = {
     ".webm": {"opus", "vorbis"},
     ".mkv": None,  # anything the Matroska muxer supports
 }
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                "veryslow", "placebo")
 _BT601 = 6  # AVCOL_SPC_SMPTE170M, the matrix cv2 and swscale use by default
 _LIMITED = 1  # AVCOL_RANGE_MPEG
 
@@ -150,6 +152,10 @@ class VideoFileSink:
         self.ext = self.path.suffix.lower()
         if self.ext not in VIDEO_EXTENSIONS:
             check_output(self.path, False)  # raises the message listing the extensions
+        if not 0 <= crf <= 51:
+            raise LivematteError(f"{self.path}: crf must be within 0..51, got {crf}")
+        if preset not in X264_PRESETS:
+            raise LivematteError(f"{self.path}: preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
         self.audio_from = os.fspath(audio_from) if audio_from is not None else None
         self.crf, self.preset, self.threads = crf, preset, threads
         self.frames_written = 0
