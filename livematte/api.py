@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import copy
 import os
 from typing import Callable, List, Optional
 
@@ -29,7 +30,8 @@ def to_numpy(alpha):
 
 
 def _config(config, background: Optional[str]) -> Config:
-    cfg = load_config(config) if isinstance(config, (str, type(None))) else config
+    """A Config of our own (the caller's object is copied, never changed)."""
+    cfg = load_config(config) if isinstance(config, (str, type(None))) else copy.deepcopy(config)
     if background is not None:
         cfg.effect.background = background
     return cfg
