@@ -8,7 +8,7 @@ One frame flows source -> segmenter -> refine -> temporal -> effect -> sinks.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator, Optional, Protocol
 
