@@ -191,12 +191,15 @@ def process_images(inputs: List[str], output: str, *, config=None, background: O
         raise LivematteError(f"{output}: not an image file name (.png, .webp, .jpg); give a folder for many inputs")
     if to_dir and os.path.exists(output) and not os.path.isdir(output):
         raise LivematteError(f"{output}: is a file; give a folder for many inputs")
+    missing = [p for p in inputs if not os.path.isfile(p)]
+    if missing:
+        raise LivematteError(f"{missing[0]}: no such file")
     if to_dir:
-        os.makedirs(output, exist_ok=True)
         ext = "." + (fmt or "png")
         stems = [os.path.splitext(os.path.basename(p))[0] for p in inputs]
         if len(set(stems)) != len(stems):
             raise LivematteError("two inputs have the same file name; their outputs would overwrite each other")
+        os.makedirs(output, exist_ok=True)
         targets = [os.path.join(output, s + ext) for s in stems]
     else:
         targets = [output]
@@ -210,7 +213,8 @@ def process_images(inputs: List[str], output: str, *, config=None, background: O
     try:
         for path, target in zip(inputs, targets):
             image = load_image(path)
-            matter.reset()
+            matter.reset()  # stills are independent: nothing carries from one to the next
+            effect.reset()
             alpha = matter(Frame(image=image, name=os.path.splitext(os.path.basename(path))[0]))
             save_image(target, effect.apply(image, alpha), flatten_color=flatten)
             written.append(target)

@@ -147,8 +147,6 @@ def cmd_bench(args) -> int:
 
     cfg = _config_from_args(args)
     _report_path(args.json)
-    if args.background is None and args.config is None:
-        cfg.effect.background = "blur"
     result = bench(cfg, size=args.size, seconds=args.seconds, clip=args.clip)
     r = result.as_dict()
     print(f"{r['width']}x{r['height']} {r['model']} on {r['device']} ({r['machine']}), {r['frames']} frames, background {r['background']}")
