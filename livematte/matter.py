@@ -15,10 +15,13 @@ applies exactly the same processing. Per frame (see docs/quality.md):
 4. Temporal smoothing (``quality.temporal``): motion-aware, reset on a scene cut
    (:mod:`livematte.temporal`).
 5. The user's mask options (threshold / grow / feather), last.
+
+Steps 1-2 (every model run) are :meth:`Matter.front`, steps 3-5 :meth:`Matter.back`; each half
+carries only its own state, so the file pipeline runs them on two threads, overlapped by a frame.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -57,6 +60,28 @@ def _seam_weight(box: Tuple[int, int, int, int], frame_hw: Tuple[int, int], widt
     wy = ramp(y1 - y0, y0 > 0, y1 < H)
     wx = ramp(x1 - x0, x0 > 0, x1 < W)
     return np.outer(wy, wx)
+
+
+class FrontResult(NamedTuple):
+    """What :meth:`Matter.front` hands to :meth:`Matter.back` for one frame.
+
+    Attributes:
+        image: the RGB uint8 frame ``(H, W, 3)``.
+        thumb: the pyramid's smallest level, uint8 ``(h, w, 3)``.
+        cut: whether this frame starts a new scene (``back`` then forgets its past).
+        guide: the full frame at model size as grey uint8 ``(h, w)`` (None for whole-frame backends).
+        prob: the full-frame probability float32 ``(h, w)`` (partner averaged, doubtful blobs removed).
+        crop: the subject crop for this frame, or None.
+        tiles: ``(box, guide, prob)`` per tile of the crop, in paste order (empty without a crop).
+    """
+
+    image: np.ndarray
+    thumb: np.ndarray
+    cut: bool
+    guide: Optional[np.ndarray]
+    prob: np.ndarray
+    crop: Optional[Tuple[int, int, int, int]]
+    tiles: List[Tuple[Tuple[int, int, int, int], Optional[np.ndarray], np.ndarray]]
 
 
 class Matter:
@@ -137,13 +162,22 @@ class Matter:
         The array may be kept as the next frame's past (temporal smoothing): treat it as read-only
         (copy it before writing into it).
         """
+        return self.back(self.front(frame))
+
+    def front(self, frame: Frame) -> "FrontResult":
+        """First half of :meth:`__call__`: scene cut, pyramid, model runs (full frame, partner, tiles),
+        person blobs and the ROI tracker. Depends only on earlier calls of ``front``.
+
+        ``back(front(f))`` is exactly ``self(f)``. A file pipeline may run ``front`` of frame t+1
+        on one thread while another runs ``back`` of frame t; both must see every frame, in order.
+        """
         image = frame.image if isinstance(frame, Frame) else frame
         H, W = image.shape[:2]
         pyr = Pyramid(image)
         thumb = pyr.levels[-1]  # uint8 (h, w, 3), shorter side 128..255
-        if self.cuts(thumb):
-            self._forget()
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)  # uint8 (H, W)
+        cut = self.cuts(thumb)
+        if cut:
+            self._forget_front()
 
         full = (0, 0, W, H)
         guide, prob = self._segment(pyr, image, full)  # (h, w) model grid
@@ -162,15 +196,30 @@ class Matter:
             crop = self.tracker.update(found, (H, W))
             if crop is not None and (crop[2] - crop[0]) * (crop[3] - crop[1]) >= 0.9 * H * W:
                 crop = None  # the crop would be the frame: nothing to gain
+        tiles = []
+        if crop is not None:
+            boxes = plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop]
+            tiles = [(t, *self._segment(pyr, image, t)) for t in boxes]
+        self.last_crop = crop
+        return FrontResult(image, thumb, cut, guide, prob, crop, tiles)
+
+    def back(self, state: "FrontResult") -> np.ndarray:
+        """Second half of :meth:`__call__`: refinement, tile paste, attached objects, temporal
+        smoothing and mask options. Depends only on earlier calls of ``back``; give it every
+        :meth:`front` result, in order."""
+        if state.cut:
+            self._forget_back()
+        image, prob, crop = state.image, state.prob, state.crop
+        H, W = image.shape[:2]
         if crop is None:
-            alpha = self._to_alpha(guide, prob, grey)  # (H, W)
+            grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)  # uint8 (H, W)
+            alpha = self._to_alpha(state.guide, prob, grey)  # (H, W)
         else:
             # the crop holds the person: outside it a plain upsampling is enough
             alpha = upsample_region(prob, (H, W))
-            self._paste_tiles(alpha, plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop], pyr, image, grey)
-        self.last_crop = crop
+            self._paste_tiles(alpha, state.tiles, image)
 
-        thumb_grey = cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY)  # uint8 (h, w)
+        thumb_grey = cv2.cvtColor(state.thumb, cv2.COLOR_RGB2GRAY)  # uint8 (h, w)
         if self.attacher is not None:
             alpha = self.attacher(alpha, prob, thumb_grey) if crop is not None else alpha
             if crop is None:
@@ -179,37 +228,47 @@ class Matter:
             alpha = self.smoother(alpha, thumb_grey)
         return shape_mask(alpha, self.mask)
 
-    def _paste_tiles(self, alpha: np.ndarray, tiles, pyr: Pyramid, image: np.ndarray, grey: np.ndarray) -> None:
-        """Segment each tile (integer frame boxes, ``plan_tiles``) and paste its alpha into ``alpha``
-        float32 (H, W), in place, in order.
+    def _paste_tiles(self, alpha: np.ndarray, tiles, image: np.ndarray) -> None:
+        """Refine each segmented tile (``(box, guide, prob)``, boxes from ``plan_tiles``) and paste its
+        alpha into ``alpha`` float32 (H, W), in place, in order.
 
         Each tile's alpha fades out over a seam at its sides inside the frame; the second tile of a
         pair also fades in linearly across the overlap, so the pair cross-fades there (the first
         tile's own seam lies where the second one's weight is already 1).
         """
         H, W = alpha.shape
-        for i, t in enumerate(tiles):
+        # brightness of the tiles' bounding box only (a per-pixel conversion: same values as the frame's)
+        bx0, by0 = min(t[0] for t, _, _ in tiles), min(t[1] for t, _, _ in tiles)
+        bx1, by1 = max(t[2] for t, _, _ in tiles), max(t[3] for t, _, _ in tiles)
+        grey = cv2.cvtColor(image[by0:by1, bx0:bx1], cv2.COLOR_RGB2GRAY)  # uint8 (by1-by0, bx1-bx0)
+        for i, (t, guide_c, prob_c) in enumerate(tiles):
             x0, y0, x1, y1 = t
-            guide_c, prob_c = self._segment(pyr, image, t)
-            alpha_c = self._to_alpha(guide_c, prob_c, grey[y0:y1, x0:x1])
+            alpha_c = self._to_alpha(guide_c, prob_c, grey[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0])
             wt = _seam_weight(t, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
             if i > 0:
-                px0, py0, px1, py1 = tiles[0]
+                px0, py0, px1, py1 = tiles[0][0]
                 if px0 == x0 and px1 == x1:  # top and bottom: fade in down the overlap rows
                     wt *= np.clip((np.arange(y0, y1, dtype=np.float32) + 0.5 - y0) / max(py1 - y0, 1), 0, 1)[:, None]
                 else:  # left and right
                     wt *= np.clip((np.arange(x0, x1, dtype=np.float32) + 0.5 - x0) / max(px1 - x0, 1), 0, 1)[None, :]
             region = alpha[y0:y1, x0:x1]
-            region += wt * (alpha_c - region)
+            diff = np.subtract(alpha_c, region, out=alpha_c)  # alpha_c is ours: reuse it
+            region += np.multiply(wt, diff, out=diff)
 
-    def _forget(self) -> None:
+    def _forget_front(self) -> None:
         self.segmenter.reset()  # recurrent state (rvm) does not survive a scene cut either
         if self.tracker is not None:
             self.tracker.reset()
+
+    def _forget_back(self) -> None:
         if self.smoother is not None:
             self.smoother.reset()
         if self.attacher is not None:
             self.attacher.reset()
+
+    def _forget(self) -> None:
+        self._forget_front()
+        self._forget_back()
 
     def reset(self) -> None:
         """Forget everything carried across frames."""

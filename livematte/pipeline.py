@@ -1,7 +1,9 @@
 """Runs frames from a source through a Matter and an effect into sinks, for files.
 
-Three threads overlap the work: one decodes, the calling thread computes the matte and the
-effect, one encodes. Queues are bounded and file mode never drops a frame. Ctrl-C
+Threads overlap the work: one decodes, the calling thread computes the matte and the effect, one
+encodes. A matter with ``front``/``back`` halves (:class:`~livematte.matter.Matter`) gets a fourth:
+the calling thread runs the front half (model runs) of frame t+1 while another runs the back half
+(refinement, smoothing) of frame t. Queues are bounded and file mode never drops a frame. Ctrl-C
 (KeyboardInterrupt) stops reading, writes every frame already computed, and finishes each sink,
 so what was processed plays.
 """
@@ -111,6 +113,38 @@ class _Writer(threading.Thread):
                 self.error = err
 
 
+class _Back(threading.Thread):
+    """Runs the matter's back half (and the effect, unless the writer applies it) in frame order,
+    handing ``(frame, picture, alpha)`` to the writer."""
+
+    def __init__(self, back: Callable, effect, writer: _Writer, depth: int = 2):
+        super().__init__(daemon=True, name="livematte-back")
+        self.back, self.effect, self.writer = back, effect, writer
+        self.q: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is _END:
+                return
+            if self.error is not None:
+                continue  # drain so the producer never blocks
+            frame, state = item
+            try:
+                alpha = self.back(state)
+                picture = None if self.effect is None else self.effect.apply(frame.image, alpha)
+                self.writer.q.put((frame, picture, alpha))
+            except BaseException as err:
+                self.error = err
+
+
+def _halves(matter):
+    """``(front, back)`` of a matter that has them (the CPU Matter), else None."""
+    front, back = getattr(matter, "front", None), getattr(matter, "back", None)
+    return (front, back) if callable(front) and callable(back) else None
+
+
 def run(
     frames: Iterable[Frame],
     info: StreamInfo,
@@ -142,22 +176,29 @@ def run(
             out.sink.abort()
         raise
     reader, writer = _Reader(frames), _Writer(outputs, effect if effect_on_writer else None)
+    halves = _halves(matter)
+    back = _Back(halves[1], None if effect_on_writer else effect, writer) if halves else None
     start = time.perf_counter()
     reader.start()
     writer.start()
+    if back is not None:
+        back.start()
     failed: Optional[BaseException] = None
     try:
         while True:
             frame = reader.q.get()
             if frame is _END:
                 break
-            alpha = matter(frame)
-            picture = None if effect_on_writer else effect.apply(frame.image, alpha)
-            writer.q.put((frame, picture, alpha))
+            if back is not None:
+                back.q.put((frame, halves[0](frame)))
+            else:
+                alpha = matter(frame)
+                picture = None if effect_on_writer else effect.apply(frame.image, alpha)
+                writer.q.put((frame, picture, alpha))
             stats.frames += 1
             if on_frame is not None:
                 on_frame(1)
-            if writer.error is not None:
+            if writer.error is not None or (back is not None and back.error is not None):
                 break
     except KeyboardInterrupt:
         stats.interrupted = True
@@ -165,10 +206,13 @@ def run(
         failed = err
     finally:
         reader.stop.set()
+        if back is not None:  # it finishes the frames already started, then ends the writer
+            back.q.put(_END)
+            back.join()
         writer.q.put(_END)
         writer.join()
         stats.seconds = time.perf_counter() - start
-    failed = failed or writer.error or reader.error
+    failed = failed or (back.error if back is not None else None) or writer.error or reader.error
     if failed is not None:
         for out in outputs:
             out.sink.abort()
