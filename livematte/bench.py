@@ -7,6 +7,9 @@ Figures (all medians or whole-run rates, frames per second):
 * ``pipeline_fps``: the full offline file path (decode, matte, effect, encode).
 * ``matte_fps``: matte + composite only, one frame at a time (batch 1), as live use needs, over
   frames already decoded; ``latency_ms_p50`` / ``latency_ms_p95`` are per-frame times of that loop.
+* ``codec_cpu_ms`` / ``pipeline_cpu_ms``: CPU time of the whole process (all threads, the codec's
+  included) per frame in those two runs. When ``pipeline_cpu_ms`` approaches the core count times
+  ``1000 / pipeline_fps`` the cores are saturated, and only less work (not more overlap) is faster.
 """
 from __future__ import annotations
 
@@ -41,6 +44,8 @@ class BenchResult:
     latency_ms_p50: float = 0.0
     latency_ms_p95: float = 0.0
     pipeline_vs_codec: float = 0.0
+    codec_cpu_ms: float = 0.0
+    pipeline_cpu_ms: float = 0.0
     versions: dict = field(default_factory=dict)
     machine: str = ""
 
@@ -123,7 +128,13 @@ class _PassThrough:
         pass
 
 
-def _file_run(clip: str, out: str, matter, effect, cfg: Config) -> float:
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _file_run(clip: str, out: str, matter, effect, cfg: Config) -> tuple:
+    """One file run: (frames per second, process CPU milliseconds per frame)."""
     from .api import on_cpu
 
     from .sinks.video import VideoFileSink
@@ -131,8 +142,10 @@ def _file_run(clip: str, out: str, matter, effect, cfg: Config) -> float:
 
     with VideoFileSource(clip) as source:
         sink = VideoFileSink(out, crf=cfg.output.crf, preset=cfg.output.preset)
+        cpu = _cpu_seconds()
         stats = run(source, source.info, matter, effect, [Output(sink)], effect_on_writer=on_cpu(effect))
-    return stats.fps
+        cpu = _cpu_seconds() - cpu
+    return stats.fps, 1000 * cpu / max(stats.frames, 1)
 
 
 def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float = 10.0,
@@ -151,9 +164,9 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
         if effect.alpha:
             raise LivematteError("bench encodes H.264: pick a background without transparency")
         out = os.path.join(tmp, "out.mp4")
-        codec = _file_run(clip, out, _NoMatte(), _PassThrough(), cfg)
+        codec, codec_cpu = _file_run(clip, out, _NoMatte(), _PassThrough(), cfg)
         matter.reset()
-        pipeline = _file_run(clip, out, matter, effect, cfg)
+        pipeline, pipeline_cpu = _file_run(clip, out, matter, effect, cfg)
         with VideoFileSource(clip) as source:
             info = source.info
             frames = [f for _, f in zip(range(300), source)]
@@ -177,5 +190,6 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
         matte_fps=round(1000 / float(np.median(ms)), 1),
         latency_ms_p50=round(float(np.percentile(ms, 50)), 2), latency_ms_p95=round(float(np.percentile(ms, 95)), 2),
         pipeline_vs_codec=round(pipeline / codec, 3) if codec else 0.0,
+        codec_cpu_ms=round(codec_cpu, 2), pipeline_cpu_ms=round(pipeline_cpu, 2),
         versions=_versions(), machine=_machine(),
     )
