@@ -150,7 +150,8 @@ def cmd_bench(args) -> int:
     result = bench(cfg, size=args.size, seconds=args.seconds, clip=args.clip)
     r = result.as_dict()
     print(f"{r['width']}x{r['height']} {r['model']} on {r['device']} ({r['machine']}), {r['frames']} frames, background {r['background']}")
-    for key in ("codec_only_fps", "pipeline_fps", "matte_fps", "latency_ms_p50", "latency_ms_p95", "pipeline_vs_codec"):
+    for key in ("codec_only_fps", "pipeline_fps", "matte_fps", "latency_ms_p50", "latency_ms_p95", "pipeline_vs_codec",
+                "codec_cpu_ms", "pipeline_cpu_ms"):
         print(f"  {key:18s} {r[key]}")
     if args.json:
         _write_json(args.json, r)

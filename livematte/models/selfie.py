@@ -56,6 +56,8 @@ def to_model_input(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     """
     h, w = size
     H, W = image.shape[:2]
+    if (H, W) == (h, w):  # the warp would be the identity (a crop already resized by the caller)
+        return image
     m = np.float32([[W / w, 0, 0], [0, H / h, 0]])
     return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
 
