@@ -13,6 +13,8 @@ from livematte.models.tflite_reader import read_tflite
 from livematte.models.torch_port import build_selfie_module, load_selfie_torch, model_path
 from livematte.types import LivematteError
 
+from .helpers import sample_frame
+
 MODELS = ["selfie", "selfie-landscape"]
 PERSON_IMAGES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "person-unlabeled" / "images"
 TOLERANCE = 1e-4  # probability units, float32 on CPU
@@ -31,9 +33,9 @@ needs_models = pytest.mark.skipif(not _have_models(), reason="mediapipe 0.10.21 
 
 
 def _images():
-    """(id, RGB uint8 image) pairs: the astronaut always, the person photos when present."""
-    skdata = pytest.importorskip("skimage.data")
-    yield "astronaut", skdata.astronaut()
+    """(id, RGB uint8 image) pairs: frames of the shipped sample always, the person photos when present."""
+    yield "sample-30", sample_frame(30)
+    yield "sample-90", sample_frame(90)
     for path in sorted(PERSON_IMAGES.glob("*.jpg")) if PERSON_IMAGES.is_dir() else []:
         bgr = cv2.imread(str(path))
         if bgr is not None:
@@ -93,8 +95,9 @@ def test_port_matches_litert_on_real_images(name, litert):
 
 @needs_models
 def test_port_is_layout_and_batch_independent(litert):
-    skdata = pytest.importorskip("skimage.data")
-    rgbs = [skdata.astronaut(), skdata.coffee()]
+    background = cv2.cvtColor(cv2.imread(str(Path(__file__).resolve().parents[1] / "samples" / "background.jpg")),
+                              cv2.COLOR_BGR2RGB)
+    rgbs = [sample_frame(30), background]
     nchw = load_selfie_torch("selfie", channels_last=False)
     nhwc = load_selfie_torch("selfie")
     xs = [_preprocess(rgb, nchw.input_size) for rgb in rgbs]
