@@ -66,6 +66,9 @@ class QualityConfig:
         roi_tiles: a subject much taller than wide (or wider than tall) is segmented as two
             overlapping square tiles (top and bottom) instead of one square crop: twice the model's
             resolution on a standing person, for one more model run.
+        temporal_sure: the past's weight falls to 0 where the new alpha is certain: full within
+            ``[temporal_sure, 1 - temporal_sure]``, 0 at alpha 0 or 1 (0: off).
+        roi_confirm: consecutive frames with a confident person before the crop opens (1: at once).
         attach: add back full-frame foreground that the crop left out when it touches the person
             and moves with them (a pushed stroller, a board), judged by optical flow on a small grid.
     """
@@ -83,6 +86,8 @@ class QualityConfig:
     roi_seam: float = 0.03
     roi_tiles: bool = True
     attach: bool = False
+    roi_confirm: int = 1
+    temporal_sure: float = 0.1
 
     def validate(self) -> "QualityConfig":
         """Raise LivematteError on an unknown mode or an out-of-range value; returns self."""
@@ -98,6 +103,10 @@ class QualityConfig:
             raise LivematteError(f"eps and motion_noise must be > 0, got {self.eps}, {self.motion_noise}")
         if not 0.0 <= self.roi_margin <= 2.0 or not 0.0 <= self.min_core <= 1.0 or not 0.0 <= self.roi_seam <= 0.5:
             raise LivematteError("roi_margin must be in [0, 2], min_core in [0, 1], roi_seam in [0, 0.5]")
+        if not 0.0 <= self.temporal_sure < 0.5:
+            raise LivematteError(f"temporal_sure must be in [0, 0.5), got {self.temporal_sure}")
+        if not 1 <= int(self.roi_confirm) <= 10:
+            raise LivematteError(f"roi_confirm must be within 1..10, got {self.roi_confirm}")
         return self
 
 

@@ -107,9 +107,10 @@ class Matter:
         self.mask = self.config.mask.validate()
         q = self.quality = self.config.quality.validate()
         self.refiner = GuidedRefiner(q.radius, q.eps) if q.refine == "guided" else None
-        self.tracker = RoiTracker(margin=q.roi_margin, max_aspect=100.0 if q.roi_tiles else 1.0) if q.roi else None
+        self.tracker = RoiTracker(margin=q.roi_margin, confirm=int(q.roi_confirm),
+                                  max_aspect=100.0 if q.roi_tiles else 1.0) if q.roi else None
         mode = "ema" if q.temporal == "ema" else "motion"
-        self.smoother = MotionSmoother(q.smoothing, q.motion_noise, mode) if q.temporal != "none" else None
+        self.smoother = MotionSmoother(q.smoothing, q.motion_noise, mode, sure=q.temporal_sure) if q.temporal != "none" else None
         self.cuts = SceneCutDetector()
         self.attacher = AttachedObjects() if q.attach and q.roi else None
         self._model_input = hasattr(segmenter, "predict_model_input") and hasattr(segmenter, "input_size")

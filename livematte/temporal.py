@@ -56,10 +56,14 @@ class MotionSmoother:
         jump: alpha change at which the weight falls by a further 1/e (0: off). Where the person and
             the background have the same brightness the picture shows no motion, yet alpha jumps
             from 1 to 0 as the person leaves: without this the old alpha lingers as a ghost band.
+        sure: the past counts fully only where the new alpha lies within ``[sure, 1 - sure]``; its
+            weight falls to 0 as the new alpha reaches 0 or 1 (0: off). Flicker at the edge (alpha
+            near 0.5 flipping) is still averaged; a ghost fading where the model is now certain is not.
     """
 
-    def __init__(self, strength: float = 0.5, noise: float = 4.0, mode: str = "motion", jump: float = 0.3):
-        self.strength, self.noise, self.mode, self.jump = strength, noise, mode, jump
+    def __init__(self, strength: float = 0.5, noise: float = 4.0, mode: str = "motion", jump: float = 0.3,
+                 sure: float = 0.0):
+        self.strength, self.noise, self.mode, self.jump, self.sure = strength, noise, mode, jump, sure
         self.reset()
 
     def reset(self) -> None:
@@ -80,6 +84,18 @@ class MotionSmoother:
         diff = cv2.blur(diff, (k, k))
         return (np.float32(self.strength) * np.exp(-diff / np.float32(self.noise))).astype(np.float32)
 
+    def sure_weight(self, alpha: np.ndarray, shape) -> np.ndarray:
+        """float32 ``shape`` = ``(h, w)`` factor of the past's weight from the new alpha's certainty:
+        1 where the new alpha (sampled on the small grid) lies in ``[sure, 1 - sure]`` in the cell
+        or one of its 8 neighbours, falling to 0 where it is 0 or 1 all around."""
+        h, w = shape
+        a = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_NEAREST)  # (h, w)
+        c = np.subtract(np.float32(1.0), a)
+        c *= a
+        c *= np.float32(1.0 / (self.sure * (1.0 - self.sure)))
+        np.minimum(c, np.float32(1.0), out=c)
+        return cv2.dilate(c, np.ones((3, 3), np.uint8))
+
     def __call__(self, alpha: np.ndarray, grey_small: np.ndarray) -> np.ndarray:
         """Smooth one alpha float32 ``(H, W)``; ``grey_small`` is the frame's brightness on a small grid
         (uint8 ``(h, w)``, same grid every frame). Returns float32 ``(H, W)``, read-only (it is
@@ -96,6 +112,8 @@ class MotionSmoother:
             h, w_ = w.shape
             change = cv2.blur(np.abs(cv2.resize(out, (w_, h), interpolation=cv2.INTER_NEAREST)), (3, 3))
             w *= np.exp(change * np.float32(-1.0 / self.jump))
+        if self.sure > 0 and self.mode == "motion":
+            w *= self.sure_weight(alpha, w.shape)
         w = cv2.resize(w, (W, H), interpolation=cv2.INTER_LINEAR)
         out *= w
         out += alpha

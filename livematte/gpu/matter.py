@@ -89,9 +89,9 @@ class TorchMatter:
         self.precision_check: Optional[Tuple[float, float]] = None  # (mean, max) fp16 vs fp32
 
         self.refiner = TorchGuidedRefiner(q.radius, q.eps) if q.refine == "guided" else None
-        self.tracker = RoiTracker(margin=q.roi_margin, max_aspect=100.0 if q.roi_tiles else 1.0) if q.roi else None
+        self.tracker = RoiTracker(margin=q.roi_margin, confirm=int(q.roi_confirm), max_aspect=100.0 if q.roi_tiles else 1.0) if q.roi else None
         mode = "ema" if q.temporal == "ema" else "motion"
-        self.smoother = TorchMotionSmoother(q.smoothing, q.motion_noise, mode) if q.temporal != "none" else None
+        self.smoother = TorchMotionSmoother(q.smoothing, q.motion_noise, mode, sure=q.temporal_sure) if q.temporal != "none" else None
         self.cuts = HistogramCutDetector()
         self.front = GraphedCall(self._front, enabled=graphs)
         self.crop_net = GraphedCall(self._crop_model, enabled=graphs)

@@ -21,6 +21,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..maskops import MaskOptions
 from . import ops
@@ -127,8 +128,8 @@ class HistogramCutDetector:
 class TorchMotionSmoother:
     """``temporal.MotionSmoother``: per-pixel blend with the past, weighted by local stillness."""
 
-    def __init__(self, strength: float = 0.5, noise: float = 4.0, mode: str = "motion"):
-        self.strength, self.noise, self.mode = strength, noise, mode
+    def __init__(self, strength: float = 0.5, noise: float = 4.0, mode: str = "motion", sure: float = 0.0):
+        self.strength, self.noise, self.mode, self.sure = strength, noise, mode, sure
         self.reset()
 
     def reset(self) -> None:
@@ -155,6 +156,10 @@ class TorchMotionSmoother:
         if w is None or self.strength <= 0 or self._alpha is None or self._alpha.shape != alpha.shape:
             self._alpha = alpha
             return alpha
+        if self.sure > 0 and self.mode == "motion":  # ``temporal.MotionSmoother.sure_weight``
+            a = F.interpolate(alpha[None, None], size=tuple(w.shape), mode="nearest")
+            c = (a * (1.0 - a) * (1.0 / (self.sure * (1.0 - self.sure)))).clamp_(max=1.0)
+            w = w * F.max_pool2d(c, 3, stride=1, padding=1)[0, 0]
         w = ops.resize_linear(w, tuple(alpha.shape))
         out = torch.addcmul(alpha, self._alpha - alpha, w)
         self._alpha = out
