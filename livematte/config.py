@@ -68,6 +68,9 @@ class QualityConfig:
             resolution on a standing person, for one more model run.
         temporal_sure: the past's weight falls to 0 where the new alpha is certain: full within
             ``[temporal_sure, 1 - temporal_sure]``, 0 at alpha 0 or 1 (0: off).
+        roi_outside: while a crop is in use, full-frame foreground blobs that do not reach into it
+            (smaller than a quarter of the person, since larger person blobs make the box) are
+            ``keep`` (kept at the full-frame probability) or ``drop`` (removed).
         roi_confirm: consecutive frames with a confident person before the crop opens (1: at once).
         attach: add back full-frame foreground that the crop left out when it touches the person
             and moves with them (a pushed stroller, a board), judged by optical flow on a small grid.
@@ -88,6 +91,7 @@ class QualityConfig:
     attach: bool = False
     roi_confirm: int = 1
     temporal_sure: float = 0.1
+    roi_outside: str = "drop"
 
     def validate(self) -> "QualityConfig":
         """Raise LivematteError on an unknown mode or an out-of-range value; returns self."""
@@ -103,6 +107,8 @@ class QualityConfig:
             raise LivematteError(f"eps and motion_noise must be > 0, got {self.eps}, {self.motion_noise}")
         if not 0.0 <= self.roi_margin <= 2.0 or not 0.0 <= self.min_core <= 1.0 or not 0.0 <= self.roi_seam <= 0.5:
             raise LivematteError("roi_margin must be in [0, 2], min_core in [0, 1], roi_seam in [0, 0.5]")
+        if self.roi_outside not in ("keep", "drop"):
+            raise LivematteError(f"roi_outside must be keep or drop, got {self.roi_outside!r}")
         if not 0.0 <= self.temporal_sure < 0.5:
             raise LivematteError(f"temporal_sure must be in [0, 0.5), got {self.temporal_sure}")
         if not 1 <= int(self.roi_confirm) <= 10:

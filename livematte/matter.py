@@ -146,6 +146,27 @@ class Matter:
         out[grown > 0] = 0.0
         return out
 
+    @staticmethod
+    def _outside(prob: np.ndarray, crop: Tuple[int, int, int, int], frame_hw: Tuple[int, int]) -> np.ndarray:
+        """bool ``(h, w)`` mask of the model grid that lies outside ``crop`` (frame pixels) and is not
+        within 3 cells of a blob of ``prob >= 0.5`` reaching into it: full-frame foreground (and
+        lukewarm haze) away from the person the tracker follows. Every person blob of at least a
+        quarter of the largest is inside the box, so this drops specks and false blobs only."""
+        h, w = prob.shape
+        H, W = frame_hw
+        n, labels = cv2.connectedComponents((prob >= 0.5).astype(np.uint8), connectivity=8)
+        if n <= 1:
+            return np.zeros(prob.shape, bool)
+        x0, y0 = int(crop[0] * w / W), int(crop[1] * h / H)
+        x1, y1 = max(x0 + 1, int(np.ceil(crop[2] * w / W))), max(y0 + 1, int(np.ceil(crop[3] * h / H)))
+        inside = np.zeros(n, bool)
+        inside[np.unique(labels[y0:y1, x0:x1])] = True
+        inside[0] = False
+        keep = inside[labels]
+        keep[y0:y1, x0:x1] = True
+        keep = cv2.dilate(keep.view(np.uint8), np.ones((7, 7), np.uint8)) > 0
+        return ~keep
+
     def _to_alpha(self, guide_lo, prob: np.ndarray, grey_hi: np.ndarray) -> np.ndarray:
         """Model-grid probability -> alpha at the size of ``grey_hi`` (uint8 (H, W))."""
         if self.refiner is None:
@@ -198,6 +219,10 @@ class Matter:
             if crop is not None and (crop[2] - crop[0]) * (crop[3] - crop[1]) >= 0.9 * H * W:
                 crop = None  # the crop would be the frame: nothing to gain
         tiles = []
+        if crop is not None and self.quality.roi_outside == "drop":
+            outside = self._outside(prob, crop, (H, W))
+            if outside.any():
+                prob = np.where(outside, np.float32(0.0), prob)
         if crop is not None:
             boxes = plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop]
             tiles = [(t, *self._segment(pyr, image, t)) for t in boxes]

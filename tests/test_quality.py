@@ -352,3 +352,64 @@ def test_attach_is_refused_by_the_torch_path():
 
     with pytest.raises(LivematteError, match="attach"):
         TorchMatter(quality(attach=True), device="cpu")
+
+
+# ----------------------------------------------------------------------------- revision 3
+
+
+def test_a_faint_ghost_where_the_model_is_now_certain_is_dropped_at_once():
+    # a thin, faint leftover (alpha 0.15, as along a pole the person just left) on a still picture
+    grey = np.full((18, 32), 100, np.uint8)
+    before = np.zeros((72, 128), np.float32)
+    before[:, 60:64] = 0.15
+    now = np.zeros((72, 128), np.float32)
+    plain = MotionSmoother(strength=0.7, noise=8.0, sure=0.0)
+    sure = MotionSmoother(strength=0.7, noise=8.0, sure=0.1)
+    for sm in (plain, sure):
+        sm(before, grey)
+    assert plain(now, grey).max() > 0.05  # the old smoother lets it fade over frames
+    assert sure(now, grey).max() == 0.0  # the new alpha is a certain 0: taken as it is
+    # flicker at an uncertain edge (alpha near 0.5) is still averaged
+    sure.reset()
+    sure(np.full((72, 128), 0.45, np.float32), grey)
+    out = sure(np.full((72, 128), 0.6, np.float32), grey)
+    assert 0.48 < float(out.mean()) < 0.56
+
+
+def test_the_crop_opens_on_the_first_frame_with_a_confident_person():
+    person = (103, 123, 121, 185)
+    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none"))
+    m(Frame(scene(rect=person), 0))
+    assert m.last_crop is not None  # default roi_confirm = 1
+    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", roi_confirm=2))
+    m(Frame(scene(rect=person), 0))
+    assert m.last_crop is None
+    assert m(Frame(scene(rect=person), 1)) is not None and m.last_crop is not None
+
+
+def test_foreground_away_from_the_crop_is_dropped_but_what_reaches_into_it_stays():
+    prob = np.zeros((64, 64), np.float32)
+    prob[20:40, 20:30] = 1.0  # the person, inside the crop
+    prob[30:34, 30:45] = 0.8  # an arm / object reaching out of the crop
+    prob[5:8, 55:60] = 0.7  # a speck far away
+    prob[50:60, 50:60] = 0.3  # lukewarm haze far away
+    crop = (180, 180, 300, 360)  # frame pixels of a 640x640 frame: grid cells 18..30 x 18..36
+    out = Matter._outside(prob, crop, (640, 640))
+    assert out[6, 57] and out[55, 55]  # speck and haze dropped
+    assert not out[25, 25] and not out[32, 44]  # the person and what reaches out of the crop stay
+    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none"))
+    frame = scene(rect=(103, 123, 121, 185))
+    frame[20:26, 560:566] = 255  # a small bright speck far away: a confident blob, too small for the box
+    alpha = m(Frame(frame, 0))
+    assert m.last_crop is not None and alpha[20:26, 560:566].max() == 0.0
+    keep = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", roi_outside="keep"))
+    assert keep(Frame(frame, 0))[20:26, 560:566].max() > 0.5
+
+
+def test_new_quality_options_are_checked():
+    with pytest.raises(LivematteError, match="roi_outside"):
+        QualityConfig(roi_outside="maybe").validate()
+    with pytest.raises(LivematteError, match="temporal_sure"):
+        QualityConfig(temporal_sure=0.5).validate()
+    with pytest.raises(LivematteError, match="roi_confirm"):
+        QualityConfig(roi_confirm=0).validate()

@@ -185,7 +185,8 @@ class TorchMatter:
             self._forget()
         found, doubtful = person_blobs(prob_np, min_core=self.quality.min_core)
         if doubtful.any():  # lukewarm blobs with no confident core: not a person
-            prob = torch.from_numpy(Matter._suppress(prob_np, doubtful)).to(self.device)
+            prob_np = Matter._suppress(prob_np, doubtful)
+            prob = torch.from_numpy(prob_np).to(self.device)
 
         crop = None
         if self.tracker is not None:
@@ -195,6 +196,10 @@ class TorchMatter:
             crop = self.tracker.update(found, (H, W))
             if crop is not None and (crop[2] - crop[0]) * (crop[3] - crop[1]) >= 0.9 * H * W:
                 crop = None
+        if crop is not None and self.quality.roi_outside == "drop":  # as ``Matter.front``
+            outside = Matter._outside(prob_np, crop, (H, W))
+            if outside.any():
+                prob = torch.from_numpy(np.where(outside, np.float32(0.0), prob_np)).to(self.device)
         if crop is None:
             alpha = self._to_alpha(guide, prob, grey)
         else:
