@@ -160,7 +160,7 @@ class Matter:
         x0, y0 = int(crop[0] * w / W), int(crop[1] * h / H)
         x1, y1 = max(x0 + 1, int(np.ceil(crop[2] * w / W))), max(y0 + 1, int(np.ceil(crop[3] * h / H)))
         inside = np.zeros(n, bool)
-        inside[np.unique(labels[y0:y1, x0:x1])] = True
+        inside[labels[y0:y1, x0:x1].ravel()] = True
         inside[0] = False
         keep = inside[labels]
         keep[y0:y1, x0:x1] = True
