@@ -71,7 +71,8 @@ class QualityConfig:
         roi_outside: while a crop is in use, full-frame foreground blobs that do not reach into it
             (smaller than a quarter of the person, since larger person blobs make the box) are
             ``keep`` (kept at the full-frame probability) or ``drop`` (removed).
-        roi_confirm: consecutive frames with a confident person before the crop opens (1: at once).
+        roi_confirm: consecutive frames with a confident person before the crop opens (1: at once);
+            on the first frame of a source or shot the crop opens at once whatever this says.
         attach: add back full-frame foreground that the crop left out when it touches the person
             and moves with them (a pushed stroller, a board), judged by optical flow on a small grid.
     """
@@ -89,7 +90,7 @@ class QualityConfig:
     roi_seam: float = 0.03
     roi_tiles: bool = True
     attach: bool = False
-    roi_confirm: int = 1
+    roi_confirm: int = 2
     temporal_sure: float = 0.1
     roi_outside: str = "drop"
 

@@ -6,7 +6,7 @@ the full-frame pass (:func:`person_blobs`); :class:`Pyramid` then cuts that box 
 about the model's resolution, so the second pass sees the person large.
 
 The tracker only starts after a person has been found in ``confirm`` consecutive frames (a single
-false blob in an empty scene never opens a crop), follows a person who moves (the box always
+false blob in an empty scene never opens a crop), or at once when the first frame of a shot shows one, follows a person who moves (the box always
 contains the current detection, grows at once and shrinks slowly), and drops the box after ``patience``
 frames without a person, so a person who leaves and comes back is found again by the full-frame pass.
 
@@ -163,7 +163,9 @@ class RoiTracker:
     Args:
         margin: context added on each side, as a fraction of the person's larger side.
         min_side: smallest crop side as a fraction of the frame's shorter side (limits the zoom).
-        confirm: consecutive frames with a person before a crop is used.
+        confirm: consecutive frames with a person before a crop is used, except on the first frame
+            after a reset (a new source or shot): a person there opens the crop at once, so a shot
+            does not start with a coarse full-frame matte.
         patience: frames without a person before the box is dropped.
         shrink: per-frame rate at which a too-large box shrinks toward the person (it grows at once).
         max_aspect: the crop is widened or heightened toward a square until its sides' ratio is at
@@ -181,6 +183,7 @@ class RoiTracker:
         self.box: Optional[np.ndarray] = None  # float64 (4,) smoothed crop box, frame pixels
         self.hits = 0
         self.misses = 0
+        self.fresh = True  # no frame seen since the reset
 
     @property
     def active(self) -> bool:
@@ -190,6 +193,8 @@ class RoiTracker:
     def update(self, detected: Optional[Box], frame_hw: Tuple[int, int]) -> Optional[Tuple[int, int, int, int]]:
         """Advance one frame; returns the integer crop ``(x0, y0, x1, y1)`` for this frame, or None."""
         if detected is None:
+            self.fresh = False
+        if detected is None:
             self.hits = 0
             self.misses += 1
             if self.misses > self.patience:
@@ -197,7 +202,8 @@ class RoiTracker:
             return None if self.box is None else self._int_box(frame_hw)  # look where the person was
         self.misses = 0
         self.hits += 1
-        if self.box is None and self.hits < self.confirm:
+        fresh, self.fresh = self.fresh, False
+        if self.box is None and self.hits < self.confirm and not fresh:
             return None
         target = np.array(crop_box(detected, frame_hw, self.margin, self.min_side * min(frame_hw),
                                    self.max_aspect), np.float64)

@@ -151,6 +151,7 @@ def test_matter_resets_smoothing_on_a_scene_cut():
 def test_roi_tracker_follows_leaves_and_reacquires():
     tr = RoiTracker(confirm=2, patience=2)
     hw = (360, 640)
+    assert tr.update(None, hw) is None
     assert tr.update((100, 100, 140, 200), hw) is None  # one sighting is not enough
     box = tr.update((104, 100, 144, 200), hw)
     assert box is not None and box[0] <= 104 and box[2] >= 144
@@ -376,15 +377,18 @@ def test_a_faint_ghost_where_the_model_is_now_certain_is_dropped_at_once():
     assert 0.48 < float(out.mean()) < 0.56
 
 
-def test_the_crop_opens_on_the_first_frame_with_a_confident_person():
+def test_the_crop_opens_on_the_first_frame_of_a_shot_and_later_after_roi_confirm_frames():
     person = (103, 123, 121, 185)
-    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none"))
-    m(Frame(scene(rect=person), 0))
-    assert m.last_crop is not None  # default roi_confirm = 1
-    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", roi_confirm=2))
-    m(Frame(scene(rect=person), 0))
-    assert m.last_crop is None
-    assert m(Frame(scene(rect=person), 1)) is not None and m.last_crop is not None
+    for confirm in (1, 2):
+        m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", roi_confirm=confirm))
+        m(Frame(scene(rect=person), 0))
+        assert m.last_crop is not None  # a shot's first frame: at once
+        m.reset()
+        m(Frame(scene(), 0))  # an empty first frame, then a person appears
+        m(Frame(scene(rect=person), 1))
+        assert (m.last_crop is not None) == (confirm == 1)
+        m(Frame(scene(rect=person), 2))
+        assert m.last_crop is not None
 
 
 def test_foreground_away_from_the_crop_is_dropped_but_what_reaches_into_it_stays():
