@@ -87,56 +87,59 @@ class _Reader(threading.Thread):
             self.q.put(_END)
 
 
-class _Writer(threading.Thread):
+class _Stage(threading.Thread):
+    """A worker that handles queued items in order until ``_END``; its first error is kept in
+    ``error`` (the caller raises it) and later items are drained so producers never block."""
+
+    def __init__(self, name: str, depth: int):
+        super().__init__(daemon=True, name=name)
+        self.q: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: Optional[BaseException] = None
+
+    def handle(self, item) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is _END:
+                return
+            if self.error is None:
+                try:
+                    self.handle(item)
+                except BaseException as err:
+                    self.error = err
+
+
+class _Writer(_Stage):
     """Hands computed pictures to every output in order; applies the effect first when given one
     (then the effect and the encoder share this thread, and the matte has the other to itself)."""
 
     def __init__(self, outputs: List[Output], effect=None, depth: int = 4):
-        super().__init__(daemon=True, name="livematte-write")
-        self.outputs, self.effect, self.q = outputs, effect, queue.Queue(maxsize=depth)
-        self.error: Optional[BaseException] = None
+        super().__init__("livematte-write", depth)
+        self.outputs, self.effect = outputs, effect
 
-    def run(self) -> None:
-        while True:
-            item = self.q.get()
-            if item is _END:
-                return
-            if self.error is not None:
-                continue  # drain so the producer never blocks
-            frame, picture, alpha = item
-            try:
-                if self.effect is not None:
-                    picture = self.effect.apply(frame.image, alpha)
-                for out in self.outputs:
-                    out.sink.write(_select(out.kind, picture, alpha), frame)
-            except BaseException as err:
-                self.error = err
+    def handle(self, item) -> None:
+        frame, picture, alpha = item
+        if self.effect is not None:
+            picture = self.effect.apply(frame.image, alpha)
+        for out in self.outputs:
+            out.sink.write(_select(out.kind, picture, alpha), frame)
 
 
-class _Back(threading.Thread):
+class _Back(_Stage):
     """Runs the matter's back half (and the effect, unless the writer applies it) in frame order,
     handing ``(frame, picture, alpha)`` to the writer."""
 
     def __init__(self, back: Callable, effect, writer: _Writer, depth: int = 2):
-        super().__init__(daemon=True, name="livematte-back")
+        super().__init__("livematte-back", depth)
         self.back, self.effect, self.writer = back, effect, writer
-        self.q: queue.Queue = queue.Queue(maxsize=depth)
-        self.error: Optional[BaseException] = None
 
-    def run(self) -> None:
-        while True:
-            item = self.q.get()
-            if item is _END:
-                return
-            if self.error is not None:
-                continue  # drain so the producer never blocks
-            frame, state = item
-            try:
-                alpha = self.back(state)
-                picture = None if self.effect is None else self.effect.apply(frame.image, alpha)
-                self.writer.q.put((frame, picture, alpha))
-            except BaseException as err:
-                self.error = err
+    def handle(self, item) -> None:
+        frame, state = item
+        alpha = self.back(state)
+        picture = None if self.effect is None else self.effect.apply(frame.image, alpha)
+        self.writer.q.put((frame, picture, alpha))
 
 
 def _halves(matter):

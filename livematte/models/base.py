@@ -41,3 +41,18 @@ class BackendInfo:
     available: bool
     reason: str = ""
     resolution: Optional[Tuple[int, int]] = None
+
+
+def image_to_tensor(image: np.ndarray, device) -> "torch.Tensor":
+    """RGB uint8 ``(H, W, 3)`` -> float ``[1, 3, H, W]`` in [0, 1] on ``device`` (torch backends).
+
+    Raises TypeError / ValueError for a wrong dtype / shape ("got X, expected Y").
+    """
+    import torch
+
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise TypeError(f"expected a uint8 ndarray, got {getattr(image, 'dtype', type(image))}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB image of shape (H, W, 3), got {image.shape}")
+    x = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    return x.permute(2, 0, 1)[None].float().div_(255.0)  # [1, 3, H, W]

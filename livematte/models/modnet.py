@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .base import BackendInfo
+from .base import BackendInfo, image_to_tensor
 from .checkpoints import (CheckpointSpec, PathLike, find, load_checkpoint, missing_reason, reject_options,
                           torch_device, torch_runtime)
 from .mobilenet import MobileNetV2Features
@@ -239,12 +239,7 @@ class ModnetSegmenter:
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """RGB uint8 ``(H, W, 3)`` -> float32 alpha ``(h, w)`` at the working resolution."""
-        if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-            raise TypeError(f"expected a uint8 ndarray, got {getattr(image, 'dtype', type(image))}")
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an RGB image of shape (H, W, 3), got {image.shape}")
-        x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
-        x = x.permute(2, 0, 1)[None].float().div_(255.0)  # [1, 3, H, W]
+        x = image_to_tensor(image, self.device)  # [1, 3, H, W]
         return self.infer(x)[0, 0].float().cpu().numpy()
 
 

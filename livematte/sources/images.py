@@ -187,14 +187,7 @@ def load_image(path: str) -> np.ndarray:
         LivematteError: the file is missing, empty, not a decodable image, or has a side over
             :data:`MAX_SIDE` pixels (the message names the file).
     """
-    image = _decode(path)
-    if image.ndim == 2:
-        rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    elif image.shape[2] == 4:
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    else:
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return np.ascontiguousarray(rgb)  # (H, W, 3)
+    return _convert(_decode(path), (cv2.COLOR_GRAY2RGB, cv2.COLOR_BGR2RGB, cv2.COLOR_BGRA2RGB))  # (H, W, 3)
 
 
 def load_image_rgba(path: str) -> np.ndarray:
@@ -202,14 +195,13 @@ def load_image_rgba(path: str) -> np.ndarray:
 
     Same conversions and errors as :func:`load_image`.
     """
-    image = _decode(path)
-    if image.ndim == 2:
-        rgba = cv2.cvtColor(image, cv2.COLOR_GRAY2RGBA)
-    elif image.shape[2] == 4:
-        rgba = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
-    else:
-        rgba = cv2.cvtColor(image, cv2.COLOR_BGR2RGBA)
-    return np.ascontiguousarray(rgba)  # (H, W, 4)
+    return _convert(_decode(path), (cv2.COLOR_GRAY2RGBA, cv2.COLOR_BGR2RGBA, cv2.COLOR_BGRA2RGBA))  # (H, W, 4)
+
+
+def _convert(image: np.ndarray, codes: Tuple[int, int, int]) -> np.ndarray:
+    """A decoded 8-bit grey / BGR / BGRA image through the matching one of ``codes``."""
+    code = codes[0] if image.ndim == 2 else codes[2] if image.shape[2] == 4 else codes[1]
+    return np.ascontiguousarray(cv2.cvtColor(image, code))
 
 
 def _natural_key(name: str) -> Tuple[Tuple[Tuple[int, int, str], ...], str]:
