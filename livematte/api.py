@@ -51,6 +51,20 @@ def on_cpu(effect) -> bool:
     return type(effect).__module__ == "livematte.effects"
 
 
+def live_matter(cfg: Config):
+    """The matter for the live path: the torch one on CUDA (alpha downloaded, so the live effects,
+    switchable from the preview window, stay numpy), the numpy/OpenCV one otherwise."""
+    if cfg.model.device == "cpu" or (cfg.model.device == "auto" and not _cuda_possible()):
+        return build_matter(cfg)
+    from .gpu import build_torch_matter, resolve_device
+    from .matter import _PARTNERS
+
+    device = resolve_device(cfg.model.device)
+    if device.type != "cuda" or cfg.model.name not in _PARTNERS:
+        return build_matter(cfg)
+    return build_torch_matter(cfg, device=device, output="numpy")
+
+
 def frame_path(cfg: Config, *, reuse_output: bool = False):
     """``(matter, effect)`` for ``cfg``: torch on CUDA (``--device auto|cuda``), numpy/OpenCV on CPU."""
     if cfg.model.device == "cpu" or (cfg.model.device == "auto" and not _cuda_possible()):

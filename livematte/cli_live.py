@@ -63,7 +63,7 @@ def cmd_cam(args) -> int:
     from .cli import _config_from_args, _report_path, _warn
     from .io import check_output
     from .live import EffectControls, make_sink, run_live
-    from .matter import build_matter
+    from .api import live_matter
     from .sources.camera import SimulatedDisconnect, is_camera, open_live_source, parse_size
 
     cfg = _config_from_args(args)
@@ -82,7 +82,7 @@ def cmd_cam(args) -> int:
                        vcam_format=args.vcam_format, crf=cfg.output.crf, preset=cfg.output.preset,
                        allow_remote=args.allow_remote, stream_fill=args.stream_fill,
                        on_event=lambda m: print(f"livematte: {m}", file=sys.stderr, flush=True)) for spec in outputs]
-    matter = build_matter(cfg)
+    matter = live_matter(cfg)
     status = _Status()
     try:
         stats = run_live(source, matter, controls, sinks, loop=args.loop, duration=args.duration,

@@ -1,5 +1,6 @@
 """The Python API: one frame at a time, with the caller's Config left as it was."""
 import numpy as np
+import pytest
 
 from livematte import Livematte
 from livematte.config import Config
@@ -16,3 +17,16 @@ def test_background_argument_does_not_change_the_callers_config():
     assert out.min() >= 250
     alpha = lm.matte(empty)
     assert alpha.shape == (90, 160) and alpha.dtype == np.float32 and alpha.max() < 0.1
+
+
+def test_live_matter_picks_the_cpu_path_here_and_refuses_missing_cuda():
+    from livematte.api import live_matter
+    from livematte.config import Config
+    from livematte.matter import Matter
+    from livematte.types import LivematteError
+
+    cfg = Config()
+    assert isinstance(live_matter(cfg), Matter)  # auto without CUDA
+    cfg.model.device = "cuda"
+    with pytest.raises(LivematteError, match="CUDA is not available"):
+        live_matter(cfg)
