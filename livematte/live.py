@@ -231,11 +231,11 @@ def make_sink(spec: str, *, vcam_device: Optional[str] = None, vcam_backend: Opt
     from .sinks.stream import StreamSink, is_stream_url
 
     if is_stream_url(spec):
-        return Recorder(StreamSink(spec, fill=stream_fill, preset=preset), depth=2)
+        return Recorder(StreamSink(spec, fill=stream_fill, preset=preset), depth=2, close_timeout=5.0)
     if spec == "-":
         from .sinks.pipe import PipeSink
 
-        return Recorder(PipeSink(on_event=on_event), depth=2)
+        return Recorder(PipeSink(on_event=on_event), depth=2, close_timeout=2.0)
     # -- end of outputs for OBS and pipes --
     if spec == "vcam":
         from .sinks.vcam import VirtualCameraSink

@@ -333,3 +333,21 @@ def test_pipe_sink_writes_exact_bytes_and_reports_a_closed_reader():
     with pytest.raises(LivematteError, match="reader closed the pipe after 1 frames"):
         sink.write(rgb, None)
     os.close(w)
+
+
+def test_a_pipe_reader_that_stops_reading_does_not_hang_the_exit(tmp_path):
+    """`cam --to -` whose reader never reads: the live loop keeps going (frames dropped for the pipe),
+    and at the end livematte gives up on the pipe after 2 s with a one-line error instead of hanging."""
+    proc = subprocess.Popen([sys.executable, "-m", "livematte", "cam", "--source", PERSON, "--to", "-", "--frames", "20"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 40
+        while proc.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is not None, "livematte hung on a stalled pipe"
+        err = proc.stderr.read().decode()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 2, err
+    assert "stopped taking frames" in err and "Traceback" not in err

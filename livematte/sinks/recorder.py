@@ -58,8 +58,11 @@ class Recorder:
 
     keepalive = False
 
-    def __init__(self, sink, depth: int = 8):
+    def __init__(self, sink, depth: int = 8, close_timeout: Optional[float] = None):
+        """``close_timeout``: seconds to wait at close for a consumer that has stopped reading (a
+        stalled pipe or network peer) before giving up on it; None waits for every queued frame."""
         self.sink, self.q = sink, queue.Queue(maxsize=depth)
+        self.close_timeout = close_timeout
         self.dropped = 0
         self.error: Optional[BaseException] = None
         self.alpha = False
@@ -88,15 +91,25 @@ class Recorder:
         except queue.Full:
             self.dropped += 1
 
-    def _join(self) -> None:
+    def _join(self) -> bool:
+        """Let the thread finish what is queued; False when it is still stuck after ``close_timeout``."""
         if self._thread is not None:
-            self.q.put(_END)
-            self._thread.join()
+            try:
+                self.q.put(_END, timeout=self.close_timeout)
+            except queue.Full:
+                return False
+            self._thread.join(self.close_timeout)
+            if self._thread.is_alive():
+                return False
             self._thread = None
+        return True
 
     def close(self) -> None:
         """Encode what is queued and finish the file."""
-        self._join()
+        if not self._join():
+            from ..types import LivematteError
+
+            raise LivematteError(f"{self.describe()}: stopped taking frames; gave up after {self.close_timeout:g} s")
         self.sink.close()
 
     def abort(self) -> None:
