@@ -18,9 +18,9 @@ from typing import Callable, Iterable, List, Optional
 import cv2
 import numpy as np
 
-from .types import Frame, LivematteError, Sink, StreamInfo
-
-_END = object()
+from .types import Frame, Sink, StreamInfo
+from .worker import END as _END
+from .worker import Worker
 
 
 @dataclass
@@ -87,39 +87,15 @@ class _Reader(threading.Thread):
             self.q.put(_END)
 
 
-class _Stage(threading.Thread):
-    """A worker that handles queued items in order until ``_END``; its first error is kept in
-    ``error`` (the caller raises it) and later items are drained so producers never block."""
-
-    def __init__(self, name: str, depth: int):
-        super().__init__(daemon=True, name=name)
-        self.q: queue.Queue = queue.Queue(maxsize=depth)
-        self.error: Optional[BaseException] = None
-
-    def handle(self, item) -> None:
-        raise NotImplementedError
-
-    def run(self) -> None:
-        while True:
-            item = self.q.get()
-            if item is _END:
-                return
-            if self.error is None:
-                try:
-                    self.handle(item)
-                except BaseException as err:
-                    self.error = err
-
-
-class _Writer(_Stage):
+class _Writer(Worker):
     """Hands computed pictures to every output in order; applies the effect first when given one
     (then the effect and the encoder share this thread, and the matte has the other to itself)."""
 
     def __init__(self, outputs: List[Output], effect=None, depth: int = 4):
-        super().__init__("livematte-write", depth)
+        super().__init__("livematte-write", depth, self._write)
         self.outputs, self.effect = outputs, effect
 
-    def handle(self, item) -> None:
+    def _write(self, item) -> None:
         frame, picture, alpha = item
         if self.effect is not None:
             picture = self.effect.apply(frame.image, alpha)
@@ -127,15 +103,15 @@ class _Writer(_Stage):
             out.sink.write(_select(out.kind, picture, alpha), frame)
 
 
-class _Back(_Stage):
+class _Back(Worker):
     """Runs the matter's back half (and the effect, unless the writer applies it) in frame order,
     handing ``(frame, picture, alpha)`` to the writer."""
 
     def __init__(self, back: Callable, effect, writer: _Writer, depth: int = 2):
-        super().__init__("livematte-back", depth)
+        super().__init__("livematte-back", depth, self._back)
         self.back, self.effect, self.writer = back, effect, writer
 
-    def handle(self, item) -> None:
+    def _back(self, item) -> None:
         frame, state = item
         alpha = self.back(state)
         picture = None if self.effect is None else self.effect.apply(frame.image, alpha)

@@ -118,6 +118,20 @@ def plan_tiles(box: Tuple[int, int, int, int], frame_hw: Tuple[int, int], split:
     return [(bx[0], by[0], bx[1], by[1])]
 
 
+def pyramid_region(box: Tuple[int, int, int, int], size: Tuple[int, int], levels: int) -> Tuple[int, int, int, int, int]:
+    """Where a pyramid reads frame region ``box`` for an output of ``size`` = (h, w): ``(level, y0, y1,
+    x0, x1)`` on the coarsest of ``levels`` 2x levels still at least ``size`` (the CPU and torch
+    pyramids share this arithmetic, so both read the same pixels)."""
+    x0, y0, x1, y1 = box
+    h, w = size
+    k = 0
+    while k + 1 < levels and (x1 - x0) / 2 ** (k + 1) >= w and (y1 - y0) / 2 ** (k + 1) >= h:
+        k += 1
+    s = 2**k
+    ya, xa = int(y0 / s), int(x0 / s)
+    return k, ya, max(ya + 1, int(round(y1 / s))), xa, max(xa + 1, int(round(x1 / s)))
+
+
 class Pyramid:
     """Area-averaged 2x reductions of a frame, for cheap alias-free resizing to model size.
 
@@ -139,15 +153,9 @@ class Pyramid:
 
     def resize(self, box: Tuple[int, int, int, int], size: Tuple[int, int]) -> np.ndarray:
         """The frame region ``box`` (integer frame pixels) resized to ``size`` = ``(h, w)``, uint8."""
-        x0, y0, x1, y1 = box
         h, w = size
-        k = 0
-        while k + 1 < len(self.levels) and (x1 - x0) / 2 ** (k + 1) >= w and (y1 - y0) / 2 ** (k + 1) >= h:
-            k += 1
-        s = 2**k
-        lvl = self.levels[k]
-        region = lvl[int(y0 / s): max(int(y0 / s) + 1, int(round(y1 / s))),
-                     int(x0 / s): max(int(x0 / s) + 1, int(round(x1 / s)))]
+        k, ya, yb, xa, xb = pyramid_region(box, size, len(self.levels))
+        region = self.levels[k][ya:yb, xa:xb]
         if region.shape[:2] == (h, w):
             return np.ascontiguousarray(region)
         return cv2.resize(region, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..maskops import MaskOptions
+from ..roi import pyramid_region
 from . import ops
 
 
@@ -43,20 +44,9 @@ class TorchPyramid:
         while min(self.levels[-1].shape[-2:]) >= 2 * smallest:
             self.levels.append(ops.half_area(self.levels[-1]))
 
-    def region(self, box: Tuple[int, int, int, int], size: Tuple[int, int]):
-        """(level, y0, y1, x0, x1) that ``Pyramid.resize`` reads: the same integer arithmetic."""
-        x0, y0, x1, y1 = box
-        h, w = size
-        k = 0
-        while k + 1 < len(self.levels) and (x1 - x0) / 2 ** (k + 1) >= w and (y1 - y0) / 2 ** (k + 1) >= h:
-            k += 1
-        s = 2**k
-        ya, xa = int(y0 / s), int(x0 / s)
-        return k, ya, max(ya + 1, int(round(y1 / s))), xa, max(xa + 1, int(round(x1 / s)))
-
     def resize(self, box: Tuple[int, int, int, int], size: Tuple[int, int]) -> torch.Tensor:
         """Frame region ``box`` at ``size`` = (h, w): float32 ``[3, h, w]`` of 8-bit values."""
-        k, ya, yb, xa, xb = self.region(box, size)
+        k, ya, yb, xa, xb = pyramid_region(box, size, len(self.levels))
         region = self.levels[k][:, ya:yb, xa:xb]
         return ops.resize_linear(region, size, rounded=True)
 

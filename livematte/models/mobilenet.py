@@ -46,6 +46,16 @@ def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
 # --------------------------------------------------------------------------- MobileNetV2
 
 
+
+def stage_outputs(features: nn.Sequential, stage_ends, x: Tensor) -> List[Tensor]:
+    """Run ``features`` on ``x``, returning the outputs of the layers whose index is in ``stage_ends``."""
+    outs: List[Tensor] = []
+    for i, layer in enumerate(features):
+        x = layer(x)
+        if i in stage_ends:
+            outs.append(x)
+    return outs
+
 class InvertedResidualV2(nn.Module):
     """MobileNetV2 block: (1x1 expand) -> 3x3 depthwise -> 1x1 project, ReLU6, residual."""
 
@@ -92,12 +102,7 @@ class MobileNetV2Features(nn.Module):
         self.features = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> List[Tensor]:
-        outs: List[Tensor] = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in self.stage_ends:
-                outs.append(x)
-        return outs
+        return stage_outputs(self.features, self.stage_ends, x)
 
 
 # --------------------------------------------------------------------------- MobileNetV3
@@ -187,9 +192,4 @@ class MobileNetV3LargeEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> List[Tensor]:  # x: [B, 3, H, W] in [0, 1]
         x = (x - self.mean) / self.std
-        outs: List[Tensor] = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in self.stage_ends:
-                outs.append(x)
-        return outs
+        return stage_outputs(self.features, self.stage_ends, x)

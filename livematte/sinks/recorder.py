@@ -8,7 +8,6 @@ capture time (:data:`RECORD_TIME_BASE`), so a recording plays in real time even 
 from __future__ import annotations
 
 import queue
-import threading
 from dataclasses import replace
 from fractions import Fraction
 from typing import Optional
@@ -17,10 +16,10 @@ import cv2
 import numpy as np
 
 from ..types import Frame, StreamInfo
+from ..worker import END, Worker
 from .vcam import as_rgb
 
 RECORD_TIME_BASE = Fraction(1, 1000)  # recordings are stamped with capture time in ms
-_END = object()
 
 
 class NullSink:
@@ -61,33 +60,27 @@ class Recorder:
     def __init__(self, sink, depth: int = 8, close_timeout: Optional[float] = None):
         """``close_timeout``: seconds to wait at close for a consumer that has stopped reading (a
         stalled pipe or network peer) before giving up on it; None waits for every queued frame."""
-        self.sink, self.q = sink, queue.Queue(maxsize=depth)
-        self.close_timeout = close_timeout
+        self.sink, self.depth, self.close_timeout = sink, depth, close_timeout
         self.dropped = 0
-        self.error: Optional[BaseException] = None
         self.alpha = False
-        self._thread: Optional[threading.Thread] = None
+        self._thread: Optional[Worker] = None
+        self._error: Optional[BaseException] = None
 
     def open(self, info: StreamInfo, alpha: bool = False) -> None:
         self.alpha = alpha
         self.sink.open(replace(info, time_base=RECORD_TIME_BASE), alpha)
-        self._thread = threading.Thread(target=self._run, daemon=True, name="livematte-record")
+        self._thread = Worker("livematte-record", self.depth,
+                              lambda item: self.sink.write(fit_picture(item[0], self.alpha), item[1]))
         self._thread.start()
 
-    def _run(self) -> None:
-        while True:
-            item = self.q.get()
-            if item is _END:
-                return
-            if self.error is None:
-                try:
-                    self.sink.write(fit_picture(item[0], self.alpha), item[1])
-                except BaseException as err:
-                    self.error = err
+    @property
+    def error(self) -> Optional[BaseException]:
+        """The sink's first write error, if any (kept after close)."""
+        return self._thread.error if self._thread is not None else self._error
 
     def write(self, picture: np.ndarray, frame: Frame) -> None:
         try:
-            self.q.put_nowait((picture, frame))
+            self._thread.q.put_nowait((picture, frame))
         except queue.Full:
             self.dropped += 1
 
@@ -95,13 +88,13 @@ class Recorder:
         """Let the thread finish what is queued; False when it is still stuck after ``close_timeout``."""
         if self._thread is not None:
             try:
-                self.q.put(_END, timeout=self.close_timeout)
+                self._thread.q.put(END, timeout=self.close_timeout)
             except queue.Full:
                 return False
             self._thread.join(self.close_timeout)
             if self._thread.is_alive():
                 return False
-            self._thread = None
+            self._error, self._thread = self._thread.error, None
         return True
 
     def close(self) -> None:
