@@ -56,13 +56,11 @@ def live_matter(cfg: Config):
     switchable from the preview window, stay numpy), the numpy/OpenCV one otherwise."""
     if cfg.model.device == "cpu" or (cfg.model.device == "auto" and not _cuda_possible()):
         return build_matter(cfg)
-    from .gpu import build_torch_matter, resolve_device
-    from .matter import _PARTNERS
+    from .gpu import build_device_matter, resolve_device
 
     device = resolve_device(cfg.model.device)
-    if device.type != "cuda" or cfg.model.name not in _PARTNERS:
-        return build_matter(cfg)
-    return build_torch_matter(cfg, device=device, output="numpy")
+    matter = build_device_matter(cfg, device, output="numpy") if device.type == "cuda" else None
+    return build_matter(cfg) if matter is None else matter
 
 
 def frame_path(cfg: Config, *, reuse_output: bool = False):

@@ -10,6 +10,10 @@ Figures (all medians or whole-run rates, frames per second):
 * ``codec_cpu_ms`` / ``pipeline_cpu_ms``: CPU time of the whole process (all threads, the codec's
   included) per frame in those two runs. When ``pipeline_cpu_ms`` approaches the core count times
   ``1000 / pipeline_fps`` the cores are saturated, and only less work (not more overlap) is faster.
+
+``weights`` says what the network ran with: ``shipped`` (the selfie models), ``checkpoint`` (the
+modnet / rvm file) or ``random`` (``random_weights=True``: modnet / rvm with random weights, for
+speed without the checkpoint; the mattes are meaningless, the timings are not).
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ class BenchResult:
     model: str
     background: str
     device: str
+    weights: str = "checkpoint"
     codec_only_fps: float = 0.0
     pipeline_fps: float = 0.0
     matte_fps: float = 0.0
@@ -148,21 +153,45 @@ def _file_run(clip: str, out: str, matter, effect, cfg: Config) -> tuple:
     return stats.fps, 1000 * cpu / max(stats.frames, 1)
 
 
+def _random_weight_path(cfg: Config):
+    """``(matter, effect)`` for modnet / rvm with random weights (``bench --random-weights``)."""
+    from .gpu import build_frame_path, resolve_device
+    from .models.random_weights import MODELS, random_backend
+
+    m = cfg.model
+    if m.name not in MODELS:
+        raise LivematteError(f"--random-weights is for {' and '.join(MODELS)}; {m.name} ships with its own weights")
+    if m.weights:
+        raise LivematteError("--random-weights and --weights exclude each other")
+    device = resolve_device(m.device)
+    segmenter = random_backend(m.name, device=str(device), threads=m.threads)
+    return build_frame_path(cfg, reuse_output=True, segmenter=segmenter)
+
+
 def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float = 10.0,
-          clip: Optional[str] = None) -> BenchResult:
-    """Run the three measurements on one clip (made from the sample unless ``clip`` is given)."""
+          clip: Optional[str] = None, random_weights: bool = False) -> BenchResult:
+    """Run the three measurements on one clip (made from the sample unless ``clip`` is given).
+
+    ``random_weights``: run ``modnet`` / ``rvm`` with random weights instead of their checkpoint
+    (LivematteError for other models, or with ``config.model.weights`` set).
+    """
     from .sources.video import VideoFileSource
 
     cfg = config or Config()
+    if random_weights:
+        weights = "random"
+        matter, effect = _random_weight_path(cfg)
+    else:
+        weights = "checkpoint" if cfg.model.name in ("modnet", "rvm") else "shipped"
+        matter, effect = frame_path(cfg, reuse_output=True)
+    if effect.alpha:
+        raise LivematteError("bench encodes H.264: pick a background without transparency")
     with tempfile.TemporaryDirectory(prefix="livematte-bench-") as tmp:
         if clip is None:
             clip = os.path.join(tmp, "clip.mp4")
             make_clip(clip, size, seconds)
         elif not os.path.isfile(clip):
             raise LivematteError(f"{clip}: no such file")
-        matter, effect = frame_path(cfg, reuse_output=True)
-        if effect.alpha:
-            raise LivematteError("bench encodes H.264: pick a background without transparency")
         out = os.path.join(tmp, "out.mp4")
         codec, codec_cpu = _file_run(clip, out, _NoMatte(), _PassThrough(), cfg)
         matter.reset()
@@ -185,7 +214,7 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
         device = f"{device} ({matter.describe()})"
     return BenchResult(
         width=info.width, height=info.height, frames=len(frames), model=cfg.model.name,
-        background=cfg.effect.background, device=str(device),
+        background=cfg.effect.background, device=str(device), weights=weights,
         codec_only_fps=round(codec, 1), pipeline_fps=round(pipeline, 1),
         matte_fps=round(1000 / float(np.median(ms)), 1),
         latency_ms_p50=round(float(np.percentile(ms, 50)), 2), latency_ms_p95=round(float(np.percentile(ms, 95)), 2),

@@ -147,9 +147,10 @@ def cmd_bench(args) -> int:
 
     cfg = _config_from_args(args)
     _report_path(args.json)
-    result = bench(cfg, size=args.size, seconds=args.seconds, clip=args.clip)
+    result = bench(cfg, size=args.size, seconds=args.seconds, clip=args.clip, random_weights=args.random_weights)
     r = result.as_dict()
-    print(f"{r['width']}x{r['height']} {r['model']} on {r['device']} ({r['machine']}), {r['frames']} frames, background {r['background']}")
+    print(f"{r['width']}x{r['height']} {r['model']} on {r['device']} ({r['machine']}), {r['frames']} frames, "
+          f"background {r['background']}, weights: {r['weights']}")
     for key in ("codec_only_fps", "pipeline_fps", "matte_fps", "latency_ms_p50", "latency_ms_p95", "pipeline_vs_codec",
                 "codec_cpu_ms", "pipeline_cpu_ms"):
         print(f"  {key:18s} {r[key]}")
@@ -218,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=_positive(float), default=10.0, metavar="N", help="clip length (default 10)")
     s.add_argument("--clip", metavar="FILE", help="use this clip instead of one made from the sample")
     s.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    s.add_argument("--random-weights", action="store_true",
+                   help="modnet / rvm: random weights instead of the checkpoint (speed only; the mattes are meaningless)")
     _add_processing_args(s)
     s.set_defaults(func=cmd_bench)
 

@@ -30,6 +30,7 @@ import torch
 
 from livematte.models import modnet, registry, rvm
 from livematte.models.checkpoints import weights_dir
+from livematte.models.random_weights import random_network, smooth_picture
 from livematte.types import LivematteError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -41,48 +42,10 @@ def fixture_tensors(name):
 
 
 def random_state(name, seed=0):
-    """A state dict with the official names and shapes and plausible random values."""
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, shape, dtype in fixture_tensors(name):
-        if dtype == "int64":
-            state[key] = torch.zeros(shape, dtype=torch.int64)
-        elif key.endswith("running_var"):
-            state[key] = 0.5 + torch.rand(shape, generator=g)
-        elif key.endswith("running_mean") or key.endswith(".bias"):
-            state[key] = 0.05 * torch.randn(shape, generator=g)
-        elif len(shape) == 1:  # norm scale
-            state[key] = 0.5 + torch.rand(shape, generator=g)
-        else:  # conv / linear weights, He-scaled
-            fan_in = int(np.prod(shape[1:]))
-            state[key] = torch.randn(shape, generator=g) * (2.0 / fan_in) ** 0.5
-    if name == "rvm":
-        state["refiner.box_filter.weight"].fill_(1 / 9)  # a fixed 3x3 mean in the published file
-        centre_rvm_alpha(state)
-    return state
-
-
-def centre_rvm_alpha(state):
-    """Rescale the alpha row of RVM's projection so random-weight alpha spreads over (0, 1).
-
-    With random weights the raw alpha sits far below 0 and clamps to a flat 0, which would hide
-    the recurrent state; this calibrates it on one frame to mean 0.5, std 0.25, and damps the
-    refiner's predicted slopes likewise.
-    """
-    net = rvm.MattingNetwork().eval()
-    net.load_state_dict(state)
-    raw = []
-    net.project_mat.register_forward_hook(lambda m, i, o: raw.append(o[:, 3].flatten()))
-    with torch.no_grad():
-        for ratio in (1.0, 0.5):  # the sizes the tests run at
-            net(torch.from_numpy(frame(64, 96, 9)).permute(2, 0, 1)[None].float() / 255, [None] * 4, ratio)
-    raw = torch.cat(raw)
-    scale = 0.25 / raw.std()
-    state["project_mat.conv.weight"][3] *= scale
-    state["project_mat.conv.bias"][3] = state["project_mat.conv.bias"][3] * scale + 0.5 - raw.mean() * scale
-    # keep the guided filter's random slopes small so the refined alpha stays unclamped too
-    state["refiner.conv.6.weight"] *= 0.05
-    state["refiner.conv.6.bias"] *= 0.05
+    """A state dict with the official names and shapes and plausible random values (RVM's alpha
+    head calibrated so random-weight alpha spreads over (0, 1): see livematte.models.random_weights)."""
+    prefix = "module." if name == "modnet" else ""
+    return {prefix + k: v.clone() for k, v in random_network(name, seed).state_dict().items()}
 
 
 @pytest.fixture(scope="module")
@@ -94,12 +57,7 @@ def ckpts(tmp_path_factory):
     return paths
 
 
-def frame(h, w, seed=0):
-    """A smooth random RGB uint8 picture (H, W, 3)."""
-    rng = np.random.default_rng(seed)
-    small = torch.from_numpy(rng.random((1, 3, h // 8 + 2, w // 8 + 2), dtype=np.float32))
-    big = torch.nn.functional.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
-    return (big[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+frame = smooth_picture  # a smooth random RGB uint8 picture (H, W, 3)
 
 
 def one_line(err):

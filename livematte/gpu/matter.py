@@ -40,6 +40,19 @@ PRECISIONS = ("auto", "fp32", "fp16")
 FP16_TOLERANCE = (2e-3, 0.1)
 
 
+def check_options(precision: str, output: str, device) -> torch.device:
+    """The torch matters' shared checks: ``precision`` and ``output`` names, the device resolved
+    (``auto``/``cpu``/``cuda`` or a ``torch.device``); fp16 only on CUDA (one-line LivematteError)."""
+    if precision not in PRECISIONS:
+        raise LivematteError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if output not in ("numpy", "tensor"):
+        raise ValueError(f"output must be numpy or tensor, got {output!r}")
+    device = device if isinstance(device, torch.device) else resolve_device(device)
+    if precision == "fp16" and device.type != "cuda":
+        raise LivematteError("precision fp16 needs --device cuda (fp16 convolutions are slow on the CPU)")
+    return device
+
+
 class TorchMatter:
     """Computes the alpha of each frame, in order, in torch (see the module docstring).
 
@@ -63,14 +76,8 @@ class TorchMatter:
         m = self.config.model
         if m.name not in _PARTNERS:
             raise LivematteError(f"--device: the torch frame path runs the selfie models, not {m.name!r}")
-        if precision not in PRECISIONS:
-            raise LivematteError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        if output not in ("numpy", "tensor"):
-            raise ValueError(f"output must be numpy or tensor, got {output!r}")
-        self.device = device if isinstance(device, torch.device) else resolve_device(device or m.device)
+        self.device = check_options(precision, output, device or m.device)
         cuda = self.device.type == "cuda"
-        if precision == "fp16" and not cuda:
-            raise LivematteError("precision fp16 needs --device cuda (fp16 convolutions are slow on the CPU)")
         self.mask = self.config.mask.validate()
         q = self.quality = self.config.quality.validate()
         if q.attach:
