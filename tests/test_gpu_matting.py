@@ -3,9 +3,8 @@
 Random weights (livematte.models.random_weights), 320x240 frames, the recurrent state carried.
 Tolerances (also in docs/gpu.md): per frame, mean |alpha_torch - alpha_cpu| < 1e-5 and max < 1e-3
 (the networks run the same ops on the same device; the rest is cv2 vs torch bilinear upsampling and
-the temporal smoother's twin). Known gap, not of this path: ``temporal.MotionSmoother`` has a
-``jump`` term that ``gpu.stages.TorchMotionSmoother`` lacks (TorchMatter shares it), so the CPU
-reference runs with ``jump = 0`` in ``motion`` mode.
+the temporal smoother's twin). Neither path removes lukewarm blobs for a matting backend, so the torch
+path is compared with ``Matter`` as it is, default settings.
 The ``gpu`` test runs the CUDA path (graphs, fp16) where a CUDA device exists.
 """
 import json
@@ -48,10 +47,7 @@ def clip(n=4):
 
 
 def cpu_matter(name, cfg, **options):
-    ref = Matter(backend(name, **options), cfg)
-    if ref.smoother is not None:
-        ref.smoother.jump = 0.0  # the torch twin has no jump term yet (see the module docstring)
-    return ref
+    return Matter(backend(name, **options), cfg)
 
 
 def assert_close(a, b, where):
@@ -64,25 +60,31 @@ def assert_close(a, b, where):
 def test_torch_path_agrees_with_the_cpu_matter(name, temporal):
     cfg = config(name, temporal=temporal)
     ref = cpu_matter(name, cfg)
-    tm = TorchMattingMatter(cfg, device="cpu", segmenter=backend(name), drop_doubtful=True)
+    tm = TorchMattingMatter(cfg, device="cpu", segmenter=backend(name))
     for i, image in enumerate(clip()):
         assert_close(ref(Frame(image=image)), tm(Frame(image=image)), f"{name} {temporal} frame {i}")
     assert tm.last_crop is None and tm.precision == "fp32" and not tm.graphed
     assert tm.describe() == f"torch {name} on cpu, fp32, CUDA graphs off"
 
 
-def test_without_drop_doubtful_it_is_the_matter_without_blob_removal(monkeypatch):
-    """The default (no mid-frame sync) skips Matter.front's lukewarm-blob removal, and only that."""
-    cfg = config("rvm")
-    frames = clip()
-    tm = TorchMattingMatter(cfg, device="cpu", segmenter=backend("rvm"))
-    fast = [tm(f) for f in frames]
-    full = [cpu_matter("rvm", cfg)(Frame(image=f)) for f in frames[:1]]
-    assert np.abs(full[0] - fast[0]).max() > 0.1  # random weights leave lukewarm blobs: the option matters
-    monkeypatch.setattr("livematte.matter.person_blobs", lambda prob, **kw: (None, np.zeros(prob.shape, bool)))
-    ref = cpu_matter("rvm", cfg)
-    for i, image in enumerate(frames):
-        assert_close(ref(Frame(image=image)), fast[i], f"frame {i}")
+def test_neither_path_removes_a_lukewarm_blob_of_a_matting_network():
+    """A blob with no confident core (which ``Matter`` drops for the selfie models) stays in both."""
+    prob = torch.zeros((1, 1, 128, 160))  # MODNet's grid for 320x240 at ref_size 128
+    prob[..., 20:110, 10:60] = 1.0  # a person: all core
+    prob[..., 40:80, 100:140] = 0.7  # lukewarm, no core
+    from livematte.roi import person_blobs
+
+    assert person_blobs(prob[0, 0].numpy())[1][40:80, 100:140].all()  # what the selfie path would drop
+    segs = [backend("modnet"), backend("modnet")]
+    for seg in segs:
+        seg.infer = lambda x: prob.clone()
+    cfg = config("modnet", temporal="none")
+    image = clip()[0]
+    ref = Matter(segs[0], cfg)(Frame(image=image))
+    got = TorchMattingMatter(cfg, device="cpu", segmenter=segs[1])(image)
+    assert_close(ref, got, "lukewarm blob")
+    for alpha in (ref, got):
+        assert np.allclose(alpha[90:140, 210:270], 0.7, atol=1e-5) and np.allclose(alpha[60:190, 30:100], 1.0)
 
 
 def test_zero_state_is_rvms_none_start():
@@ -124,7 +126,7 @@ def test_scene_cut_and_reset_zero_the_rvm_state_in_both(scene_cut):
     frames = clip(3)
     cut = frames[3]
     def torch_matter():
-        return TorchMattingMatter(cfg, device="cpu", segmenter=backend("rvm", scene_cut=scene_cut), drop_doubtful=True)
+        return TorchMattingMatter(cfg, device="cpu", segmenter=backend("rvm", scene_cut=scene_cut))
 
     ref, tm = cpu_matter("rvm", cfg, scene_cut=scene_cut), torch_matter()
     for image in frames[:3]:
@@ -201,8 +203,8 @@ def test_bench_random_weights_is_refused_for_selfie_and_other_commands(capsys):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not cuda_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("name,drop", [("rvm", False), ("modnet", False), ("rvm", True)])
-def test_cuda_graphs_and_fp16_agree_with_eager_fp32(name, drop):
+@pytest.mark.parametrize("name", ["rvm", "modnet"])
+def test_cuda_graphs_and_fp16_agree_with_eager_fp32(name):
     cfg = config(name, device="cuda")
     seg_options = {"ref_size": 512} if name == "modnet" else {}
     a = smooth_picture(720, 1280, 1)
@@ -211,7 +213,7 @@ def test_cuda_graphs_and_fp16_agree_with_eager_fp32(name, drop):
 
     def matter(**options):
         seg = random_backend(name, device="cuda", **seg_options)
-        return TorchMattingMatter(cfg, device="cuda", segmenter=seg, drop_doubtful=drop, **options)
+        return TorchMattingMatter(cfg, device="cuda", segmenter=seg, **options)
 
     eager = matter(precision="fp32", graphs=False)
     graphed = matter(precision="fp32", graphs=True)

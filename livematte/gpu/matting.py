@@ -3,7 +3,8 @@
 Same contract as :class:`livematte.gpu.matter.TorchMatter` (``__call__(frame) -> alpha``,
 ``matte_tensor``, ``reset``, ``describe``), for the matting backends. It runs the backend objects of
 :mod:`livematte.models.modnet` / :mod:`livematte.models.rvm` (their network, their settings) and
-mirrors what :class:`livematte.matter.Matter` does for a matting backend (no crop, no guided refine):
+mirrors what :class:`livematte.matter.Matter` does for a matting backend (no crop, no guided refine,
+no lukewarm-blob removal: ``Matter.front`` takes a matting network's output as it is):
 
 =========================================  ==========================================================
 ``Matter`` (numpy / cv2)                   here, one pure function of (frame, state) per frame
@@ -15,8 +16,6 @@ smoother's reset                           after ``reset``), multiplied into RVM
 ``segmenter.predict(frame)`` (RVM: its     the same network; RVM's four states and its 18x32
 state and its own thumbnail cut test)      thumbnail come in and go out as tensors (a zero state is
                                            RVM's ``None`` start); the same thumbnail test
-``person_blobs`` + ``Matter._suppress``    only with ``drop_doubtful=True`` (a host round trip:
-                                           connected components have no cheap torch form)
 bilinear upsampling, ``MotionSmoother``,   ``upsample_region``, ``TorchMotionSmoother`` (its past in
 ``shape_mask``                             and out as tensors), ``shape_mask`` (after the graph)
 =========================================  ==========================================================
@@ -36,8 +35,6 @@ import torch
 from torch.nn import functional as F
 
 from ..config import Config
-from ..matter import Matter
-from ..roi import person_blobs
 from ..types import LivematteError
 from . import ops
 from .graphs import GraphedCall
@@ -90,13 +87,11 @@ class TorchMattingMatter:
         transfer: the host<->device copier to share with a torch effect.
         segmenter: a backend already built (``models.random_weights.random_backend``, say) on
             ``device``; default: built from ``config.model`` and its checkpoint.
-        drop_doubtful: also remove lukewarm blobs with no confident core, as ``Matter.front`` does
-            (one host round trip of the network's output per frame; off: no mid-frame sync).
     """
 
     def __init__(self, config: Optional[Config] = None, *, device=None, precision: str = "auto",
                  graphs: bool = True, output: str = "numpy", transfer: Optional[Transfer] = None,
-                 segmenter=None, drop_doubtful: bool = False):
+                 segmenter=None):
         self.config = config or Config()
         m = self.config.model
         if m.name not in MATTING_MODELS:
@@ -106,7 +101,7 @@ class TorchMattingMatter:
         self.mask = self.config.mask.validate()
         q = self.quality = self.config.quality.validate()
         self.name, self.rvm = m.name, m.name == "rvm"
-        self.output, self.graphs, self.drop_doubtful = output, graphs, drop_doubtful
+        self.output, self.graphs = output, graphs
         self.transfer = transfer or Transfer(self.device)
         if segmenter is None:
             from ..models import create
@@ -134,7 +129,7 @@ class TorchMattingMatter:
         self._state: List[torch.Tensor] = []  # hist [48], (alpha past [H, W], grey past [h, w]), (rvm: thumb, r1..r4)
         self._fresh = True
         self._flags = (torch.zeros((), device=self.device), torch.ones((), device=self.device))
-        self.step_call = self.model_call = self.finish_call = None
+        self.step_call: Optional[GraphedCall] = None  # this frame size's ``_step``, graphed on CUDA
 
     # ------------------------------------------------------------------ the per-frame function
     @property
@@ -221,8 +216,6 @@ class TorchMattingMatter:
             state += [zeros(1, 3, 18, 32, dtype=self.dtype)] + [zeros(*s, dtype=self.dtype) for s in rec_shapes]
         self._state, self._fresh = state, True
         self.step_call = GraphedCall(self._step, enabled=self.graphs)
-        self.model_call = GraphedCall(self._model, enabled=self.graphs)
-        self.finish_call = GraphedCall(self._finish, enabled=self.graphs)
 
     # ------------------------------------------------------------------ per frame
     def matte_tensor(self, frame: torch.Tensor) -> torch.Tensor:
@@ -233,24 +226,9 @@ class TorchMattingMatter:
             if tuple(frame.shape[:2]) != self._size:
                 self._start(frame)
             fresh, self._fresh = self._flags[int(self._fresh)], False
-            if not self.drop_doubtful:
-                alpha, *self._state = self.step_call(frame, fresh, *self._state)
-            else:
-                hist, smooth, rvm_state = self._split(self._state)
-                prob, grey, keep, hist, *rvm_state = self.model_call(frame, fresh, hist, *rvm_state)
-                prob = self._drop_doubtful(prob)
-                alpha, *smooth = self.finish_call(prob, grey, keep, *smooth)
-                self._state = [hist, *smooth, *rvm_state]
+            alpha, *self._state = self.step_call(frame, fresh, *self._state)
             out = shape_mask(alpha, self.mask)  # eager: its kernels are made on the host
             return out.clone() if out is alpha and self.graphed else out  # a replay overwrites graph outputs
-
-    def _drop_doubtful(self, prob: torch.Tensor) -> torch.Tensor:
-        """``Matter.front``'s doubtful-blob removal on the network's output grid (host sync)."""
-        p = prob.cpu().numpy()
-        _, doubtful = person_blobs(p, min_core=self.quality.min_core)
-        if not doubtful.any():
-            return prob
-        return torch.from_numpy(Matter._suppress(p, doubtful)).to(self.device)
 
     #: RGB frame (``Frame`` or uint8 ``(H, W, 3)``) -> alpha (numpy float32 or device tensor: ``output``)
     __call__ = TorchMatter.__call__
@@ -263,8 +241,7 @@ class TorchMattingMatter:
     @property
     def graphed(self) -> bool:
         """Whether this frame size's work replays from CUDA graphs."""
-        calls = [self.model_call, self.finish_call] if self.drop_doubtful else [self.step_call]
-        return all(c is not None and c.graphed for c in calls)
+        return self.step_call is not None and self.step_call.graphed
 
     def reset(self) -> None:
         """Forget everything carried across frames (new source, seek, restart): zero the state."""
@@ -277,9 +254,8 @@ class TorchMattingMatter:
 
     def describe(self) -> str:
         """One line: backend, device, precision (and its check), whether the graphs were captured."""
-        calls = [c for c in ([self.model_call, self.finish_call] if self.drop_doubtful else [self.step_call]) if c]
-        error = next((c.error for c in calls if c.error), None)
-        graphs = "captured" if calls and self.graphed else (f"off ({error})" if error else "off")
+        error = self.step_call.error if self.step_call is not None else None
+        graphs = "captured" if self.graphed else (f"off ({error})" if error else "off")
         check = ""
         if self.precision_check is not None:
             check = f" (fp16 vs fp32 on frame 1: mean {self.precision_check[0]:.1e}, max {self.precision_check[1]:.1e})"
