@@ -8,7 +8,7 @@ matter can forget everything carried across frames.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -84,39 +84,93 @@ class MotionSmoother:
         diff = cv2.blur(diff, (k, k))
         return (np.float32(self.strength) * np.exp(-diff / np.float32(self.noise))).astype(np.float32)
 
-    def sure_weight(self, alpha: np.ndarray, shape) -> np.ndarray:
-        """float32 ``shape`` = ``(h, w)`` factor of the past's weight from the new alpha's certainty:
-        1 where the new alpha (sampled on the small grid) lies in ``[sure, 1 - sure]`` in the cell
-        or one of its 8 neighbours, falling to 0 where it is 0 or 1 all around."""
-        h, w = shape
-        a = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_NEAREST)  # (h, w)
-        c = np.subtract(np.float32(1.0), a)
-        c *= a
-        c *= np.float32(1.0 / (self.sure * (1.0 - self.sure)))
-        np.minimum(c, np.float32(1.0), out=c)
-        return cv2.dilate(c, np.ones((3, 3), np.uint8))
+    def sure_weight(self, small: np.ndarray) -> np.ndarray:
+        """:func:`sure_weight` with this smoother's ``sure``."""
+        return sure_weight(small, self.sure)
 
     def __call__(self, alpha: np.ndarray, grey_small: np.ndarray) -> np.ndarray:
-        """Smooth one alpha float32 ``(H, W)``; ``grey_small`` is the frame's brightness on a small grid
-        (uint8 ``(h, w)``, same grid every frame). Returns float32 ``(H, W)``, read-only (it is
-        kept as the next frame's past); ``alpha`` itself is kept too, so do not write into it later."""
+        """Smooth one alpha float32 ``(H, W)`` **in place** and return it; ``grey_small`` is the
+        frame's brightness on a small grid (uint8 ``(h, w)``, same grid every frame). The result is
+        kept as the next frame's past and marked read-only: callers must not write into it.
+
+        Full-resolution work is limited to the box of small-grid cells where the past still counts
+        (weight >= ``MIN_WEIGHT``): with ``sure`` on that is the uncertain band around the person,
+        not the whole frame. Elsewhere the new alpha is kept as it is (a change below 1e-3).
+        """
+        if not alpha.flags.writeable:
+            alpha = alpha.copy()
         w = self.weight(grey_small)
         if w is None or self.strength <= 0 or self._alpha is None or self._alpha.shape != alpha.shape:
-            self._alpha = alpha
-            return alpha
+            return self._keep(alpha)
         H, W = alpha.shape
-        out = self._alpha - alpha  # (H, W) new array
-        if self.jump > 0 and self.mode == "motion":
-            # a large change of alpha is real (motion the picture hid), not flicker: judged on the
-            # small grid (sampled, then averaged over 3x3 cells), where it is cheap
-            h, w_ = w.shape
-            change = cv2.blur(np.abs(cv2.resize(out, (w_, h), interpolation=cv2.INTER_NEAREST)), (3, 3))
-            w *= np.exp(change * np.float32(-1.0 / self.jump))
-        if self.sure > 0 and self.mode == "motion":
-            w *= self.sure_weight(alpha, w.shape)
-        w = cv2.resize(w, (W, H), interpolation=cv2.INTER_LINEAR)
-        out *= w
-        out += alpha
-        out.flags.writeable = False  # kept as the next frame's past: callers must not write into it
-        self._alpha = out
-        return out
+        h, w_ = w.shape
+        prev = self._alpha
+        if self.mode == "motion" and (self.jump > 0 or self.sure > 0):
+            small = _sample(alpha, (h, w_))  # (h, w) samples
+            if self.jump > 0:
+                # a large change of alpha is real (motion the picture hid), not flicker: judged on the
+                # small grid (sampled, then averaged over 3x3 cells), where it is cheap
+                past = _sample(prev, (h, w_))
+                change = cv2.blur(cv2.absdiff(past, small), (3, 3))
+                w *= np.exp(change * np.float32(-1.0 / self.jump))
+            if self.sure > 0:
+                w *= sure_weight(small, self.sure)
+        box = _box_of(w >= MIN_WEIGHT, (H, W))
+        if box is not None:
+            (sy0, sy1, sx0, sx1), (y0, y1, x0, x1) = box
+            weight = cv2.resize(w[sy0:sy1, sx0:sx1], (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+            region = alpha[y0:y1, x0:x1]
+            diff = np.subtract(prev[y0:y1, x0:x1], region)  # (y1-y0, x1-x0)
+            diff *= weight
+            region += diff
+        return self._keep(alpha)
+
+    def _keep(self, alpha: np.ndarray) -> np.ndarray:
+        alpha.flags.writeable = False  # kept as the next frame's past: callers must not write into it
+        self._alpha = alpha
+        return alpha
+
+
+def sure_weight(small: np.ndarray, sure: float) -> np.ndarray:
+    """float32 ``(h, w)`` factor of the past's weight from the new alpha's certainty, given the new
+    alpha sampled on the small grid (``small`` float32 ``(h, w)``): 1 where it lies in
+    ``[sure, 1 - sure]`` in the cell or one of its 8 neighbours, falling to 0 where it is 0 or 1 all
+    around (a ghost fading where the model is now certain is dropped at once)."""
+    c = np.subtract(np.float32(1.0), small)
+    c *= small
+    c *= np.float32(1.0 / (sure * (1.0 - sure)))
+    np.minimum(c, np.float32(1.0), out=c)
+    return cv2.dilate(c, np.ones((3, 3), np.uint8))
+
+
+def _sample(a: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """``cv2.resize(a, INTER_NEAREST)`` to ``size`` = ``(h, w)``; a strided copy when the ratio is whole
+    (the same pixels, without reading the whole frame)."""
+    h, w = size
+    H, W = a.shape[:2]
+    if H % h == 0 and W % w == 0:
+        return np.ascontiguousarray(a[:: H // h, :: W // w])
+    return cv2.resize(a, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+#: the smallest weight of the past that is applied (below it the change is < 1e-3 of a unit)
+MIN_WEIGHT = 1e-3
+
+
+def _box_of(mask: np.ndarray, full_hw: Tuple[int, int]):
+    """The bounding box of ``mask`` bool ``(h, w)`` grown by 2 cells, on the small grid and scaled to a
+    frame of ``full_hw`` = ``(H, W)``: ``((sy0, sy1, sx0, sx1), (y0, y1, x0, x1))``, or None if empty.
+
+    Two cells of zero weight around the box make the bilinear upsampling of the box alone equal
+    to that of the whole grid inside it (up to the sampling offset of a non-integer scale)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    h, w = mask.shape
+    H, W = full_hw
+    sy0, sy1 = max(0, rows[0] - 2), min(h, rows[-1] + 3)
+    sx0, sx1 = max(0, cols[0] - 2), min(w, cols[-1] + 3)
+    y0, y1 = sy0 * H // h, -(-sy1 * H // h)
+    x0, x1 = sx0 * W // w, -(-sx1 * W // w)
+    return (sy0, sy1, sx0, sx1), (y0, y1, x0, x1)
+

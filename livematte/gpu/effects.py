@@ -6,7 +6,7 @@ and alpha in, numpy uint8 picture out. ``apply`` finds the frame the matter alre
 (:meth:`~livematte.gpu.transfer.Transfer.cached`) and downloads the picture once.
 
 Mirrors: ``composite`` = ``cv2.blendLinear`` (rounded); ``Blur`` = the normalised convolution at
-low resolution (area downscale, Gaussian of the weighted image and of the weight, truncation to
+low resolution (2x area downscales, Gaussian of the weighted image and of the weight, truncation to
 uint8, bilinear upscale); ``Replace`` / ``Chroma``: the background is prepared on the CPU with
 ``effects.cover`` (once for a colour or image, per frame for a video) and uploaded; ``Transparent``
 and ``Matte``: ``round(alpha * 255)``.
@@ -53,7 +53,8 @@ class _TorchEffect:
         """
         with torch.inference_mode():
             x = self.transfer.cached(image)
-            a = alpha if isinstance(alpha, torch.Tensor) else torch.from_numpy(np.asarray(alpha, np.float32))
+            # a numpy alpha may be the smoother's read-only past: torch wants a writable array
+            a = alpha if isinstance(alpha, torch.Tensor) else torch.from_numpy(np.require(alpha, np.float32, ['W']))
             out = self.apply_tensor(x, a.to(self.transfer.device, non_blocking=True))
             return self.transfer.download(out, copy=not self.reuse_output)
 
@@ -73,13 +74,14 @@ class TorchBlur(_TorchEffect):
         """uint8 [H, W, 3], alpha [H, W] -> blurred background uint8 [H, W, 3]."""
         H, W = image.shape[:2]
         sigma = self.strength * H / 1080
-        f = max(1, int(sigma / 3))
-        w, h = max(1, W // f), max(1, H // f)
-        small = ops.resize_area(image.permute(2, 0, 1).float(), (h, w))  # [3, h, w] (float, as cv2 on uint8 rounds)
-        small = ops.round_half_up(small)
-        weight = 1.0 - ops.resize_area(alpha, (h, w))  # [h, w]
-        weight = weight * 0.98 + 0.02
-        s = sigma / f
+        halvings = cpu.blur_halvings(sigma)
+        small, weight = image.permute(2, 0, 1).float(), alpha  # [3, H, W], [H, W]
+        for _ in range(halvings):  # cv2 rounds each uint8 level
+            h, w = max(1, small.shape[1] // 2), max(1, small.shape[2] // 2)
+            small = ops.round_half_up(ops.resize_area(small, (h, w)))
+            weight = ops.resize_area(weight, (h, w))
+        weight = (1.0 - weight) * 0.98 + 0.02  # [h, w]
+        s = sigma / (1 << halvings)
         num = ops.gaussian_blur(small * weight, s)  # [3, h, w]
         den = ops.gaussian_blur(weight, s)  # [h, w]
         bg = (num / den).clamp_(0, 255).trunc_()  # np.clip(...).astype(uint8) truncates
