@@ -47,9 +47,9 @@ class AttachedObjects:
         self.last_added = 0.0  # fraction of GRID cells added on the last frame (for inspection)
         self._streak: Optional[np.ndarray] = None  # uint8 GRID: consecutive frames a cell was attached
 
-    def _nothing(self, alpha: np.ndarray) -> np.ndarray:
+    def _nothing(self) -> None:
         self._streak = None  # nothing attached this frame: every streak ends
-        return alpha
+        return None
 
     def __call__(self, alpha: np.ndarray, prob: np.ndarray, grey_small: np.ndarray) -> np.ndarray:
         """Return ``alpha`` float32 (H, W) with attached objects added (a new array, or ``alpha``).
@@ -60,35 +60,52 @@ class AttachedObjects:
             grey_small: the frame's brightness on a small grid, uint8, same size every frame.
         """
         gh, gw = GRID
+        add = self.decide(cv2.resize(alpha, (gw, gh), interpolation=cv2.INTER_AREA), prob, grey_small)
+        if add is None:
+            return alpha
+        H, W = alpha.shape
+        add = cv2.resize(add, (W, H), interpolation=cv2.INTER_LINEAR)
+        up = cv2.resize(prob, (W, H), interpolation=cv2.INTER_LINEAR)
+        return np.maximum(alpha, add * up)
+
+    def decide(self, alpha_grid: np.ndarray, prob: np.ndarray, grey_small: np.ndarray) -> Optional[np.ndarray]:
+        """The decision on the grid: float32 ``GRID`` weight (0/1, grown by one cell) of the regions to
+        add at the full-frame probability, or None when nothing is added this frame.
+
+        Args:
+            alpha_grid: the crop-pass alpha area-averaged to ``GRID``, float32 (gh, gw).
+            prob, grey_small: as for ``__call__``.
+        """
+        gh, gw = GRID
         cur = cv2.resize(grey_small, (gw, gh), interpolation=cv2.INTER_AREA)
         prev, self._prev = self._prev, cur
         self.last_added = 0.0
         if prev is None:
-            return alpha
-        person = cv2.resize(alpha, (gw, gh), interpolation=cv2.INTER_AREA) >= 0.5  # (gh, gw)
+            return None
+        person = alpha_grid >= 0.5  # (gh, gw)
         rows = np.flatnonzero(person.any(axis=1))
         if rows.size == 0:
-            return self._nothing(alpha)
+            return self._nothing()
         height = rows[-1] - rows[0] + 1
         p_g = cv2.resize(prob, (gw, gh), interpolation=cv2.INTER_AREA)
         cand = ((p_g >= 0.5) & ~person).astype(np.uint8)
         k = max(3, int(round(self.opening * height)) | 1)
         cand = cv2.morphologyEx(cand, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
         if not cand.any():
-            return self._nothing(alpha)
+            return self._nothing()
         n, labels = cv2.connectedComponents(cand, connectivity=8)
         near = cv2.dilate(person.view(np.uint8), np.ones((k, k), np.uint8)) > 0
         touching = np.unique(labels[near & (labels > 0)])
         if touching.size == 0:
-            return self._nothing(alpha)
+            return self._nothing()
         flow = self.flow.calc(prev, cur, None)  # float32 (gh, gw, 2): prev -> cur, grid pixels
         background = (p_g < 0.2) & ~near
         if person.sum() < 16 or background.sum() < 16:
-            return self._nothing(alpha)
+            return self._nothing()
         f_person = np.median(flow[person], axis=0)
         f_back = np.median(flow[background], axis=0)
         if np.linalg.norm(f_person - f_back) < self.separation * height:
-            return self._nothing(alpha)  # the person does not move against the background: no decision
+            return self._nothing()  # the person does not move against the background: no decision
         keep = np.zeros(n, bool)
         for i in touching:
             f = np.median(flow[labels == i], axis=0)
@@ -97,13 +114,10 @@ class AttachedObjects:
         streak = np.zeros(attached.shape, np.uint8) if self._streak is None else self._streak
         self._streak = np.where(attached, np.minimum(streak, 254) + 1, 0).astype(np.uint8)
         if not keep.any():
-            return alpha
+            return None
         # a region counts once it has moved with the person for ``persist`` frames in a row
         add = (self._streak >= self.persist).astype(np.float32)  # (gh, gw)
         if not add.any():
-            return alpha
+            return None
         self.last_added = float(add.mean())
-        H, W = alpha.shape
-        add = cv2.resize(cv2.dilate(add, np.ones((3, 3), np.uint8)), (W, H), interpolation=cv2.INTER_LINEAR)
-        up = cv2.resize(prob, (W, H), interpolation=cv2.INTER_LINEAR)
-        return np.maximum(alpha, add * up)
+        return cv2.dilate(add, np.ones((3, 3), np.uint8))

@@ -55,7 +55,10 @@ class QualityConfig:
         roi: carry a region of interest around the person from frame to frame and segment it again
             at the model's full resolution (a second model run per frame while a person is in view).
         ensemble: average the general and the landscape selfie models on the full frame (one more,
-            cheaper, model run); the two models rarely make the same mistake.
+            cheaper, model run) while looking for a person; the two models rarely make the same
+            mistake, so a false person seldom opens a crop.
+        ensemble_tracking: keep averaging them while a crop holds the person too (off: the general
+            model alone is sharper there, keeps held objects for ``attach``, and is one run cheaper).
         radius: guided-filter window radius on the model's grid (256 over the frame or the crop).
         eps: guided-filter regularisation on brightness in [0, 1]: smaller follows the picture more.
         motion_noise: brightness change (8-bit levels) treated as motion by ``temporal = motion``.
@@ -82,6 +85,7 @@ class QualityConfig:
     smoothing: float = 0.7
     roi: bool = True
     ensemble: bool = True
+    ensemble_tracking: bool = False
     radius: int = 2
     eps: float = 1e-3
     motion_noise: float = 8.0
@@ -89,7 +93,7 @@ class QualityConfig:
     min_core: float = 0.15
     roi_seam: float = 0.03
     roi_tiles: bool = True
-    attach: bool = False
+    attach: bool = True
     roi_confirm: int = 2
     temporal_sure: float = 0.1
     roi_outside: str = "drop"

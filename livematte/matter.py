@@ -121,6 +121,12 @@ class Matter:
             self.tracker, self.refiner = None, None
         self.last_crop: Optional[Tuple[int, int, int, int]] = None  # for inspection and tests
 
+    def partner_now(self) -> bool:
+        """Whether the partner model runs on this frame: always with ``ensemble_tracking``, else only
+        while searching (no crop on the previous frame). Once a crop holds the person, the crop pass
+        decides the person and the general model alone is sharper on the rest (and one run cheaper)."""
+        return self.quality.ensemble_tracking or self.last_crop is None
+
     # ------------------------------------------------------------------ one region
     def _segment(self, pyr: Pyramid, image: np.ndarray, box: Tuple[int, int, int, int]):
         """Segment frame region ``box``: (model-grid guide uint8 (h, w) or None, prob float32 (h, w))."""
@@ -203,11 +209,13 @@ class Matter:
 
         full = (0, 0, W, H)
         guide, prob = self._segment(pyr, image, full)  # (h, w) model grid
-        if self.partner is not None and guide is not None:
+        if self.partner is not None and guide is not None and self.partner_now():
             prob = self._blend_partner(pyr, full, prob)
-        found, doubtful = person_blobs(prob, min_core=self.quality.min_core)
-        if doubtful.any():  # lukewarm blobs with no confident core: not a person
-            prob = self._suppress(prob, doubtful)
+        found = None
+        if self._model_input:  # the selfie models' lukewarm blobs; matting networks are taken as they are
+            found, doubtful = person_blobs(prob, min_core=self.quality.min_core)
+            if doubtful.any():  # lukewarm blobs with no confident core: not a person
+                prob = self._suppress(prob, doubtful)
 
         crop = None
         if self.tracker is not None:

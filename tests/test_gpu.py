@@ -98,7 +98,7 @@ def _variant(**quality):
 
 
 @pytest.mark.parametrize("quality", [dict(refine="none", temporal="ema"), dict(roi=False, ensemble=False),
-                                     dict(temporal="none", roi_margin=0.2)])
+                                     dict(temporal="none", roi_margin=0.2), dict(attach=True, ensemble_tracking=True)])
 def test_quality_variants_agree(clip, quality):
     results, _ = run_both(clip[:8], _variant(**quality), device="cpu")
     assert_agree(results)

@@ -24,6 +24,7 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 
+from ..attach import GRID, AttachedObjects
 from ..config import Config
 from ..matter import Matter, _PARTNERS
 from ..roi import RoiTracker, person_blobs, plan_tiles
@@ -80,9 +81,6 @@ class TorchMatter:
         cuda = self.device.type == "cuda"
         self.mask = self.config.mask.validate()
         q = self.quality = self.config.quality.validate()
-        if q.attach:
-            raise LivematteError("quality.attach (attached objects by optical flow) runs on the CPU path only; "
-                                 "set attach = false for --device")
         self.output = output
         self.transfer = transfer or Transfer(self.device)
 
@@ -100,7 +98,10 @@ class TorchMatter:
         mode = "ema" if q.temporal == "ema" else "motion"
         self.smoother = TorchMotionSmoother(q.smoothing, q.motion_noise, mode, sure=q.temporal_sure) if q.temporal != "none" else None
         self.cuts = HistogramCutDetector()
-        self.front = GraphedCall(self._front, enabled=graphs)
+        # attached objects: the decision runs on the host on a 144x256 grid (optical flow), as on the CPU path
+        self.attacher = AttachedObjects() if q.attach and q.roi else None
+        self.front = GraphedCall(lambda frame: self._front(frame, True), enabled=graphs)
+        self.front_solo = GraphedCall(lambda frame: self._front(frame, False), enabled=graphs)
         self.crop_net = GraphedCall(self._crop_model, enabled=graphs)
         self.last_crop: Optional[Tuple[int, int, int, int]] = None
 
@@ -114,15 +115,16 @@ class TorchMatter:
     def _crop_model(self, x: torch.Tensor) -> torch.Tensor:
         return self._run(0, x)
 
-    def _front(self, frame: torch.Tensor):
-        """uint8 [H, W, 3] -> (prob [h, w], hist [48], grey [H, W], guide [h, w], thumb grey, *levels)."""
+    def _front(self, frame: torch.Tensor, partner: bool):
+        """uint8 [H, W, 3] -> (prob [h, w], hist [48], grey [H, W], guide [h, w], thumb grey, *levels);
+        ``partner``: average the second model in (``Matter.partner_now``)."""
         H, W = frame.shape[:2]
         pyr = TorchPyramid(frame.permute(2, 0, 1).float())
         thumb = pyr.levels[-1]
         full = (0, 0, W, H)
         x = pyr.resize(full, self.sizes[0])  # [3, h, w]
         prob = self._run(0, x)  # [h, w]
-        if len(self.nets) > 1:
+        if partner and len(self.nets) > 1:
             other = self._run(1, pyr.resize(full, self.sizes[1]))
             prob = 0.5 * (prob + ops.resize_linear(other, tuple(prob.shape)))
         return (prob, thumb_histogram(thumb), ops.rgb_to_grey(frame), ops.rgb_to_grey(x),
@@ -182,7 +184,9 @@ class TorchMatter:
         if self._check_pending:
             self._choose_precision(frame)
         H, W = frame.shape[:2]
-        prob, hist, grey, guide, thumb_grey, *levels = self.front(frame)
+        partner = self.quality.ensemble_tracking or self.last_crop is None  # as ``Matter.partner_now``
+        front = self.front if partner and len(self.nets) > 1 else self.front_solo
+        prob, hist, grey, guide, thumb_grey, *levels = front(frame)
         h, w = prob.shape
 
         # the one host sync of the frame: model-grid probability + thumbnail histogram (~260 kB)
@@ -206,7 +210,8 @@ class TorchMatter:
         if crop is not None and self.quality.roi_outside == "drop":  # as ``Matter.front``
             outside = Matter._outside(prob_np, crop, (H, W))
             if outside.any():
-                prob = torch.from_numpy(np.where(outside, np.float32(0.0), prob_np)).to(self.device)
+                prob_np = np.where(outside, np.float32(0.0), prob_np)
+                prob = torch.from_numpy(prob_np).to(self.device)
         if crop is None:
             alpha = self._to_alpha(guide, prob, grey)
         else:
@@ -217,9 +222,26 @@ class TorchMatter:
             self._paste_tiles(alpha, tiles, TorchPyramid(levels=levels), grey)
         self.last_crop = crop
 
+        if self.attacher is not None:
+            alpha = self._attach(alpha, prob, prob_np, thumb_grey) if crop is not None else alpha
+            if crop is None:
+                self.attacher.reset()
         if self.smoother is not None:
             alpha = self.smoother(alpha, thumb_grey)
         return shape_mask(alpha, self.mask)
+
+    def _attach(self, alpha: torch.Tensor, prob: torch.Tensor, prob_np: np.ndarray,
+                thumb_grey: torch.Tensor) -> torch.Tensor:
+        """``AttachedObjects`` on the device's alpha [H, W]: the small grids come down (~40 kB), the
+        decision is made on the host, and the regions it adds go back up (only when there are any)."""
+        gh, gw = GRID
+        alpha_grid = ops.resize_area(alpha, (gh, gw)).cpu().numpy()
+        add = self.attacher.decide(alpha_grid, prob_np, thumb_grey.to(torch.uint8).cpu().numpy())
+        if add is None:
+            return alpha
+        H, W = alpha.shape
+        add_up = ops.resize_linear(torch.from_numpy(add).to(self.device), (H, W))
+        return torch.maximum(alpha, add_up * ops.resize_linear(prob, (H, W)))
 
     def __call__(self, frame) -> "np.ndarray | torch.Tensor":
         """RGB frame (``Frame`` or uint8 ``(H, W, 3)``) -> alpha (numpy float32 or device tensor: ``output``)."""
@@ -233,6 +255,8 @@ class TorchMatter:
     def _forget(self) -> None:
         if self.tracker is not None:
             self.tracker.reset()
+        if self.attacher is not None:
+            self.attacher.reset()
         if self.smoother is not None:
             self.smoother.reset()
 
@@ -245,7 +269,9 @@ class TorchMatter:
 
     def describe(self) -> str:
         """One line: device, precision, and whether the graphs were captured."""
-        graphs = "captured" if self.front.graphed else (f"off ({self.front.error})" if self.front.error else "off")
+        fronts = (self.front, self.front_solo)
+        error = next((f.error for f in fronts if f.error), None)
+        graphs = "captured" if any(f.graphed for f in fronts) else (f"off ({error})" if error else "off")
         return f"torch on {self.device}, {self.precision}, CUDA graphs {graphs}"
 
 

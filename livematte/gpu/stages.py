@@ -118,8 +118,9 @@ class HistogramCutDetector:
 class TorchMotionSmoother:
     """``temporal.MotionSmoother``: per-pixel blend with the past, weighted by local stillness."""
 
-    def __init__(self, strength: float = 0.5, noise: float = 4.0, mode: str = "motion", sure: float = 0.0):
-        self.strength, self.noise, self.mode, self.sure = strength, noise, mode, sure
+    def __init__(self, strength: float = 0.5, noise: float = 4.0, mode: str = "motion", sure: float = 0.0,
+                 jump: float = 0.3):
+        self.strength, self.noise, self.mode, self.sure, self.jump = strength, noise, mode, sure, jump
         self.reset()
 
     def reset(self) -> None:
@@ -146,8 +147,12 @@ class TorchMotionSmoother:
         if w is None or self.strength <= 0 or self._alpha is None or self._alpha.shape != alpha.shape:
             self._alpha = alpha
             return alpha
-        if self.sure > 0 and self.mode == "motion":  # ``temporal.MotionSmoother.sure_weight``
-            a = F.interpolate(alpha[None, None], size=tuple(w.shape), mode="nearest")
+        a = F.interpolate(alpha[None, None], size=tuple(w.shape), mode="nearest")  # [1, 1, h, w] samples
+        if self.jump > 0 and self.mode == "motion":  # ``MotionSmoother``: a large alpha change is real
+            past = F.interpolate(self._alpha[None, None], size=tuple(w.shape), mode="nearest")[0, 0]
+            change = ops.blur_reflect101((past - a[0, 0]).abs(), 3)
+            w = w * torch.exp(change * (-1.0 / self.jump))
+        if self.sure > 0 and self.mode == "motion":  # ``temporal.sure_weight``
             c = (a * (1.0 - a) * (1.0 / (self.sure * (1.0 - self.sure)))).clamp_(max=1.0)
             w = w * F.max_pool2d(c, 3, stride=1, padding=1)[0, 0]
         w = ops.resize_linear(w, tuple(alpha.shape))
