@@ -25,6 +25,16 @@ import numpy as np
 GRID = (144, 256)
 
 
+def sample_grid(alpha: np.ndarray) -> np.ndarray:
+    """float32 ``(H, W)`` -> nearest samples on ``GRID`` (gh, gw) (``cv2.INTER_NEAREST``): enough to tell
+    where the person is (alpha >= 0.5), and it reads only the sampled rows, not the whole frame."""
+    gh, gw = GRID
+    H, W = alpha.shape
+    if H % gh == 0 and W % gw == 0:  # a whole ratio (720p: 5): a strided copy, the same pixels
+        return np.ascontiguousarray(alpha[:: H // gh, :: W // gw])
+    return cv2.resize(alpha, (gw, gh), interpolation=cv2.INTER_NEAREST)
+
+
 class AttachedObjects:
     """Adds full-frame foreground that moves with the person to a crop-pass alpha.
 
@@ -59,8 +69,7 @@ class AttachedObjects:
             prob: the full-frame model's probability, float32 (h, w) over the whole frame.
             grey_small: the frame's brightness on a small grid, uint8, same size every frame.
         """
-        gh, gw = GRID
-        add = self.decide(cv2.resize(alpha, (gw, gh), interpolation=cv2.INTER_AREA), prob, grey_small)
+        add = self.decide(sample_grid(alpha), prob, grey_small)
         if add is None:
             return alpha
         H, W = alpha.shape
@@ -73,7 +82,7 @@ class AttachedObjects:
         add at the full-frame probability, or None when nothing is added this frame.
 
         Args:
-            alpha_grid: the crop-pass alpha area-averaged to ``GRID``, float32 (gh, gw).
+            alpha_grid: the crop-pass alpha sampled on ``GRID`` (:func:`sample_grid`), float32 (gh, gw).
             prob, grey_small: as for ``__call__``.
         """
         gh, gw = GRID

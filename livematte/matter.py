@@ -31,7 +31,7 @@ from .config import Config, QualityConfig
 from .maskops import shape_mask
 from .models import create
 from .models.base import Segmenter
-from .refine import GuidedRefiner, upsample_region
+from .refine import GuidedRefiner, clip01, upsample_region
 from .roi import Pyramid, RoiTracker, person_blobs, plan_tiles
 from .temporal import MotionSmoother, SceneCutDetector
 from .types import Frame, LivematteError
@@ -42,9 +42,10 @@ REFINE_MODES = ("guided", "none")
 TEMPORAL_MODES = ("motion", "ema", "none")
 
 
-def _seam_weight(box: Tuple[int, int, int, int], frame_hw: Tuple[int, int], width: float) -> np.ndarray:
-    """float32 ``(h, w)`` weight of a crop's own alpha: 1 inside, ramping to 0 over ``width`` pixels at
-    the crop sides that lie inside the frame (a side on the frame border needs no seam)."""
+def _seam_ramps(box: Tuple[int, int, int, int], frame_hw: Tuple[int, int], width: float) -> Tuple[np.ndarray, np.ndarray]:
+    """The weight of a crop's own alpha as separable ramps ``(wy, wx)`` (float32, its height and width;
+    the weight is ``wy[:, None] * wx[None, :]``): 1 inside, ramping to 0 over ``width`` pixels at the
+    crop sides that lie inside the frame (a side on the frame border needs no seam)."""
     x0, y0, x1, y1 = box
     H, W = frame_hw
 
@@ -57,9 +58,26 @@ def _seam_weight(box: Tuple[int, int, int, int], frame_hw: Tuple[int, int], widt
             r = np.minimum(r, (n - i) / width)
         return np.clip(r, 0.0, 1.0)
 
-    wy = ramp(y1 - y0, y0 > 0, y1 < H)
-    wx = ramp(x1 - x0, x0 > 0, x1 < W)
-    return np.outer(wy, wx)
+    return ramp(y1 - y0, y0 > 0, y1 < H), ramp(x1 - x0, x0 > 0, x1 < W)
+
+
+def _blend_separable(region: np.ndarray, new: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> None:
+    """``region += wy[:, None] * wx[None, :] * (new - region)`` in place, float32 ``(h, w)``, where the
+    ramps are 1 over one middle run and below 1 only towards the ends: the middle is copied, only the
+    border strips are blended (a seam is a few percent of the crop)."""
+    rows, cols = np.flatnonzero(wy >= 1.0), np.flatnonzero(wx >= 1.0)
+    runs = rows.size and cols.size and rows[-1] - rows[0] + 1 == rows.size and cols[-1] - cols[0] + 1 == cols.size
+    if not runs:
+        strips = [(slice(None), slice(None))]
+    else:
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        np.copyto(region[r0:r1, c0:c1], new[r0:r1, c0:c1])
+        strips = [(slice(0, r0), slice(None)), (slice(r1, None), slice(None)),
+                  (slice(r0, r1), slice(0, c0)), (slice(r0, r1), slice(c1, None))]
+    for ys, xs in strips:
+        part = region[ys, xs]
+        if part.size:
+            part += np.outer(wy[ys], wx[xs]) * (new[ys, xs] - part)
 
 
 class FrontResult(NamedTuple):
@@ -181,7 +199,7 @@ class Matter:
             h, w = prob.shape
             guide_lo = cv2.resize(grey_hi, (w, h), interpolation=cv2.INTER_AREA)
         alpha = self.refiner(guide_lo, prob, grey_hi)
-        return np.clip(alpha, 0.0, 1.0, out=alpha)  # the guided filter overshoots a little at edges
+        return clip01(alpha)  # the guided filter overshoots a little at edges
 
     # ------------------------------------------------------------------ per frame
     def __call__(self, frame: Frame) -> np.ndarray:
@@ -278,16 +296,14 @@ class Matter:
         for i, (t, guide_c, prob_c) in enumerate(tiles):
             x0, y0, x1, y1 = t
             alpha_c = self._to_alpha(guide_c, prob_c, grey[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0])
-            wt = _seam_weight(t, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
+            wy, wx = _seam_ramps(t, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
             if i > 0:
                 px0, py0, px1, py1 = tiles[0][0]
                 if px0 == x0 and px1 == x1:  # top and bottom: fade in down the overlap rows
-                    wt *= np.clip((np.arange(y0, y1, dtype=np.float32) + 0.5 - y0) / max(py1 - y0, 1), 0, 1)[:, None]
+                    wy *= np.clip((np.arange(y0, y1, dtype=np.float32) + 0.5 - y0) / max(py1 - y0, 1), 0, 1)
                 else:  # left and right
-                    wt *= np.clip((np.arange(x0, x1, dtype=np.float32) + 0.5 - x0) / max(px1 - x0, 1), 0, 1)[None, :]
-            region = alpha[y0:y1, x0:x1]
-            diff = np.subtract(alpha_c, region, out=alpha_c)  # alpha_c is ours: reuse it
-            region += np.multiply(wt, diff, out=diff)
+                    wx *= np.clip((np.arange(x0, x1, dtype=np.float32) + 0.5 - x0) / max(px1 - x0, 1), 0, 1)
+            _blend_separable(alpha[y0:y1, x0:x1], alpha_c, wy, wx)
 
     def _forget_front(self) -> None:
         self.segmenter.reset()  # recurrent state (rvm) does not survive a scene cut either

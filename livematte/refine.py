@@ -88,3 +88,13 @@ def upsample_region(prob: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     """Plain bilinear resize of ``prob`` float32 ``(h, w)`` to ``size`` = ``(H, W)`` (refine ``none``)."""
     H, W = size
     return cv2.resize(prob, (W, H), interpolation=cv2.INTER_LINEAR)
+
+
+def clip01(x: np.ndarray) -> np.ndarray:
+    """Clip float32 ``x`` to [0, 1] in place and return it (two cv2 thresholds: ~8x faster than
+    ``np.clip`` here; NaN is not expected)."""
+    if not x.flags.c_contiguous:  # cv2 would write into a copy
+        return np.clip(x, 0.0, 1.0, out=x)
+    cv2.threshold(x, 1.0, 1.0, cv2.THRESH_TRUNC, dst=x)
+    cv2.threshold(x, 0.0, 0.0, cv2.THRESH_TOZERO, dst=x)
+    return x

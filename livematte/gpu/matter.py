@@ -23,6 +23,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..attach import GRID, AttachedObjects
 from ..config import Config
@@ -235,7 +236,7 @@ class TorchMatter:
         """``AttachedObjects`` on the device's alpha [H, W]: the small grids come down (~40 kB), the
         decision is made on the host, and the regions it adds go back up (only when there are any)."""
         gh, gw = GRID
-        alpha_grid = ops.resize_area(alpha, (gh, gw)).cpu().numpy()
+        alpha_grid = F.interpolate(alpha[None, None], size=(gh, gw), mode="nearest")[0, 0].cpu().numpy()  # ``sample_grid``
         add = self.attacher.decide(alpha_grid, prob_np, thumb_grey.to(torch.uint8).cpu().numpy())
         if add is None:
             return alpha

@@ -11,7 +11,7 @@ CPU (numpy / cv2)              torch (this module)
 ``refine.upsample_region``     :func:`upsample_region`
 ``temporal.MotionSmoother``    :class:`TorchMotionSmoother`
 ``temporal.SceneCutDetector``  :func:`thumb_histogram` + :class:`HistogramCutDetector`
-``matter._seam_weight``        :func:`seam_weight`
+``matter._seam_ramps``         :func:`seam_weight`
 ``maskops.shape_mask``         :func:`shape_mask`
 =============================  =========================================
 """
@@ -162,7 +162,7 @@ class TorchMotionSmoother:
 
 
 def seam_weight(box: Tuple[int, int, int, int], frame_hw: Tuple[int, int], width: float, device) -> torch.Tensor:
-    """``matter._seam_weight``: [h, w] weight of the crop's own alpha (1 inside, ramps at inner sides)."""
+    """``matter._seam_ramps`` as their outer product: [h, w] weight of the crop's own alpha (1 inside, ramps at inner sides)."""
     x0, y0, x1, y1 = box
     H, W = frame_hw
 
