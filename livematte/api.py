@@ -138,6 +138,9 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
     """
     cfg = _config(config, background)
     matter, effect = frame_path(cfg, reuse_output=True)
+    if os.path.isfile(input) and is_image_path(input):
+        raise LivematteError(f"{input}: a still image, not a video; use `livematte image {input} -o OUT.png` "
+                             "(a video is made from a video file or a folder of frames)")
     check_output(output, effect.alpha)
     check_not_input(output, [input])
     if alpha_out is not None and output != "-" and os.path.abspath(alpha_out) == os.path.abspath(output):

@@ -193,6 +193,8 @@ def from_dict(data: Dict[str, Any], origin: str = "config") -> Config:
             if key not in fields:
                 raise LivematteError(f"{origin}: unknown key {key!r} in [{section}]; keys are: {', '.join(fields)}")
             default = getattr(target, key)
+            if default is None and not isinstance(value, str):  # optional paths and names
+                raise LivematteError(f"{origin}: [{section}] {key} must be a string, got {value!r}")
             if isinstance(value, bool) and default is not None and not isinstance(default, bool):
                 raise LivematteError(f"{origin}: [{section}] {key} must be {type(default).__name__}, got {value!r}")
             if default is not None and not isinstance(value, type(default)) and not (

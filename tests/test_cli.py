@@ -17,6 +17,7 @@ from livematte.cli import main
 from .helpers import REPO, SAMPLES
 
 SAMPLE = os.path.join(SAMPLES, "person.mp4")
+BACKGROUND = os.path.join(SAMPLES, "background.jpg")
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +149,7 @@ def test_bad_inputs_are_one_line_errors(capsys, tmp_path):
         (["video", SAMPLE, "-o", tmp_path / "o.mp4", "--crf", "-5"], "crf"),
         (["video", SAMPLE, "-o", tmp_path / "o.webm", "--crf", "99"], "crf"),
         (["video", SAMPLE, "-o", tmp_path / "o.mp4", "--preset", "bogus"], "bogus"),
+        (["video", BACKGROUND, "-o", tmp_path / "o.mp4"], "livematte image"),  # a still is not a video
     ]
     for argv, needle in cases:
         code, _, err = run_cli(capsys, *argv)

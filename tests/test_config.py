@@ -35,6 +35,7 @@ def test_a_toml_file_by_path(tmp_path):
     ("[mask]\ngrow = 'big'\n", "grow must be int"),
     ("[quality]\nradius = true\n", "radius must be int"),
     ("[mask]\nfeather = true\n", "feather must be float"),
+    ("[model]\nweights = 5\n", "weights must be a string"),
     ("[mask\n", "not valid TOML"),
 ])
 def test_bad_config_files_are_one_line_errors(tmp_path, text, needle):
