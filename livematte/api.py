@@ -136,11 +136,11 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
     with the frames processed so far. ``alpha_out`` also writes the matte (a video file, or a
     folder of PNGs when it ends with a path separator or is an existing folder).
     """
-    cfg = _config(config, background)
-    matter, effect = frame_path(cfg, reuse_output=True)
     if os.path.isfile(input) and is_image_path(input):
         raise LivematteError(f"{input}: a still image, not a video; use `livematte image {input} -o OUT.png` "
                              "(a video is made from a video file or a folder of frames)")
+    cfg = _config(config, background)
+    matter, effect = frame_path(cfg, reuse_output=True)
     check_output(output, effect.alpha)
     check_not_input(output, [input])
     if alpha_out is not None and output != "-" and os.path.abspath(alpha_out) == os.path.abspath(output):

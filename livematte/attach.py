@@ -21,18 +21,10 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from .upsample import sample_nearest
+
 #: the grid (h, w) on which regions and flow are compared
 GRID = (144, 256)
-
-
-def sample_grid(alpha: np.ndarray) -> np.ndarray:
-    """float32 ``(H, W)`` -> nearest samples on ``GRID`` (gh, gw) (``cv2.INTER_NEAREST``): enough to tell
-    where the person is (alpha >= 0.5), and it reads only the sampled rows, not the whole frame."""
-    gh, gw = GRID
-    H, W = alpha.shape
-    if H % gh == 0 and W % gw == 0:  # a whole ratio (720p: 5): a strided copy, the same pixels
-        return np.ascontiguousarray(alpha[:: H // gh, :: W // gw])
-    return cv2.resize(alpha, (gw, gh), interpolation=cv2.INTER_NEAREST)
 
 
 class AttachedObjects:
@@ -69,7 +61,7 @@ class AttachedObjects:
             prob: the full-frame model's probability, float32 (h, w) over the whole frame.
             grey_small: the frame's brightness on a small grid, uint8, same size every frame.
         """
-        add = self.decide(sample_grid(alpha), prob, grey_small)
+        add = self.decide(sample_nearest(alpha, GRID), prob, grey_small)
         if add is None:
             return alpha
         H, W = alpha.shape
@@ -82,7 +74,7 @@ class AttachedObjects:
         add at the full-frame probability, or None when nothing is added this frame.
 
         Args:
-            alpha_grid: the crop-pass alpha sampled on ``GRID`` (:func:`sample_grid`), float32 (gh, gw).
+            alpha_grid: the crop-pass alpha sampled on ``GRID`` (``upsample.sample_nearest``: enough to tell where alpha >= 0.5, without reading the whole frame), float32 (gh, gw).
             prob, grey_small: as for ``__call__``.
         """
         gh, gw = GRID

@@ -164,7 +164,7 @@ def _random_weight_path(cfg: Config):
     if m.weights:
         raise LivematteError("--random-weights and --weights exclude each other")
     device = resolve_device(m.device)
-    segmenter = random_backend(m.name, device=str(device), threads=m.threads)
+    segmenter = random_backend(m.name, device=str(device), threads=m.threads, runtime=m.runtime)
     return build_frame_path(cfg, reuse_output=True, segmenter=segmenter)
 
 
@@ -175,14 +175,17 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
     ``random_weights``: run ``modnet`` / ``rvm`` with random weights instead of their checkpoint
     (LivematteError for other models, or with ``config.model.weights`` set).
     """
+    from .models.random_weights import MODELS
     from .sources.video import VideoFileSource
 
     cfg = config or Config()
+    if clip is not None and not os.path.isfile(clip):
+        raise LivematteError(f"{clip}: no such file")
     if random_weights:
         weights = "random"
         matter, effect = _random_weight_path(cfg)
     else:
-        weights = "checkpoint" if cfg.model.name in ("modnet", "rvm") else "shipped"
+        weights = "checkpoint" if cfg.model.name in MODELS else "shipped"
         matter, effect = frame_path(cfg, reuse_output=True)
     if effect.alpha:
         raise LivematteError("bench encodes H.264: pick a background without transparency")
@@ -190,8 +193,6 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
         if clip is None:
             clip = os.path.join(tmp, "clip.mp4")
             make_clip(clip, size, seconds)
-        elif not os.path.isfile(clip):
-            raise LivematteError(f"{clip}: no such file")
         out = os.path.join(tmp, "out.mp4")
         codec, codec_cpu = _file_run(clip, out, _NoMatte(), _PassThrough(), cfg)
         matter.reset()

@@ -28,9 +28,8 @@ def composite_into(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> np.ndar
     """:func:`composite` written into ``bg`` (uint8 ``(H, W, 3)``, changed in place and returned).
 
     Only the box holding the person is blended: outside it alpha is below 1/512, where the
-    rounded blend equals ``bg``. The box is found on every 4th pixel and grown by 8 px, so it
-    costs ~0.05 ms at 720p and saves the blend over the rest of the frame (half of it or more
-    for a person at a desk).
+    rounded blend equals ``bg``. Finding the box costs ~0.2 ms at 720p and saves the blend over
+    the rest of the frame (half of it or more for a person at a desk).
     """
     box = _foreground_box(alpha)
     if box is not None:
@@ -40,17 +39,33 @@ def composite_into(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> np.ndar
     return bg
 
 
-def _foreground_box(alpha: np.ndarray, step: int = 4, grow: int = 8):
-    """``(y0, y1, x0, x1)`` around every pixel of ``alpha`` (float ``(H, W)``) above 1/512, judged on a
-    grid of every ``step``-th pixel and grown by ``grow`` pixels; None when there is none."""
-    sampled = alpha[step // 2::step, step // 2::step] > (1.0 / 512)  # (H/step, W/step) bool
-    rows, cols = np.flatnonzero(sampled.any(axis=1)), np.flatnonzero(sampled.any(axis=0))
-    if rows.size == 0:
-        return None
+def _foreground_box(alpha: np.ndarray, step: int = 4):
+    """``(y0, y1, x0, x1)`` holding every pixel of ``alpha`` (float ``(H, W)``) above 1/512, or None.
+
+    Judged on ``step`` x ``step`` block means (a block holding such a pixel has a mean above
+    1/512 / step**2, so none is missed) plus the rows and columns left over at the bottom and right.
+    """
+    thr = 1.0 / 512
     H, W = alpha.shape[:2]
-    y0, y1 = rows[0] * step + step // 2 - grow, rows[-1] * step + step // 2 + grow + 1
-    x0, x1 = cols[0] * step + step // 2 - grow, cols[-1] * step + step // 2 + grow + 1
-    return max(0, y0), min(H, y1), max(0, x0), min(W, x1)
+    hb, wb = H // step, W // step
+    ys: list = []
+    xs: list = []
+    if hb and wb:
+        blocks = cv2.resize(alpha[: hb * step, : wb * step], (wb, hb), interpolation=cv2.INTER_AREA)
+        hit = blocks > thr / (step * step)  # (hb, wb)
+        rows, cols = np.flatnonzero(hit.any(axis=1)), np.flatnonzero(hit.any(axis=0))
+        if rows.size:
+            ys += [rows[0] * step, (rows[-1] + 1) * step]
+            xs += [cols[0] * step, (cols[-1] + 1) * step]
+    for part, y_off, x_off in ((alpha[hb * step:], hb * step, 0), (alpha[:, wb * step:], 0, wb * step)):
+        hit = part > thr
+        rows, cols = np.flatnonzero(hit.any(axis=1)), np.flatnonzero(hit.any(axis=0))
+        if rows.size:
+            ys += [y_off + rows[0], y_off + rows[-1] + 1]
+            xs += [x_off + cols[0], x_off + cols[-1] + 1]
+    if not ys:
+        return None
+    return min(ys), max(ys), min(xs), max(xs)
 
 
 def cover(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:

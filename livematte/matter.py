@@ -27,14 +27,14 @@ import cv2
 import numpy as np
 
 from .attach import AttachedObjects
-from .config import Config, QualityConfig
+from .config import Config
 from .maskops import shape_mask
 from .models import create
 from .models.base import Segmenter
 from .refine import GuidedRefiner, clip01, upsample_region
 from .roi import Pyramid, RoiTracker, person_blobs, plan_tiles
 from .temporal import MotionSmoother, SceneCutDetector
-from .types import Frame, LivematteError
+from .types import Frame
 
 #: the model whose full-frame output is averaged with each selfie model's (quality.ensemble)
 _PARTNERS = {"selfie": "selfie-landscape", "selfie-landscape": "selfie"}
@@ -136,7 +136,7 @@ class Matter:
             # Matting networks (modnet, rvm) take the whole frame at their own working size and refine
             # their own edges; a crop pass would also clear RVM's recurrent state, which it resets
             # whenever its input size changes.
-            self.tracker, self.refiner = None, None
+            self.tracker, self.refiner, self.attacher = None, None, None
         self.last_crop: Optional[Tuple[int, int, int, int]] = None  # for inspection and tests
 
     def partner_now(self) -> bool:
@@ -272,10 +272,10 @@ class Matter:
             self._paste_tiles(alpha, state.tiles, image)
 
         thumb_grey = cv2.cvtColor(state.thumb, cv2.COLOR_RGB2GRAY)  # uint8 (h, w)
-        if self.attacher is not None:
-            alpha = self.attacher(alpha, prob, thumb_grey) if crop is not None else alpha
-            if crop is None:
-                self.attacher.reset()
+        if self.attacher is not None and crop is None:
+            self.attacher.reset()  # attached objects need the crop's person: start again
+        elif self.attacher is not None:
+            alpha = self.attacher(alpha, prob, thumb_grey)
         if self.smoother is not None:
             alpha = self.smoother(alpha, thumb_grey)
         return shape_mask(alpha, self.mask)

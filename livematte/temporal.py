@@ -13,6 +13,8 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
+from .upsample import sample_nearest
+
 
 class SceneCutDetector:
     """Flags a cut when the colour histograms of consecutive thumbnails differ strongly.
@@ -84,10 +86,6 @@ class MotionSmoother:
         diff = cv2.blur(diff, (k, k))
         return (np.float32(self.strength) * np.exp(-diff / np.float32(self.noise))).astype(np.float32)
 
-    def sure_weight(self, small: np.ndarray) -> np.ndarray:
-        """:func:`sure_weight` with this smoother's ``sure``."""
-        return sure_weight(small, self.sure)
-
     def __call__(self, alpha: np.ndarray, grey_small: np.ndarray) -> np.ndarray:
         """Smooth one alpha float32 ``(H, W)`` **in place** and return it; ``grey_small`` is the
         frame's brightness on a small grid (uint8 ``(h, w)``, same grid every frame). The result is
@@ -106,11 +104,11 @@ class MotionSmoother:
         h, w_ = w.shape
         prev = self._alpha
         if self.mode == "motion" and (self.jump > 0 or self.sure > 0):
-            small = _sample(alpha, (h, w_))  # (h, w) samples
+            small = sample_nearest(alpha, (h, w_))  # (h, w) samples
             if self.jump > 0:
                 # a large change of alpha is real (motion the picture hid), not flicker: judged on the
                 # small grid (sampled, then averaged over 3x3 cells), where it is cheap
-                past = _sample(prev, (h, w_))
+                past = sample_nearest(prev, (h, w_))
                 change = cv2.blur(cv2.absdiff(past, small), (3, 3))
                 w *= np.exp(change * np.float32(-1.0 / self.jump))
             if self.sure > 0:
@@ -141,16 +139,6 @@ def sure_weight(small: np.ndarray, sure: float) -> np.ndarray:
     c *= np.float32(1.0 / (sure * (1.0 - sure)))
     np.minimum(c, np.float32(1.0), out=c)
     return cv2.dilate(c, np.ones((3, 3), np.uint8))
-
-
-def _sample(a: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """``cv2.resize(a, INTER_NEAREST)`` to ``size`` = ``(h, w)``; a strided copy when the ratio is whole
-    (the same pixels, without reading the whole frame)."""
-    h, w = size
-    H, W = a.shape[:2]
-    if H % h == 0 and W % w == 0:
-        return np.ascontiguousarray(a[:: H // h, :: W // w])
-    return cv2.resize(a, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
 #: the smallest weight of the past that is applied (below it the change is < 1e-3 of a unit)

@@ -100,3 +100,21 @@ def test_bad_background_specs(spec, message):
     with pytest.raises(LivematteError, match=message):
         make_effect(spec)
     assert Chroma().color == (0, 255, 0)
+
+
+@pytest.mark.parametrize("size", [(720, 1280), (481, 853)])
+def test_composite_blends_only_the_person_box_yet_equals_the_full_blend(size):
+    """The composite skips the blend where alpha < 1/512; a small far-away spot (a strand, a mask
+    option's leftover) and one lone pixel in the odd last row/column must still be blended."""
+    from livematte.effects import composite
+
+    H, W = size
+    rng = np.random.default_rng(1)
+    fg, bg = rng.integers(0, 256, (H, W, 3), np.uint8), rng.integers(0, 256, (H, W, 3), np.uint8)
+    alpha = np.zeros((H, W), np.float32)
+    alpha[H // 3:H // 2, W // 3:W // 2] = rng.random((H // 2 - H // 3, W // 2 - W // 3), dtype=np.float32)
+    alpha[101:103, 5:7] = 0.9  # off the 4-pixel sampling grid, far from the person
+    alpha[H - 1, W - 1] = 0.5
+    out = composite(fg, bg, alpha)
+    assert np.array_equal(out, cv2.blendLinear(fg, bg, alpha, 1.0 - alpha))
+    assert np.array_equal(composite(fg, bg, np.zeros((H, W), np.float32)), bg)

@@ -357,7 +357,7 @@ def test_torch_path_attaches_what_the_cpu_path_attaches():
     for t in range(5):
         img, alpha, prob = _moving_scene(t, True)
         ref = att(alpha, prob, img)
-        got = tm._attach(torch.from_numpy(alpha), torch.from_numpy(prob), prob, torch.from_numpy(img).float())
+        got = tm._attach(torch.from_numpy(alpha), torch.from_numpy(prob), prob, img)
     assert att.last_added > 0 and tm.attacher.last_added == pytest.approx(att.last_added)
     assert np.abs(got.numpy() - ref).max() < 1e-3
 
@@ -424,3 +424,82 @@ def test_new_quality_options_are_checked():
         QualityConfig(temporal_sure=0.5).validate()
     with pytest.raises(LivematteError, match="roi_confirm"):
         QualityConfig(roi_confirm=0).validate()
+
+
+# ----------------------------------------------------------------------------- revision 4 (speed)
+
+
+def test_smoothing_over_the_band_equals_the_whole_frame_formula():
+    """MotionSmoother works only where the past's weight is >= 1e-3; the result must equal
+    ``alpha + w * (past - alpha)`` with the weight upsampled over the whole frame."""
+    H, W, h, w = 720, 1280, 180, 320
+    yy, xx = np.mgrid[0:H, 0:W]
+    grey = np.full((h, w), 90, np.uint8)
+    grey[60:120, 100:180] = 160  # a still person-shaped patch on the small grid
+    past = np.clip((300 - np.hypot(yy - 360, xx - 560)) / 40, 0, 1).astype(np.float32)  # soft disc
+    now = np.clip((300 - np.hypot(yy - 360, xx - 568)) / 40, 0, 1).astype(np.float32)  # moved 8 px
+    sm = MotionSmoother(strength=0.7, noise=8.0, sure=0.1)
+    sm(past.copy(), grey)
+    out = sm(now.copy(), grey)
+
+    def sample(a):
+        return cv2.resize(a, (w, h), interpolation=cv2.INTER_NEAREST)
+    k = max(3, (min(h, w) // 32) | 1)
+    wt = 0.7 * np.exp(-cv2.blur(np.zeros((h, w), np.float32), (k, k)) / 8.0)
+    wt *= np.exp(-cv2.blur(np.abs(sample(past) - sample(now)), (3, 3)) / 0.3)
+    c = np.minimum(sample(now) * (1 - sample(now)) / (0.1 * 0.9), 1.0)
+    wt *= cv2.dilate(c, np.ones((3, 3), np.uint8))
+    ref = now + cv2.resize(wt.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR) * (past - now)
+    assert np.abs(out - ref).max() < 2e-3
+    assert np.abs(out - now).max() > 0.05  # it did smooth somewhere
+
+
+def test_seam_blend_on_strips_equals_the_outer_product_blend():
+    from livematte.matter import _blend_separable, _seam_ramps
+
+    rng = np.random.default_rng(2)
+    for box, fade in [((100, 50, 400, 350), None), ((0, 0, 300, 300), None), ((100, 50, 400, 350), "rows")]:
+        wy, wx = _seam_ramps(box, (720, 1280), 9.0)
+        if fade:
+            wy = wy * np.clip((np.arange(wy.size, dtype=np.float32) + 0.5) / 120, 0, 1)
+        region = rng.random((wy.size, wx.size), dtype=np.float32)
+        new = rng.random(region.shape, dtype=np.float32)
+        ref = region + np.outer(wy, wx) * (new - region)
+        _blend_separable(region, new, wy, wx)
+        assert np.abs(region - ref).max() < 1e-6
+
+
+def test_clip01_clips_in_place_also_on_views():
+    from livematte.refine import clip01
+
+    a = np.array([[-0.5, 0.25, 1.5, 1.0]], np.float32)
+    assert clip01(a) is a and a.tolist() == [[0.0, 0.25, 1.0, 1.0]]
+    b = np.array([[-1.0, 2.0, 0.5, 3.0]], np.float32)
+    view = b[:, ::2]
+    clip01(view)
+    assert b.tolist() == [[0.0, 2.0, 0.5, 3.0]]
+
+
+def test_the_partner_model_runs_only_while_searching():
+    """ensemble_tracking = false: once a crop holds the person, the landscape model stops running."""
+    from .helpers import sample_frame
+
+    calls = []
+    m = build_matter(Config())
+    run = m.partner.predict_model_input
+    m.partner.predict_model_input = lambda x: calls.append(1) or run(x)
+    crops = []
+    for i in range(4):
+        n = len(calls)
+        m(Frame(image=sample_frame(40 + i), index=i))
+        crops.append((m.last_crop is not None, len(calls) - n))
+    assert crops[0] == (True, 1)  # searching on the first frame: both models; the crop opens at once
+    assert all(c == (True, 0) for c in crops[1:])  # tracking: the general model alone
+    cfg = Config()
+    cfg.quality.ensemble_tracking = True
+    m2 = build_matter(cfg)
+    run2 = m2.partner.predict_model_input
+    m2.partner.predict_model_input = lambda x: calls.append(2) or run2(x)
+    for i in range(3):
+        m2(Frame(image=sample_frame(40 + i), index=i))
+    assert calls.count(2) == 3

@@ -185,14 +185,17 @@ class TorchMatter:
         if self._check_pending:
             self._choose_precision(frame)
         H, W = frame.shape[:2]
-        partner = self.quality.ensemble_tracking or self.last_crop is None  # as ``Matter.partner_now``
-        front = self.front if partner and len(self.nets) > 1 else self.front_solo
+        front = self.front if Matter.partner_now(self) and len(self.nets) > 1 else self.front_solo
         prob, hist, grey, guide, thumb_grey, *levels = front(frame)
         h, w = prob.shape
 
-        # the one host sync of the frame: model-grid probability + thumbnail histogram (~260 kB)
-        small = torch.cat([prob.reshape(-1), hist]).cpu().numpy()
-        prob_np, hist_np = small[: h * w].reshape(h, w), small[h * w:]
+        # host sync of the frame: model-grid probability + thumbnail histogram (~260 kB), and the
+        # thumbnail's brightness when attached objects are decided on the host (a second, small
+        # download of the crop-pass alpha follows then, in ``_attach``)
+        parts = [prob.reshape(-1), hist] + ([thumb_grey.reshape(-1)] if self.attacher is not None else [])
+        small = torch.cat(parts).cpu().numpy()
+        prob_np, hist_np = small[: h * w].reshape(h, w), small[h * w: h * w + hist.numel()]
+        thumb_np = small[h * w + hist.numel():].reshape(thumb_grey.shape).astype(np.uint8) if self.attacher else None
         if self.cuts(hist_np):
             self._forget()
         found, doubtful = person_blobs(prob_np, min_core=self.quality.min_core)
@@ -223,21 +226,22 @@ class TorchMatter:
             self._paste_tiles(alpha, tiles, TorchPyramid(levels=levels), grey)
         self.last_crop = crop
 
-        if self.attacher is not None:
-            alpha = self._attach(alpha, prob, prob_np, thumb_grey) if crop is not None else alpha
-            if crop is None:
-                self.attacher.reset()
+        if self.attacher is not None and crop is None:
+            self.attacher.reset()
+        elif self.attacher is not None:
+            alpha = self._attach(alpha, prob, prob_np, thumb_np)
         if self.smoother is not None:
             alpha = self.smoother(alpha, thumb_grey)
         return shape_mask(alpha, self.mask)
 
     def _attach(self, alpha: torch.Tensor, prob: torch.Tensor, prob_np: np.ndarray,
-                thumb_grey: torch.Tensor) -> torch.Tensor:
-        """``AttachedObjects`` on the device's alpha [H, W]: the small grids come down (~40 kB), the
-        decision is made on the host, and the regions it adds go back up (only when there are any)."""
+                thumb_np: np.ndarray) -> torch.Tensor:
+        """``AttachedObjects`` on the device's alpha [H, W]: its nearest samples on the 144x256 grid
+        come down (~150 kB), the decision is made on the host with the model-grid probability and the
+        thumbnail brightness already there, and the regions it adds go back up (only when any)."""
         gh, gw = GRID
-        alpha_grid = F.interpolate(alpha[None, None], size=(gh, gw), mode="nearest")[0, 0].cpu().numpy()  # ``sample_grid``
-        add = self.attacher.decide(alpha_grid, prob_np, thumb_grey.to(torch.uint8).cpu().numpy())
+        alpha_grid = F.interpolate(alpha[None, None], size=(gh, gw), mode="nearest")[0, 0].cpu().numpy()  # sample_nearest
+        add = self.attacher.decide(alpha_grid, prob_np, thumb_np)
         if add is None:
             return alpha
         H, W = alpha.shape

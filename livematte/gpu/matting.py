@@ -35,6 +35,7 @@ import torch
 from torch.nn import functional as F
 
 from ..config import Config
+from ..models.registry import MATTING_MODELS
 from ..types import LivematteError
 from . import ops
 from .graphs import GraphedCall
@@ -43,7 +44,6 @@ from .stages import (HistogramCutDetector, TorchMotionSmoother, TorchPyramid, sh
                      upsample_region)
 from .transfer import Transfer
 
-MATTING_MODELS = ("modnet", "rvm")
 _CL = torch.channels_last
 
 
@@ -213,7 +213,8 @@ class TorchMattingMatter:
             th, tw = TorchPyramid(torch.empty((3, H, W), device="meta")).levels[-1].shape[-2:]
             state += [zeros(H, W), zeros(th, tw)]
         if self.rvm:
-            state += [zeros(1, 3, 18, 32, dtype=self.dtype)] + [zeros(*s, dtype=self.dtype) for s in rec_shapes]
+            state += [zeros(1, 3, 18, 32, dtype=self.dtype)]
+            state += [zeros(*s, dtype=self.dtype).contiguous(memory_format=_CL) for s in rec_shapes]  # as the net's
         self._state, self._fresh = state, True
         self.step_call = GraphedCall(self._step, enabled=self.graphs)
 
@@ -228,7 +229,9 @@ class TorchMattingMatter:
             fresh, self._fresh = self._flags[int(self._fresh)], False
             alpha, *self._state = self.step_call(frame, fresh, *self._state)
             out = shape_mask(alpha, self.mask)  # eager: its kernels are made on the host
-            return out.clone() if out is alpha and self.graphed else out  # a replay overwrites graph outputs
+            # the alpha is also the smoother's past in the state: a replay (graphs) or a reset (eager)
+            # would overwrite the caller's copy
+            return out.clone() if out is alpha else out
 
     #: RGB frame (``Frame`` or uint8 ``(H, W, 3)``) -> alpha (numpy float32 or device tensor: ``output``)
     __call__ = TorchMatter.__call__

@@ -147,14 +147,15 @@ class TorchMotionSmoother:
         if w is None or self.strength <= 0 or self._alpha is None or self._alpha.shape != alpha.shape:
             self._alpha = alpha
             return alpha
-        a = F.interpolate(alpha[None, None], size=tuple(w.shape), mode="nearest")  # [1, 1, h, w] samples
-        if self.jump > 0 and self.mode == "motion":  # ``MotionSmoother``: a large alpha change is real
-            past = F.interpolate(self._alpha[None, None], size=tuple(w.shape), mode="nearest")[0, 0]
-            change = ops.blur_reflect101((past - a[0, 0]).abs(), 3)
-            w = w * torch.exp(change * (-1.0 / self.jump))
-        if self.sure > 0 and self.mode == "motion":  # ``temporal.sure_weight``
-            c = (a * (1.0 - a) * (1.0 / (self.sure * (1.0 - self.sure)))).clamp_(max=1.0)
-            w = w * F.max_pool2d(c, 3, stride=1, padding=1)[0, 0]
+        if self.mode == "motion" and (self.jump > 0 or self.sure > 0):
+            a = F.interpolate(alpha[None, None], size=tuple(w.shape), mode="nearest")  # [1, 1, h, w] samples
+            if self.jump > 0:  # ``MotionSmoother``: a large alpha change is real
+                past = F.interpolate(self._alpha[None, None], size=tuple(w.shape), mode="nearest")[0, 0]
+                change = ops.blur_reflect101((past - a[0, 0]).abs(), 3)
+                w = w * torch.exp(change * (-1.0 / self.jump))
+            if self.sure > 0:  # ``temporal.sure_weight``
+                c = (a * (1.0 - a) * (1.0 / (self.sure * (1.0 - self.sure)))).clamp_(max=1.0)
+                w = w * F.max_pool2d(c, 3, stride=1, padding=1)[0, 0]
         w = ops.resize_linear(w, tuple(alpha.shape))
         out = torch.addcmul(alpha, self._alpha - alpha, w)
         self._alpha = out

@@ -20,8 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..types import LivematteError
-
-MODELS = ("modnet", "rvm")
+from .registry import MATTING_MODELS as MODELS  # the backends random weights exist for
 
 
 def smooth_picture(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -100,16 +99,17 @@ def random_network(name: str, seed: int = 0) -> nn.Module:
 
 
 def random_backend(name: str, *, device: str = "auto", seed: int = 0, threads: Optional[int] = None,
-                   **options):
+                   runtime: Optional[str] = None, **options):
     """The ``modnet`` / ``rvm`` backend (``ModnetSegmenter`` / ``RvmSegmenter``) with random weights.
 
     ``options`` are the backend's own (``ref_size``; ``downsample_ratio``, ``full_body``,
-    ``scene_cut``); ``checkpoint`` reads ``"random"``. Raises LivematteError for other names.
+    ``scene_cut``); ``checkpoint`` reads ``"random"``; ``runtime`` is checked as for a checkpoint
+    (``None``, ``auto`` or ``torch``). Raises LivematteError for other names or runtimes.
     """
     net = random_network(name, seed)
     from .checkpoints import torch_device, torch_runtime
 
-    torch_runtime(name, None, threads, torch_device(device))
+    torch_runtime(name, runtime, threads, torch_device(device))
     if name == "modnet":
         from .modnet import ModnetSegmenter
 

@@ -21,6 +21,9 @@ _BACKENDS: Dict[str, str] = {
     "rvm": ".rvm",
 }
 
+#: the matting networks (user-supplied checkpoints, whole-frame alpha) among the backends
+MATTING_MODELS = ("modnet", "rvm")
+
 
 def names() -> List[str]:
     """All registered backend names, in display order."""
