@@ -8,7 +8,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pyvirtualcam
-import pytest
 
 from livematte import doctor
 

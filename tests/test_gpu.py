@@ -12,7 +12,7 @@ import torch
 
 from livematte.config import Config
 from livematte.effects import make_effect
-from livematte.gpu import Transfer, build_torch_matter, cuda_available, make_torch_effect, resolve_device
+from livematte.gpu import build_torch_matter, cuda_available, make_torch_effect, resolve_device
 from livematte.gpu.graphs import GraphedCall, compare_precision, half_with_fp32_head
 from livematte.maskops import MaskOptions
 from livematte.matter import build_matter

@@ -14,7 +14,7 @@ from livematte.sinks.video import ALPHA_EXTENSIONS, VIDEO_EXTENSIONS, VideoFileS
 from livematte.sources.video import LoopingVideo, VideoFileSource, probe, read_alpha_frames
 from livematte.types import Frame, LivematteError, StreamInfo
 
-from .conftest import pattern_frame, write_video
+from .conftest import pattern_frame
 
 NTSC = Fraction(30000, 1001)
 

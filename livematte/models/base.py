@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Protocol, Tuple
+from typing import TYPE_CHECKING, Optional, Protocol, Tuple
 
 import numpy as np
+
+if TYPE_CHECKING:  # the annotation only; torch is imported where a torch backend runs
+    import torch
 
 
 class Segmenter(Protocol):
