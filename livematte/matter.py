@@ -4,14 +4,16 @@ The same ``Matter`` serves ``video``, ``image``, ``matte``, ``cam`` and ``eval``
 applies exactly the same processing. Per frame (see docs/quality.md):
 
 1. The frame is reduced to the model's input size by area averaging (an image pyramid of exact 2x
-   means, then a bilinear step below 2x), and segmented: the full-frame probability.
-2. Region of interest (``quality.roi``): the person blobs of the full-frame probability, and of the
-   previous frame's crop, give a box that :class:`~livematte.roi.RoiTracker` carries across frames;
-   that box is cut out of the frame at model size and segmented again, so a small person is seen large.
+   means, then a bilinear step below 2x), and segmented: the full-frame probability (averaged with
+   the partner model's while no crop holds a person, ``quality.ensemble``).
+2. Region of interest (``quality.roi``): the person blobs of the full-frame probability give a box
+   that :class:`~livematte.roi.RoiTracker` carries across frames; that box is cut out of the frame
+   at model size (one or two square tiles) and segmented again, so a small person is seen large.
 3. Refinement (``quality.refine``): each probability is turned into full-resolution alpha by a fast
    guided filter whose coefficients live on the model grid and are applied to the full-resolution
    brightness (:mod:`livematte.refine`); the crop's alpha replaces the full frame's inside the box,
-   with a soft seam.
+   with a soft seam. Full-frame foreground that touches the person and moves with them is added
+   back (``quality.attach``, :mod:`livematte.attach`).
 4. Temporal smoothing (``quality.temporal``): motion-aware, reset on a scene cut
    (:mod:`livematte.temporal`).
 5. The user's mask options (threshold / grow / feather), last.
