@@ -265,7 +265,9 @@ class Matter:
             self._forget_back()
         image, prob, crop = state.image, state.prob, state.crop
         H, W = image.shape[:2]
-        if crop is None:
+        if crop is None and self.refiner is None:  # matting backends, refine = none: no brightness needed
+            alpha = upsample_region(prob, (H, W))
+        elif crop is None:
             grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)  # uint8 (H, W)
             alpha = self._to_alpha(state.guide, prob, grey)  # (H, W)
         else:
