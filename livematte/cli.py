@@ -35,6 +35,10 @@ def _add_processing_args(p: argparse.ArgumentParser, *, effect: bool = True) -> 
     g.add_argument("--smoothing", type=float, metavar="S", help="temporal smoothing strength (0..1)")
     g.add_argument("--roi", dest="roi", action="store_true", default=None, help="track the person's region (default)")
     g.add_argument("--no-roi", dest="roi", action="store_false", help="segment the whole frame only")
+    g.add_argument("--pose", dest="pose", action="store_true", default=None,
+                   help="also segment a whole-body person with the bundled pose model (default; CPU path)")
+    g.add_argument("--no-pose", dest="pose", action="store_false",
+                   help="the selfie model alone on the person's crop (~9 ms less per full-body frame)")
     if effect:
         g = p.add_argument_group("effect")
         g.add_argument("--background", "-b", metavar="SPEC", help="blur[:S] | COLOR | IMAGE | VIDEO | transparent | chroma[:COLOR] | matte (default blur)")
@@ -47,7 +51,8 @@ def _config_from_args(args):
     cfg = load_config(args.config)
     cfg.override("model", name=args.model, runtime=args.runtime, device=args.device, weights=args.weights)
     cfg.override("mask", threshold=args.threshold, feather=args.feather, grow=args.grow)
-    cfg.override("quality", refine=args.refine, temporal=args.temporal, smoothing=args.smoothing, roi=args.roi)
+    cfg.override("quality", refine=args.refine, temporal=args.temporal, smoothing=args.smoothing, roi=args.roi,
+                 pose=args.pose)
     if hasattr(args, "crf"):
         cfg.override("output", crf=args.crf, preset=args.preset)
     if hasattr(args, "background"):

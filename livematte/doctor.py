@@ -259,6 +259,17 @@ def _model_file(row) -> str:
     return f"{row.name}: " + ("checkpoint found" if row.available else f"no checkpoint ({row.reason})")
 
 
+def _pose_file() -> str:
+    from .models.pose import FILE
+    from .models.selfie import bundled_file
+    from .types import LivematteError
+
+    try:
+        return f"pose (whole-body crop pass, quality.pose): {bundled_file(*FILE)}"
+    except LivematteError as err:
+        return f"pose (whole-body crop pass, quality.pose): {err}"
+
+
 def check_backends() -> List[Check]:
     from .config import Config
     from .models import list_backends
@@ -276,7 +287,7 @@ def check_backends() -> List[Check]:
         backends.items.append(f"runtime {module}: {'installed' if importlib.util.find_spec(module) else 'missing'} - {what}")
     files = Check("model files", ok, "present" if ok else f"the {default} model is missing",
                   [] if ok else ["pip install mediapipe==0.10.21 (later releases ship no model files)"],
-                  items=[_model_file(r) for r in rows])
+                  items=[_model_file(r) for r in rows] + [_pose_file()])
     return [backends, files]
 
 

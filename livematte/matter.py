@@ -9,6 +9,9 @@ applies exactly the same processing. Per frame (see docs/quality.md):
 2. Region of interest (``quality.roi``): the person blobs of the full-frame probability give a box
    that :class:`~livematte.roi.RoiTracker` carries across frames; that box is cut out of the frame
    at model size (one or two square tiles) and segmented again, so a small person is seen large.
+   When the person is a whole body (their blob stops above the frame's bottom edge), the bundled
+   full-body pose model segments a square around the crop too and its probability is averaged in
+   (``quality.pose``, :mod:`livematte.models.pose`): limbs the selfie model misses come back.
 3. Refinement (``quality.refine``): each probability is turned into full-resolution alpha by a fast
    guided filter whose coefficients live on the model grid and are applied to the full-resolution
    brightness (:mod:`livematte.refine`); the crop's alpha replaces the full frame's inside the box,
@@ -34,9 +37,9 @@ from .maskops import shape_mask
 from .models import create
 from .models.base import Segmenter
 from .refine import GuidedRefiner, clip01, upsample_region
-from .roi import Pyramid, RoiTracker, person_blobs, plan_tiles
+from .roi import Pyramid, RoiTracker, person_blobs, plan_tiles, regrid
 from .temporal import MotionSmoother, SceneCutDetector
-from .types import Frame
+from .types import Frame, LivematteError
 
 #: the model whose full-frame output is averaged with each selfie model's (quality.ensemble)
 _PARTNERS = {"selfie": "selfie-landscape", "selfie-landscape": "selfie"}
@@ -116,11 +119,14 @@ class Matter:
             others are given the frame (or crop) itself through ``predict``.
         config: quality and mask options.
         partner: a second model of the selfie family (``input_size`` and ``predict_model_input``)
-            whose full-frame probability is averaged with the segmenter's (``quality.ensemble``);
-            the crop pass uses ``segmenter`` alone.
+            whose full-frame probability is averaged with the segmenter's (``quality.ensemble``).
+        pose: a square-crop person model (:class:`~livematte.models.pose.PoseMask`) whose
+            probability on the square around the person is averaged into the crop pass
+            (``quality.pose``); None: the crop pass uses ``segmenter`` alone.
     """
 
-    def __init__(self, segmenter: Segmenter, config: Optional[Config] = None, *, partner: Optional[Segmenter] = None):
+    def __init__(self, segmenter: Segmenter, config: Optional[Config] = None, *, partner: Optional[Segmenter] = None,
+                 pose=None):
         self.config = config or Config()
         self.segmenter = segmenter
         self.partner = partner if hasattr(partner, "predict_model_input") else None
@@ -134,6 +140,7 @@ class Matter:
         self.cuts = SceneCutDetector()
         self.attacher = AttachedObjects() if q.attach and q.roi else None
         self._model_input = hasattr(segmenter, "predict_model_input") and hasattr(segmenter, "input_size")
+        self.pose = pose if q.pose and q.roi and self._model_input else None
         if not self._model_input:
             # Matting networks (modnet, rvm) take the whole frame at their own working size and refine
             # their own edges; a crop pass would also clear RVM's recurrent state, which it resets
@@ -238,6 +245,8 @@ class Matter:
                 prob = self._suppress(prob, doubtful)
 
         crop = None
+        # a person cut by the frame's bottom edge (head and shoulders): no whole body for the pose model
+        whole_body = found is not None and found[3] < prob.shape[0]
         if self.tracker is not None:
             h, w = prob.shape
             if found is not None:
@@ -254,8 +263,30 @@ class Matter:
         if crop is not None:
             boxes = plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop]
             tiles = [(t, *self._segment(pyr, image, t)) for t in boxes]
+            if self.pose is not None and whole_body:
+                tiles = self._with_pose(pyr, crop, tiles, (H, W))
         self.last_crop = crop
         return FrontResult(image, thumb, cut, guide, prob, crop, tiles)
+
+    def _with_pose(self, pyr: Pyramid, crop, tiles, frame_hw):
+        """Average the pose model's probability on the square around ``crop`` (grown by
+        ``pose_margin``) into each tile's ``(box, guide, prob)`` where the square covers the tile's
+        cells; one pose run per frame."""
+        H, W = frame_hw
+        e = self.quality.pose_margin * max(crop[2] - crop[0], crop[3] - crop[1])  # the model wants context
+        grown = (max(0, int(crop[0] - e)), max(0, int(crop[1] - e)), min(W, int(crop[2] + e)), min(H, int(crop[3] + e)))
+        square = plan_tiles(grown, frame_hw, split=float("inf"))[0]  # one square holding the whole crop
+        side = self.pose.input_size
+        q = np.asarray(self.pose.predict_model_input(pyr.resize(square, tuple(side))), np.float32)  # (256, 256)
+        out = []
+        for box, guide, prob in tiles:
+            if box == square and prob.shape == q.shape:
+                mixed = 0.5 * (prob + q)
+            else:
+                other, inside = regrid(q, square, box, prob.shape)
+                mixed = np.where(inside, 0.5 * (prob + other), prob).astype(np.float32)
+            out.append((box, guide, mixed))
+        return out
 
     def back(self, state: "FrontResult") -> np.ndarray:
         """Second half of :meth:`__call__`: refinement, tile paste, attached objects, temporal
@@ -339,4 +370,12 @@ def build_matter(config: Optional[Config] = None) -> Matter:
     partner = None
     if config.quality.ensemble and m.name in _PARTNERS:
         partner = create(_PARTNERS[m.name], runtime=m.runtime, device=m.device, threads=m.threads)
-    return Matter(segmenter, config, partner=partner)
+    pose = None
+    if config.quality.pose and config.quality.roi and m.name in _PARTNERS:  # the selfie family's crop pass
+        from .models.pose import PoseMask
+
+        try:
+            pose = PoseMask(threads=m.threads or 1)
+        except LivematteError as err:
+            raise LivematteError(f"{err} (or run with --no-pose: the selfie model alone)") from None
+    return Matter(segmenter, config, partner=partner, pose=pose)

@@ -4,9 +4,10 @@
 #
 #   bash scripts/gpu-carry.sh          # here, after `make test` has made .venv
 #
-# Writes (both git-ignored, ~59 MB together, under the 64 MiB a device call may carry):
+# Writes (both git-ignored; with the tree they must stay under the 64 MiB a device call may carry):
 #   .whl/       cp312 manylinux wheels: av 18.1.0, ai-edge-litert 2.3.0, backports.strenum
-#   .gpu-site/  mediapipe's two selfie .tflite files only, as a namespace package `mediapipe`
+#   .gpu-site/  mediapipe's two selfie .tflite files and the pose model (quality.pose, the CPU
+#               path's whole-body crop pass) only, as a namespace package `mediapipe`
 #               (livematte finds the model files without importing mediapipe; the 36 MB wheel
 #               would not fit beside the others)
 # and prints the command prefix to use there. Not yet tried on a device machine.
@@ -26,8 +27,14 @@ models=$("$py" -c "import os, mediapipe; print(os.path.join(os.path.dirname(medi
 mkdir -p .gpu-site/mediapipe/modules/selfie_segmentation
 cp "$models"/selfie_segmentation.tflite "$models"/selfie_segmentation_landscape.tflite \
     .gpu-site/mediapipe/modules/selfie_segmentation/
+mkdir -p .gpu-site/mediapipe/modules/pose_landmark
+cp "$models"/../pose_landmark/pose_landmark_full.tflite .gpu-site/mediapipe/modules/pose_landmark/
 
 du -sh .whl .gpu-site
+tree=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- | tail -1 | cut -f1)
+total=$(( tree + $(du -sb .whl | cut -f1) + $(du -sb .gpu-site | cut -f1) ))
+echo "carry with the working tree: $((total / 1048576)) MiB of 64"
+[ "$total" -lt $((64 * 1048576)) ] || echo "gpu-carry: over 64 MiB; drop the pose file and run with --no-pose" >&2
 cat <<'EOF'
 On the device machine: carry [".whl", ".gpu-site"] and start each command with
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=$PWD:$PWD/.gpu-site:/tmp/site || exit;

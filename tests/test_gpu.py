@@ -35,7 +35,9 @@ def clip():
 
 def run_both(frames, cfg_factory=Config, **torch_options):
     """Alphas of the numpy Matter and of TorchMatter, and their crop boxes, frame by frame."""
-    ref, tm = build_matter(cfg_factory()), build_torch_matter(cfg_factory(), **torch_options)
+    ref_cfg = cfg_factory()
+    ref_cfg.quality.pose = False  # the torch path has no port of the pose pass (and the sample is a close-up)
+    ref, tm = build_matter(ref_cfg), build_torch_matter(cfg_factory(), **torch_options)
     out = []
     for img in frames:
         a = ref(Frame(image=img))

@@ -60,7 +60,9 @@ class TorchMatter:
 
     Args:
         config: model, quality and mask options (``config.model.name``: ``selfie`` or
-            ``selfie-landscape``; other backends have their own device handling).
+            ``selfie-landscape``; other backends have their own device handling). ``quality.pose``
+            has no torch port: the crop pass here is the selfie model's alone, as with
+            ``pose = false`` on the CPU path.
         device: ``auto``, ``cpu``, ``cuda`` or a ``torch.device``; None takes ``config.model.device``.
         precision: ``auto`` (fp16 on CUDA when it agrees with fp32 on the first frame, else fp32),
             ``fp32`` or ``fp16`` (CUDA only).

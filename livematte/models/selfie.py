@@ -37,16 +37,22 @@ MODELS = {
 RUNTIMES = ("auto", "mediapipe", "litert", "torch")
 
 
-def model_path(name: str) -> str:
-    """Path of the bundled .tflite file for ``name``, found without importing mediapipe."""
+def bundled_file(module: str, filename: str) -> str:
+    """Path of ``mediapipe/modules/<module>/<filename>`` in the installed mediapipe, found without
+    importing it; a clear LivematteError when mediapipe or the file is missing."""
     spec = importlib.util.find_spec("mediapipe")
     if spec is None or not spec.submodule_search_locations:
         raise LivematteError("mediapipe is not installed: pip install mediapipe==0.10.21")
     root = list(spec.submodule_search_locations)[0]
-    path = os.path.join(root, "modules", "selfie_segmentation", MODELS[name][0])
+    path = os.path.join(root, "modules", module, filename)
     if not os.path.isfile(path):
         raise LivematteError(f"{path}: model file missing; mediapipe 0.10.21 ships it (later releases do not)")
     return path
+
+
+def model_path(name: str) -> str:
+    """Path of the bundled .tflite file for ``name``, found without importing mediapipe."""
+    return bundled_file("selfie_segmentation", MODELS[name][0])
 
 
 def to_model_input(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
