@@ -79,8 +79,8 @@ class QualityConfig:
         attach: add back full-frame foreground that the crop left out when it touches the person
             and moves with them (a pushed stroller, a board), judged by optical flow on a small grid.
         pose: the crop pass also runs the person mask of MediaPipe's full-body pose model (bundled
-            with mediapipe) on a square around the person and averages it with the selfie model's:
-            limbs in any posture come back. Only while the person's blob stops above the frame's
+            with mediapipe) on a square around the person and averages it with the selfie model's
+            (the larger of the two where the pose model is sure): limbs in any posture come back. Only while the person's blob stops above the frame's
             bottom edge (a whole body; the pose model is poor on head-and-shoulders shots, which
             keep the selfie model alone); one more model run (~9 ms on one core) then. CPU path
             only: the torch path has no port of it and runs without.

@@ -41,6 +41,10 @@ from .roi import Pyramid, RoiTracker, person_blobs, plan_tiles, regrid
 from .temporal import MotionSmoother, SceneCutDetector
 from .types import Frame, LivematteError
 
+#: pose probability above which the pose pass's opinion wins over the selfie model's (the same
+#: "confident" level as the person-blob test)
+POSE_SURE = 0.9
+
 #: the model whose full-frame output is averaged with each selfie model's (quality.ensemble)
 _PARTNERS = {"selfie": "selfie-landscape", "selfie-landscape": "selfie"}
 REFINE_MODES = ("guided", "none")
@@ -269,9 +273,11 @@ class Matter:
         return FrontResult(image, thumb, cut, guide, prob, crop, tiles)
 
     def _with_pose(self, pyr: Pyramid, crop, tiles, frame_hw):
-        """Average the pose model's probability on the square around ``crop`` (grown by
-        ``pose_margin``) into each tile's ``(box, guide, prob)`` where the square covers the tile's
-        cells; one pose run per frame."""
+        """Combine the pose model's probability on the square around ``crop`` (grown by
+        ``pose_margin``) with each tile's ``(box, guide, prob)`` where the square covers the tile's
+        cells: their average, or the larger of the two where the pose model is sure (>=
+        ``POSE_SURE``: a limb it sees and the selfie model dropped comes out solid, not half
+        transparent). One pose run per frame."""
         H, W = frame_hw
         e = self.quality.pose_margin * max(crop[2] - crop[0], crop[3] - crop[1])  # the model wants context
         grown = (max(0, int(crop[0] - e)), max(0, int(crop[1] - e)), min(W, int(crop[2] + e)), min(H, int(crop[3] + e)))
@@ -280,12 +286,10 @@ class Matter:
         q = np.asarray(self.pose.predict_model_input(pyr.resize(square, tuple(side))), np.float32)  # (256, 256)
         out = []
         for box, guide, prob in tiles:
-            if box == square and prob.shape == q.shape:
-                mixed = 0.5 * (prob + q)
-            else:
-                other, inside = regrid(q, square, box, prob.shape)
-                mixed = np.where(inside, 0.5 * (prob + other), prob).astype(np.float32)
-            out.append((box, guide, mixed))
+            other, inside = regrid(q, square, box, prob.shape)  # (h, w) pose probability on the tile's grid
+            # the average; where the pose model is sure (a limb the selfie model dropped), the larger
+            mixed = np.where(other >= POSE_SURE, np.maximum(prob, other), 0.5 * (prob + other))
+            out.append((box, guide, np.where(inside, mixed, prob).astype(np.float32)))
         return out
 
     def back(self, state: "FrontResult") -> np.ndarray:

@@ -158,3 +158,17 @@ def test_a_missing_pose_model_file_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(pose, "FILE", ("pose_landmark", "no_such_model.tflite"))
     with pytest.raises(LivematteError, match="model file missing"):
         pose.PoseMask()
+
+
+@pytest.mark.parametrize("level, expected", [(1.0, 1.0), (0.85, 0.425)])
+def test_where_the_pose_model_is_sure_its_limb_comes_out_solid(level, expected):
+    """Around the person the selfie model says 0: a sure pose model (>= 0.9) wins there (a limb the
+    selfie model dropped is not left half transparent); an unsure one is averaged."""
+    person = (280, 100, 360, 260)
+    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", ensemble=False, pose=True),
+               pose=ConstantPose(level=level))
+    alpha = m(Frame(scene(rect=person), 0))
+    x0, y0, x1, y1 = person
+    ring = alpha[y0 + 20:y1 - 20, x0 - 20:x0 - 4]  # left of the person, inside the tiles: selfie 0
+    assert abs(float(np.median(ring)) - expected) < 0.03
+    assert alpha[y0 + 20:y1 - 20, x0 + 10:x1 - 10].min() > 0.95 * max(expected, 0.5 * (1 + level))
