@@ -36,7 +36,7 @@ def _add_processing_args(p: argparse.ArgumentParser, *, effect: bool = True) -> 
     g.add_argument("--roi", dest="roi", action="store_true", default=None, help="track the person's region (default)")
     g.add_argument("--no-roi", dest="roi", action="store_false", help="segment the whole frame only")
     g.add_argument("--pose", dest="pose", action="store_true", default=None,
-                   help="also segment a whole-body person with the bundled pose model (default; CPU path)")
+                   help="also segment a whole-body person with the bundled pose model (default)")
     g.add_argument("--no-pose", dest="pose", action="store_false",
                    help="the selfie model alone on the person's crop (~9 ms less per full-body frame)")
     if effect:

@@ -80,10 +80,11 @@ class QualityConfig:
             and moves with them (a pushed stroller, a board), judged by optical flow on a small grid.
         pose: the crop pass also runs the person mask of MediaPipe's full-body pose model (bundled
             with mediapipe) on a square around the person and averages it with the selfie model's
-            (the larger of the two where the pose model is sure): limbs in any posture come back. Only while the person's blob stops above the frame's
-            bottom edge (a whole body; the pose model is poor on head-and-shoulders shots, which
-            keep the selfie model alone); one more model run (~9 ms on one core) then. CPU path
-            only: the torch path has no port of it and runs without.
+            (the larger of the two where the pose model is sure): limbs in any posture come back.
+            Only while the person's blob stops above the frame's bottom edge (a whole body; the
+            pose model is poor on head-and-shoulders shots, which keep the selfie model alone);
+            one more model run (~9 ms on one core) then. The torch path runs a port of it rebuilt
+            from the same file.
         pose_margin: extra context around the crop for the pose model's square, as a fraction of
             the crop's larger side (the pose model was trained on loosely framed whole bodies).
     """

@@ -278,10 +278,7 @@ class Matter:
         cells: their average, or the larger of the two where the pose model is sure (>=
         ``POSE_SURE``: a limb it sees and the selfie model dropped comes out solid, not half
         transparent). One pose run per frame."""
-        H, W = frame_hw
-        e = self.quality.pose_margin * max(crop[2] - crop[0], crop[3] - crop[1])  # the model wants context
-        grown = (max(0, int(crop[0] - e)), max(0, int(crop[1] - e)), min(W, int(crop[2] + e)), min(H, int(crop[3] + e)))
-        square = plan_tiles(grown, frame_hw, split=float("inf"))[0]  # one square holding the whole crop
+        square = pose_square(crop, frame_hw, self.quality.pose_margin)
         side = self.pose.input_size
         q = np.asarray(self.pose.predict_model_input(pyr.resize(square, tuple(side))), np.float32)  # (256, 256)
         out = []
@@ -364,6 +361,15 @@ class Matter:
         self._forget()
         self.cuts.reset()
         self.last_crop = None
+
+
+def pose_square(crop: Tuple[int, int, int, int], frame_hw: Tuple[int, int], margin: float) -> Tuple[int, int, int, int]:
+    """The square (frame pixels) the pose model segments for ``crop``: the crop grown by ``margin``
+    of its larger side (the pose model wants context), squared within the frame."""
+    H, W = frame_hw
+    e = margin * max(crop[2] - crop[0], crop[3] - crop[1])
+    grown = (max(0, int(crop[0] - e)), max(0, int(crop[1] - e)), min(W, int(crop[2] + e)), min(H, int(crop[3] + e)))
+    return plan_tiles(grown, frame_hw, split=float("inf"))[0]
 
 
 def build_matter(config: Optional[Config] = None) -> Matter:

@@ -118,32 +118,41 @@ def plan_tiles(box: Tuple[int, int, int, int], frame_hw: Tuple[int, int], split:
     return [(bx[0], by[0], bx[1], by[1])]
 
 
+def regrid_map(src: Tuple[int, int, int, int], dst: Tuple[int, int, int, int], src_hw: Tuple[int, int],
+               dst_hw: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """How a grid of ``src_hw`` = ``(h, w)`` cells spread over frame box ``src`` is read by a grid of
+    ``dst_hw`` = ``(h2, w2)`` cells spread over frame box ``dst`` (boxes ``(x0, y0, x1, y1)``).
+
+    Returns ``(m, inside)``: ``m`` float64 ``(2, 3)`` maps a target cell's ``(u, v)`` (cell centres
+    at integers) to source cell coordinates, centres to centres; ``inside`` bool ``(h2, w2)`` marks
+    the target cells whose centre lies within ``src``. The CPU and torch paths share it.
+    """
+    h, w = src_hw
+    h2, w2 = dst_hw
+    sx, sy = (src[2] - src[0]) / w, (src[3] - src[1]) / h  # frame pixels per source cell
+    dx, dy = (dst[2] - dst[0]) / w2, (dst[3] - dst[1]) / h2  # frame pixels per target cell
+    m = np.array([[dx / sx, 0.0, (dst[0] + 0.5 * dx - src[0]) / sx - 0.5],
+                  [0.0, dy / sy, (dst[1] + 0.5 * dy - src[1]) / sy - 0.5]])
+    cx = dst[0] + (np.arange(w2) + 0.5) * dx  # cell centres in frame pixels
+    cy = dst[1] + (np.arange(h2) + 0.5) * dy
+    inside = ((cy >= src[1]) & (cy < src[3]))[:, None] & ((cx >= src[0]) & (cx < src[2]))[None, :]
+    return m, inside
+
+
 def regrid(values: np.ndarray, src: Tuple[int, int, int, int], dst: Tuple[int, int, int, int],
            dst_hw: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
     """Resample ``values`` float32 ``(h, w)``, a grid spread over frame box ``src``, onto a grid of
-    ``dst_hw`` = ``(h2, w2)`` cells spread over frame box ``dst`` (boxes ``(x0, y0, x1, y1)``; cell
-    centres map to cell centres, bilinear, edges replicated).
-
-    Returns ``(resampled float32 (h2, w2), inside bool (h2, w2))``: ``inside`` marks the cells whose
-    centre lies within ``src`` (elsewhere the values are only the edge repeated).
+    ``dst_hw`` cells spread over frame box ``dst`` (bilinear, edges replicated; see
+    :func:`regrid_map`). Returns ``(resampled float32 (h2, w2), inside bool (h2, w2))``.
 
     >>> v = np.arange(16, dtype=np.float32).reshape(4, 4)
     >>> out, inside = regrid(v, (0, 0, 4, 4), (2, 0, 6, 2), (2, 4))
     >>> out.tolist(), inside.tolist()
     ([[2.0, 3.0, 3.0, 3.0], [6.0, 7.0, 7.0, 7.0]], [[True, True, False, False], [True, True, False, False]])
     """
-    h, w = values.shape
-    h2, w2 = dst_hw
-    sx, sy = (src[2] - src[0]) / w, (src[3] - src[1]) / h  # frame pixels per source cell
-    dx, dy = (dst[2] - dst[0]) / w2, (dst[3] - dst[1]) / h2  # frame pixels per target cell
-    # target cell (u, v) -> source cell coordinates, centres to centres
-    m = np.float32([[dx / sx, 0, (dst[0] + 0.5 * dx - src[0]) / sx - 0.5],
-                    [0, dy / sy, (dst[1] + 0.5 * dy - src[1]) / sy - 0.5]])
-    out = cv2.warpAffine(values, m, (w2, h2), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                         borderMode=cv2.BORDER_REPLICATE)
-    cx = dst[0] + (np.arange(w2) + 0.5) * dx  # cell centres in frame pixels
-    cy = dst[1] + (np.arange(h2) + 0.5) * dy
-    inside = ((cy >= src[1]) & (cy < src[3]))[:, None] & ((cx >= src[0]) & (cx < src[2]))[None, :]
+    m, inside = regrid_map(src, dst, values.shape, dst_hw)
+    out = cv2.warpAffine(values, m.astype(np.float32), (dst_hw[1], dst_hw[0]),
+                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
     return out, inside
 
 

@@ -6,8 +6,8 @@
 #
 # Writes (both git-ignored; with the tree they must stay under the 64 MiB a device call may carry):
 #   .whl/       cp312 manylinux wheels: av 18.1.0, ai-edge-litert 2.3.0, backports.strenum
-#   .gpu-site/  mediapipe's two selfie .tflite files and the pose model (quality.pose, the CPU
-#               path's whole-body crop pass) only, as a namespace package `mediapipe`
+#   .gpu-site/  mediapipe's two selfie .tflite files and the pose model (quality.pose, the
+#               whole-body crop pass) only, as a namespace package `mediapipe`
 #               (livematte finds the model files without importing mediapipe; the 36 MB wheel
 #               would not fit beside the others)
 # and prints the command prefix to use there. Not yet tried on a device machine.

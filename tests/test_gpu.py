@@ -35,9 +35,7 @@ def clip():
 
 def run_both(frames, cfg_factory=Config, **torch_options):
     """Alphas of the numpy Matter and of TorchMatter, and their crop boxes, frame by frame."""
-    ref_cfg = cfg_factory()
-    ref_cfg.quality.pose = False  # the torch path has no port of the pose pass (and the sample is a close-up)
-    ref, tm = build_matter(ref_cfg), build_torch_matter(cfg_factory(), **torch_options)
+    ref, tm = build_matter(cfg_factory()), build_torch_matter(cfg_factory(), **torch_options)
     out = []
     for img in frames:
         a = ref(Frame(image=img))
@@ -199,3 +197,33 @@ def test_frame_path_keeps_numpy_on_cpu_and_refuses_missing_cuda():
         cfg.model.device = "cuda"
         with pytest.raises(LivematteError, match="CUDA is not available"):
             build_frame_path(cfg)
+
+
+def _whole_bodies(seq):
+    import glob
+
+    from .helpers import SHARED, read_rgb
+
+    paths = sorted(glob.glob(os.path.join(SHARED, "davis2016", seq, "frames", "*.jpg")))[20:26]
+    if not paths:
+        pytest.skip("the shared DAVIS evaluation data is not here")
+    return [read_rgb(p) for p in paths]
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[
+    pytest.mark.gpu, pytest.mark.skipif(not cuda_available(), reason="needs a CUDA device")])])
+def test_the_pose_pass_agrees_on_whole_bodies(device):
+    """Real whole-body frames (DAVIS, where the pose pass runs): torch and numpy agree as closely
+    with the pose pass as without it, and the torch path does run it (from its own CUDA graph)."""
+    for seq in ("hike", "breakdance-flare"):
+        frames = _whole_bodies(seq)
+        results, tm = run_both(frames, device=device)
+        if device == "cuda":
+            assert tm.pose_call.graphed and tm.pose_call.error is None, tm.pose_call.error
+        assert tm.pose_net is not None
+        runs = []
+        net = tm.pose_net
+        tm.pose_net = lambda x: runs.append(1) or net(x)
+        tm(Frame(image=frames[-1]))
+        assert runs == [1]  # a whole body: one pose run on the torch path
+        assert_agree(results)

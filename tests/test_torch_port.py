@@ -158,3 +158,41 @@ def test_corrupt_model_file_is_a_user_error(tmp_path, damage):
     path.write_bytes(bytes(raw))
     with pytest.raises(LivematteError, match="bad.tflite"):
         build_selfie_module(path)
+
+
+def test_pose_mask_port_matches_litert_on_a_real_crop():
+    """The pose model's segmentation branch, ported (the operators it depends on only), against
+    LiteRT on a whole-body crop: its logits reach -1500, where float32 summation order alone moves
+    them by ~0.1, so the probability is compared (measured: 6e-4 max)."""
+    import glob
+
+    from livematte.models.pose import PoseMask
+    from livematte.models.torch_port import load_pose_torch
+
+    from .helpers import SHARED, read_rgb
+
+    paths = sorted(glob.glob(str(Path(SHARED) / "davis2016" / "hike" / "frames" / "*.jpg")))
+    image = read_rgb(paths[40]) if paths else sample_frame(30)
+    crop = cv2.resize(image[50:450, 250:650], (256, 256), interpolation=cv2.INTER_AREA)
+    ref = PoseMask().predict_model_input(crop)
+    net = load_pose_torch("cpu")
+    with torch.inference_mode():
+        out = net(torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255)[0, 0].numpy()
+    assert out.shape == (256, 256)
+    diff = np.abs(out - ref)
+    assert diff.max() < 3e-3 and diff.mean() < 1e-4
+    assert 0.05 < (out >= 0.5).mean() < 0.9  # it sees a person, not nothing
+
+
+def test_porting_one_named_output_ports_only_what_it_needs():
+    from livematte.models.pose import FILE
+    from livematte.models.selfie import bundled_file
+    from livematte.models.torch_port import build_module
+
+    path = bundled_file(*FILE)
+    with pytest.raises(LivematteError, match="expected one output"):
+        build_module(path)  # five outputs: say which
+    with pytest.raises(LivematteError, match="no output named"):
+        build_module(path, "Identity_9")
+    seg = build_module(path, "Identity_2")  # the segmentation: no landmark head (RESHAPE, MAX_POOL_2D)
+    assert "max_pool2d" not in seg.code and "reshape" not in seg.code

@@ -14,7 +14,8 @@ float32 on the device. Per frame, mirroring ``Matter.__call__`` step by step:
    unchanged) and the ROI tracker (``roi.RoiTracker``, unchanged) run there on that small grid;
    a probability with doubtful blobs removed goes back up (rare).
 3. **Back stage** on the device: guided refinement at full resolution (on the crop when there is
-   one, with the crop's second model pass replayed from its own graph), the seam, clipping,
+   one, with the crop's second model pass replayed from its own graph, and for a whole body the
+   ported pose model's person mask on the square around it, ``quality.pose``), the seam, clipping,
    motion-aware temporal smoothing, the user's mask options.
 """
 from __future__ import annotations
@@ -27,8 +28,9 @@ import torch.nn.functional as F
 
 from ..attach import GRID, AttachedObjects
 from ..config import Config
-from ..matter import Matter, _PARTNERS
-from ..roi import RoiTracker, person_blobs, plan_tiles
+from ..matter import POSE_SURE, Matter, _PARTNERS, pose_square
+from ..models.torch_port import PoseMaskNet, load_pose_torch
+from ..roi import RoiTracker, person_blobs, plan_tiles, regrid_map
 from ..types import Frame, LivematteError
 from . import ops
 from .device import resolve_device
@@ -60,9 +62,7 @@ class TorchMatter:
 
     Args:
         config: model, quality and mask options (``config.model.name``: ``selfie`` or
-            ``selfie-landscape``; other backends have their own device handling). ``quality.pose``
-            has no torch port: the crop pass here is the selfie model's alone, as with
-            ``pose = false`` on the CPU path.
+            ``selfie-landscape``; other backends have their own device handling).
         device: ``auto``, ``cpu``, ``cuda`` or a ``torch.device``; None takes ``config.model.device``.
         precision: ``auto`` (fp16 on CUDA when it agrees with fp32 on the first frame, else fp32),
             ``fp32`` or ``fp16`` (CUDA only).
@@ -106,6 +106,9 @@ class TorchMatter:
         self.front = GraphedCall(lambda frame: self._front(frame, True), enabled=graphs)
         self.front_solo = GraphedCall(lambda frame: self._front(frame, False), enabled=graphs)
         self.crop_net = GraphedCall(self._crop_model, enabled=graphs)
+        # the pose model's person mask for a whole body (fp32: one run per frame, on a square)
+        self.pose_net = load_pose_torch(self.device) if q.pose and q.roi else None
+        self.pose_call = GraphedCall(self._pose_model, enabled=graphs)
         self.last_crop: Optional[Tuple[int, int, int, int]] = None
 
     # ------------------------------------------------------------------ model runs
@@ -117,6 +120,26 @@ class TorchMatter:
 
     def _crop_model(self, x: torch.Tensor) -> torch.Tensor:
         return self._run(0, x)
+
+    def _pose_model(self, x: torch.Tensor) -> torch.Tensor:
+        """[3, 256, 256] of 8-bit values -> the pose model's person probability [256, 256] float32."""
+        return self.pose_net((x * (1 / 255))[None].contiguous(memory_format=torch.channels_last))[0, 0]
+
+    def _pose_on(self, pose, box, prob_c: torch.Tensor) -> torch.Tensor:
+        """``Matter._with_pose`` for one tile: ``pose`` = (square, probability [256, 256]) combined
+        into the tile's probability ``prob_c`` [h, w] where the square covers its cells."""
+        square, q = pose
+        h, w = prob_c.shape
+        m, inside = regrid_map(square, box, tuple(q.shape), (h, w))
+        # target cell -> source cell (centres at integers) -> grid_sample's [-1, 1] (align_corners=False)
+        u = torch.arange(w, dtype=torch.float32, device=self.device)
+        v = torch.arange(h, dtype=torch.float32, device=self.device)
+        gx = ((m[0, 0] * u + m[0, 2]) + 0.5) * (2.0 / q.shape[1]) - 1.0  # [w]
+        gy = ((m[1, 1] * v + m[1, 2]) + 0.5) * (2.0 / q.shape[0]) - 1.0  # [h]
+        grid = torch.stack([gx[None, :].expand(h, w), gy[:, None].expand(h, w)], dim=-1)[None]  # [1, h, w, 2]
+        other = F.grid_sample(q[None, None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0, 0]
+        mixed = torch.where(other >= POSE_SURE, torch.maximum(prob_c, other), 0.5 * (prob_c + other))
+        return torch.where(torch.from_numpy(inside).to(self.device), mixed, prob_c)
 
     def _front(self, frame: torch.Tensor, partner: bool):
         """uint8 [H, W, 3] -> (prob [h, w], hist [48], grey [H, W], guide [h, w], thumb grey, *levels);
@@ -157,13 +180,21 @@ class TorchMatter:
             return out.clone() if out is prob else out
         return self.refiner(guide_lo, prob, grey_hi).clamp_(0.0, 1.0)
 
-    def _paste_tiles(self, alpha: torch.Tensor, tiles, pyr: TorchPyramid, grey: torch.Tensor) -> None:
-        """``Matter._paste_tiles``: segment each tile and paste its alpha into ``alpha`` [H, W], in place, in order."""
+    def _paste_tiles(self, alpha: torch.Tensor, tiles, pyr: TorchPyramid, grey: torch.Tensor,
+                     pose_crop=None) -> None:
+        """``Matter._paste_tiles``: segment each tile and paste its alpha into ``alpha`` [H, W], in
+        place, in order; ``pose_crop``: the crop of a whole body, for the pose pass."""
         H, W = alpha.shape
+        pose = None
+        if pose_crop is not None and self.pose_net is not None:
+            square = pose_square(pose_crop, (H, W), self.quality.pose_margin)
+            pose = (square, self.pose_call(pyr.resize(square, PoseMaskNet.input_size)))
         for i, t in enumerate(tiles):
             x0, y0, x1, y1 = t
             x = pyr.resize(t, self.sizes[0])  # [3, h, w]
             prob_c = self.crop_net(x)
+            if pose is not None:
+                prob_c = self._pose_on(pose, t, prob_c)
             alpha_c = self._to_alpha(ops.rgb_to_grey(x), prob_c, grey[y0:y1, x0:x1])
             wt = seam_weight(t, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0), self.device)
             if i > 0:
@@ -201,6 +232,7 @@ class TorchMatter:
         if self.cuts(hist_np):
             self._forget()
         found, doubtful = person_blobs(prob_np, min_core=self.quality.min_core)
+        whole_body = found is not None and found[3] < h  # as ``Matter.front``
         if doubtful.any():  # lukewarm blobs with no confident core: not a person
             prob_np = Matter._suppress(prob_np, doubtful)
             prob = torch.from_numpy(prob_np).to(self.device)
@@ -225,7 +257,7 @@ class TorchMatter:
             if alpha is prob:
                 alpha = alpha.clone()
             tiles = plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop]
-            self._paste_tiles(alpha, tiles, TorchPyramid(levels=levels), grey)
+            self._paste_tiles(alpha, tiles, TorchPyramid(levels=levels), grey, crop if whole_body else None)
         self.last_crop = crop
 
         if self.attacher is not None and crop is None:

@@ -32,7 +32,7 @@ import importlib.util
 import os
 import struct
 import threading
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -300,6 +300,24 @@ class _GraphBuilder:
     def op_HARD_SWISH(self, op):
         return self.call(F.hardswish, self.value(op.inputs[0]))
 
+    def op_PAD(self, op: OperatorInfo) -> fx.Node:
+        pads = np.asarray(self.const(op.inputs[1])).astype(int)  # [[n0, n1], [t, b], [l, r], [c0, c1]] (NHWC)
+        if pads.shape != (4, 2) or pads[0].any() or pads[3].any():
+            raise self.fail(f"PAD other than spatial: {pads.tolist()}")
+        (t, b), (l, r) = pads[1], pads[2]
+        return self.call(F.pad, self.value(op.inputs[0]), [int(l), int(r), int(t), int(b)])
+
+    def op_MAX_POOL_2D(self, op: OperatorInfo) -> fx.Node:
+        o = op.options
+        x = self.value(op.inputs[0])
+        _, h, w, _ = self.shape(op.inputs[0])
+        kernel, stride = (o["filter_height"], o["filter_width"]), (o["stride_h"], o["stride_w"])
+        if o["padding"] != _VALID:  # SAME: padded cells never win the maximum
+            (t, b), (l, r) = _same_pad(h, kernel[0], stride[0]), _same_pad(w, kernel[1], stride[1])
+            x = self.call(F.pad, x, [l, r, t, b], "constant", float("-inf"))
+        y = self.call(F.max_pool2d, x, kernel, stride)
+        return self.activation(y, o["fused_activation_function"])
+
     def op_LOGISTIC(self, op):
         return self.call(torch.sigmoid, self.value(op.inputs[0]))
 
@@ -307,11 +325,27 @@ class _GraphBuilder:
         return self.call(torch.tanh, self.value(op.inputs[0]))
 
     # -- whole graph ---------------------------------------------------------------------
-    def build(self) -> fx.GraphModule:
-        if len(self.model.inputs) != 1 or len(self.model.outputs) != 1:
-            raise self.fail("expected one input and one output")
+    def build(self, output: Optional[str] = None) -> fx.GraphModule:
+        """The module computing the graph's single output, or the output tensor named ``output``
+        (only the operators it depends on are ported)."""
+        if len(self.model.inputs) != 1:
+            raise self.fail("expected one input")
+        if output is None:
+            if len(self.model.outputs) != 1:
+                raise self.fail("expected one output")
+            target = self.model.outputs[0]
+        else:
+            named = [i for i in self.model.outputs if self.model.tensors[i].name == output]
+            if not named:
+                raise self.fail(f"no output named {output!r}")
+            target = named[0]
+        needed, ops = {target}, []
+        for op in reversed(self.model.operators):  # the operators ``target`` depends on
+            if needed.intersection(op.outputs):
+                ops.append(op)
+                needed.update(op.inputs)
         self.nodes[self.model.inputs[0]] = self.graph.placeholder("image")  # [B, C, H, W]
-        for op in self.model.operators:
+        for op in reversed(ops):
             handler = getattr(self, f"op_{op.name}", None)
             if handler is None:
                 raise self.fail(f"unsupported operator {op.name}")
@@ -320,21 +354,22 @@ class _GraphBuilder:
             node = handler(op)
             if node is not None:
                 self.nodes[op.outputs[0]] = node
-        self.graph.output(self.value(self.model.outputs[0]))  # [B, C_out, H, W]
+        self.graph.output(self.value(target))  # [B, C_out, H, W]
         self.graph.lint()
         return fx.GraphModule(self.root, self.graph, class_name="TFLitePort")
 
 
-def build_module(path) -> fx.GraphModule:
-    """Port any float ``.tflite`` graph made of the supported operators to an NCHW module.
+def build_module(path, output: Optional[str] = None) -> fx.GraphModule:
+    """Port any float ``.tflite`` graph made of the supported operators to an NCHW module
+    computing its single output, or the output tensor named ``output``.
 
     Raises LivematteError when the file is unreadable or uses an operator not ported here.
     """
-    return _port(read_tflite(path))
+    return _port(read_tflite(path), output)
 
 
-def _port(model: TFLiteModel) -> fx.GraphModule:
-    module = _GraphBuilder(model).build()
+def _port(model: TFLiteModel, output: Optional[str] = None) -> fx.GraphModule:
+    module = _GraphBuilder(model).build(output)
     module.eval()
     module.requires_grad_(False)
     return module
@@ -383,8 +418,18 @@ def build_selfie_module(path) -> SelfieNet:
     return net
 
 
-_CACHE: Dict[Tuple[str, int, int], SelfieNet] = {}
+_CACHE: Dict[Tuple[str, int, int], nn.Module] = {}
 _CACHE_LOCK = threading.Lock()
+
+
+def _cached(path: str, build) -> nn.Module:
+    """``build(path)`` once per process and file version; each call returns an independent copy."""
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = build(path)
+        return copy.deepcopy(_CACHE[key])
 
 
 def load_selfie_torch(model_name: str, device="cpu", dtype: torch.dtype = torch.float32,
@@ -398,12 +443,40 @@ def load_selfie_torch(model_name: str, device="cpu", dtype: torch.dtype = torch.
     kernels (measured on 2 CPU threads: ~2.2-2.9 ms instead of ~3.7-7.5 ms for the 256x256
     model); inputs may be given in either memory format, outputs come back channels-last.
     """
-    path = model_path(model_name)
-    stat = os.stat(path)
-    key = (path, stat.st_size, stat.st_mtime_ns)
-    with _CACHE_LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = build_selfie_module(path)
-        module = copy.deepcopy(_CACHE[key])
-    module = module.to(device=device, dtype=dtype)
+    module = _cached(model_path(model_name), build_selfie_module).to(device=device, dtype=dtype)
+    return module.to(memory_format=torch.channels_last) if channels_last else module
+
+
+class PoseMaskNet(nn.Module):
+    """The pose landmark model's segmentation branch (:mod:`livematte.models.pose`), ported:
+    ``forward(image [B, 3, 256, 256] RGB in [0, 1]) -> person probability [B, 1, 256, 256]``
+    (the model's logits through a sigmoid). Only the operators that output depends on are ported."""
+
+    input_size = (256, 256)
+
+    def __init__(self, graph: fx.GraphModule):
+        super().__init__()
+        self.graph = graph
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.graph(image))
+
+
+def build_pose_module(path) -> PoseMaskNet:
+    """Build :class:`PoseMaskNet` from the pose landmark ``.tflite`` (its output ``Identity_2``)."""
+    net = PoseMaskNet(_port(read_tflite(path), "Identity_2"))
+    with torch.inference_mode():
+        shape = tuple(net(torch.zeros(1, 3, 256, 256)).shape)
+    if shape != (1, 1, 256, 256):
+        raise LivematteError(f"{path}: the ported segmentation gives {shape}, expected (1, 1, 256, 256)")
+    return net
+
+
+def load_pose_torch(device="cpu", channels_last: bool = True) -> PoseMaskNet:
+    """The torch port of the bundled pose model's person mask on ``device`` (float32, eval mode),
+    built from the installed file once per process."""
+    from .pose import FILE
+    from .selfie import bundled_file
+
+    module = _cached(bundled_file(*FILE), build_pose_module).to(device=device)
     return module.to(memory_format=torch.channels_last) if channels_last else module
