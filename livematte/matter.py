@@ -10,8 +10,9 @@ applies exactly the same processing. Per frame (see docs/quality.md):
    that :class:`~livematte.roi.RoiTracker` carries across frames; that box is cut out of the frame
    at model size (one or two square tiles) and segmented again, so a small person is seen large.
    When the person is a whole body (their blob stops above the frame's bottom edge), the bundled
-   full-body pose model segments a square around the crop too and its probability is averaged in
-   (``quality.pose``, :mod:`livematte.models.pose`): limbs the selfie model misses come back.
+   full-body pose model segments a square around the crop too and its probability is combined in
+   (the average; the larger where it is sure: ``quality.pose``, :mod:`livematte.models.pose`):
+   limbs the selfie model misses come back.
 3. Refinement (``quality.refine``): each probability is turned into full-resolution alpha by a fast
    guided filter whose coefficients live on the model grid and are applied to the full-resolution
    brightness (:mod:`livematte.refine`); the crop's alpha replaces the full frame's inside the box,
@@ -125,7 +126,7 @@ class Matter:
         partner: a second model of the selfie family (``input_size`` and ``predict_model_input``)
             whose full-frame probability is averaged with the segmenter's (``quality.ensemble``).
         pose: a square-crop person model (:class:`~livematte.models.pose.PoseMask`) whose
-            probability on the square around the person is averaged into the crop pass
+            probability on the square around a whole-body person is combined into the crop pass
             (``quality.pose``); None: the crop pass uses ``segmenter`` alone.
     """
 

@@ -130,16 +130,20 @@ class TorchMatter:
         into the tile's probability ``prob_c`` [h, w] where the square covers its cells."""
         square, q = pose
         h, w = prob_c.shape
-        m, inside = regrid_map(square, box, tuple(q.shape), (h, w))
+        m, _ = regrid_map(square, box, tuple(q.shape), (h, w))
         # target cell -> source cell (centres at integers) -> grid_sample's [-1, 1] (align_corners=False)
         u = torch.arange(w, dtype=torch.float32, device=self.device)
         v = torch.arange(h, dtype=torch.float32, device=self.device)
-        gx = ((m[0, 0] * u + m[0, 2]) + 0.5) * (2.0 / q.shape[1]) - 1.0  # [w]
-        gy = ((m[1, 1] * v + m[1, 2]) + 0.5) * (2.0 / q.shape[0]) - 1.0  # [h]
+        su, sv = m[0, 0] * u + m[0, 2], m[1, 1] * v + m[1, 2]  # source cells, [w] and [h]
+        gx = (su + 0.5) * (2.0 / q.shape[1]) - 1.0
+        gy = (sv + 0.5) * (2.0 / q.shape[0]) - 1.0
         grid = torch.stack([gx[None, :].expand(h, w), gy[:, None].expand(h, w)], dim=-1)[None]  # [1, h, w, 2]
         other = F.grid_sample(q[None, None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0, 0]
         mixed = torch.where(other >= POSE_SURE, torch.maximum(prob_c, other), 0.5 * (prob_c + other))
-        return torch.where(torch.from_numpy(inside).to(self.device), mixed, prob_c)
+        # ``inside`` of regrid_map, on the device: a cell centre within the square <=> source cell in [-0.5, n - 0.5)
+        inside = (((sv >= -0.5) & (sv < q.shape[0] - 0.5))[:, None]
+                  & ((su >= -0.5) & (su < q.shape[1] - 0.5))[None, :])  # [h, w]
+        return torch.where(inside, mixed, prob_c)
 
     def _front(self, frame: torch.Tensor, partner: bool):
         """uint8 [H, W, 3] -> (prob [h, w], hist [48], grey [H, W], guide [h, w], thumb grey, *levels);

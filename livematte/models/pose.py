@@ -6,7 +6,8 @@ landmarks it predicts a person segmentation of its 256x256 input (output ``Ident
 ``(1, 256, 256, 1)``). It was trained on whole bodies in every posture, where the selfie models were
 trained on upper bodies facing a camera: on a crop around the person it finds raised legs and
 stretched arms that the selfie model misses, and the selfie model keeps hair and held objects that
-it misses; their average is better than either (see docs/quality.md, revision 5).
+it misses; combined (their average, the pose model's where it is sure) they beat either (see
+docs/quality.md, revision 5). It is poor on head-and-shoulders shots, which therefore skip it.
 
 The model expects a crop that holds the whole person (MediaPipe feeds it the pose detector's box);
 :class:`~livematte.matter.Matter` gives it the square around the tracked person. Input: RGB scaled to
