@@ -38,7 +38,7 @@ from .maskops import shape_mask
 from .models import create
 from .models.base import Segmenter
 from .refine import GuidedRefiner, clip01, upsample_region
-from .roi import Pyramid, RoiTracker, person_blobs, plan_tiles, regrid
+from .roi import Pyramid, RoiTracker, WholeBodyGate, person_blobs, plan_tiles, regrid
 from .temporal import MotionSmoother, SceneCutDetector
 from .types import Frame, LivematteError
 
@@ -146,6 +146,7 @@ class Matter:
         self.attacher = AttachedObjects() if q.attach and q.roi else None
         self._model_input = hasattr(segmenter, "predict_model_input") and hasattr(segmenter, "input_size")
         self.pose = pose if q.pose and q.roi and self._model_input else None
+        self.whole_body = WholeBodyGate()
         if not self._model_input:
             # Matting networks (modnet, rvm) take the whole frame at their own working size and refine
             # their own edges; a crop pass would also clear RVM's recurrent state, which it resets
@@ -251,7 +252,7 @@ class Matter:
 
         crop = None
         # a person cut by the frame's bottom edge (head and shoulders): no whole body for the pose model
-        whole_body = found is not None and found[3] < prob.shape[0]
+        whole_body = self.whole_body.update(found, prob.shape[0])
         if self.tracker is not None:
             h, w = prob.shape
             if found is not None:
@@ -346,6 +347,7 @@ class Matter:
         self.segmenter.reset()  # recurrent state (rvm) does not survive a scene cut either
         if self.tracker is not None:
             self.tracker.reset()
+        self.whole_body.reset()
 
     def _forget_back(self) -> None:
         if self.smoother is not None:

@@ -199,6 +199,41 @@ class Pyramid:
         return cv2.resize(region, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+class WholeBodyGate:
+    """Whether the tracked person is a whole body: their full-frame blob stops above the frame's
+    bottom edge (a head-and-shoulders shot is cut by it). Decided on a shot's first frame, then
+    changed only after ``switch`` frames in a row say otherwise, so a foot touching the edge for a
+    frame does not switch the pose pass off and on (its limbs would flicker); a frame with no
+    person keeps the decision.
+
+    >>> gate = WholeBodyGate(switch=2)
+    >>> [gate.update(box, 10) for box in [(0, 0, 4, 8), (0, 0, 4, 10), None, (0, 0, 4, 8), (0, 0, 4, 10), (0, 0, 4, 10)]]
+    [True, True, True, True, True, False]
+    """
+
+    def __init__(self, switch: int = 3):
+        self.switch = switch
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the decision (new source, seek, scene cut)."""
+        self.state: Optional[bool] = None
+        self.streak = 0
+
+    def update(self, person: Optional[Box], grid_h: int) -> bool:
+        """Advance one frame with the person box on a grid ``grid_h`` rows high (None: no person)."""
+        if person is None:
+            return bool(self.state)
+        now = person[3] < grid_h
+        if self.state is None or now == self.state:
+            self.state, self.streak = now, 0
+        else:
+            self.streak += 1
+            if self.streak >= self.switch:
+                self.state, self.streak = now, 0
+        return self.state
+
+
 class RoiTracker:
     """Carries a crop box around the person from frame to frame.
 

@@ -213,17 +213,31 @@ def _whole_bodies(seq):
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[
     pytest.mark.gpu, pytest.mark.skipif(not cuda_available(), reason="needs a CUDA device")])])
 def test_the_pose_pass_agrees_on_whole_bodies(device):
-    """Real whole-body frames (DAVIS, where the pose pass runs): torch and numpy agree as closely
-    with the pose pass as without it, and the torch path does run it (from its own CUDA graph)."""
+    """Real whole-body frames (DAVIS, where the pose pass runs): the torch path runs it (from its
+    own CUDA graph) and agrees with the numpy path as closely as without it. On these blurred,
+    fast-moving frames the two paths already differ by up to ~0.005 mean without the pose pass
+    (uint8 rounding of the model input, amplified where the model is unsure), so a frame there may
+    exceed the suite's tolerance by what the pose pass adds, at most 0.001."""
+    def no_pose():
+        cfg = Config()
+        cfg.quality.pose = False
+        return cfg
+
     for seq in ("hike", "breakdance-flare"):
         frames = _whole_bodies(seq)
-        results, tm = run_both(frames, device=device)
+        with_pose, tm = run_both(frames, device=device)
+        without, _ = run_both(frames, no_pose, device=device)
         if device == "cuda":
             assert tm.pose_call.graphed and tm.pose_call.error is None, tm.pose_call.error
-        assert tm.pose_net is not None
+        for i, ((a, b, ca, cb), (c, d, _, _)) in enumerate(zip(with_pose, without)):
+            on, off = float(np.abs(a - b).mean()), float(np.abs(c - d).mean())
+            # within the suite's tolerance, or (where the paths already differ more) adding little
+            assert on < max(MEAN_TOL, off + 0.001), f"{seq} frame {i}: {on:.4f} with the pose pass, {off:.4f} without"
+            tol = BOX_CELLS * int(np.ceil(max(a.shape) / 256))
+            assert (ca is None) == (cb is None) and (ca is None or max(abs(p - q) for p, q in zip(ca, cb)) <= tol)
+        assert not all(np.array_equal(a, c) for (a, _, _, _), (c, _, _, _) in zip(with_pose, without))  # it ran
         runs = []
         net = tm.pose_net
         tm.pose_net = lambda x: runs.append(1) or net(x)
         tm(Frame(image=frames[-1]))
-        assert runs == [1]  # a whole body: one pose run on the torch path
-        assert_agree(results)
+        assert runs == [1]  # a whole body: one pose run per frame on the torch path

@@ -172,3 +172,18 @@ def test_where_the_pose_model_is_sure_its_limb_comes_out_solid(level, expected):
     ring = alpha[y0 + 20:y1 - 20, x0 - 20:x0 - 4]  # left of the person, inside the tiles: selfie 0
     assert abs(float(np.median(ring)) - expected) < 0.03
     assert alpha[y0 + 20:y1 - 20, x0 + 10:x1 - 10].min() > 0.95 * max(expected, 0.5 * (1 + level))
+
+
+def test_a_foot_touching_the_bottom_edge_for_a_frame_does_not_switch_the_pose_pass_off():
+    """The whole-body decision has hysteresis: one frame of a blob reaching the bottom edge keeps
+    the pose pass (its limbs would flicker otherwise); three in a row switch it off."""
+    pose = ConstantPose(level=1.0)
+    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", ensemble=False, pose=True),
+               pose=pose)
+    standing, touching = (280, 100, 360, 300), (280, 100, 360, 360)
+    runs = []
+    for i, rect in enumerate([standing, standing, touching, standing, touching, touching, touching, standing]):
+        n = len(pose.calls)
+        m(Frame(scene(rect=rect), i))
+        runs.append(len(pose.calls) - n)
+    assert runs == [1, 1, 1, 1, 1, 1, 0, 0]

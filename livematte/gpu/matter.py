@@ -30,7 +30,7 @@ from ..attach import GRID, AttachedObjects
 from ..config import Config
 from ..matter import POSE_SURE, Matter, _PARTNERS, pose_square
 from ..models.torch_port import PoseMaskNet, load_pose_torch
-from ..roi import RoiTracker, person_blobs, plan_tiles, regrid_map
+from ..roi import RoiTracker, WholeBodyGate, person_blobs, plan_tiles, regrid_map
 from ..types import Frame, LivematteError
 from . import ops
 from .device import resolve_device
@@ -109,6 +109,7 @@ class TorchMatter:
         # the pose model's person mask for a whole body (fp32: one run per frame, on a square)
         self.pose_net = load_pose_torch(self.device) if q.pose and q.roi else None
         self.pose_call = GraphedCall(self._pose_model, enabled=graphs)
+        self.whole_body = WholeBodyGate()
         self.last_crop: Optional[Tuple[int, int, int, int]] = None
 
     # ------------------------------------------------------------------ model runs
@@ -236,7 +237,7 @@ class TorchMatter:
         if self.cuts(hist_np):
             self._forget()
         found, doubtful = person_blobs(prob_np, min_core=self.quality.min_core)
-        whole_body = found is not None and found[3] < h  # as ``Matter.front``
+        whole_body = self.whole_body.update(found, h)  # as ``Matter.front``
         if doubtful.any():  # lukewarm blobs with no confident core: not a person
             prob_np = Matter._suppress(prob_np, doubtful)
             prob = torch.from_numpy(prob_np).to(self.device)
@@ -298,6 +299,7 @@ class TorchMatter:
     def _forget(self) -> None:
         if self.tracker is not None:
             self.tracker.reset()
+        self.whole_body.reset()
         if self.attacher is not None:
             self.attacher.reset()
         if self.smoother is not None:
