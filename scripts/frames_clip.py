@@ -1,6 +1,6 @@
 """Build a 1280x720 H.264 clip from one sequence of the shared DAVIS data, for `livematte bench --clip`.
 
-    .venv/bin/python scripts/davis_clip.py ../shared/data/davis2016 hike /tmp/hike720.mp4
+    .venv/bin/python scripts/frames_clip.py ../shared/data/davis2016 hike /tmp/hike720.mp4
 
 The sequence's frames play forward, backward, forward... until 300 frames (10 s at 30 fps), upscaled
 bicubically to 1280x720 (crf 18). The clip is for measuring only: write it outside the repository
@@ -19,7 +19,7 @@ import cv2
 def main(data_dir: str, sequence: str, out_path: str, frames: int = 300) -> None:
     paths = sorted(glob.glob(os.path.join(data_dir, sequence, "frames", "*.jpg")))
     if not paths:
-        sys.exit(f"davis_clip: no frames in {os.path.join(data_dir, sequence, 'frames')}")
+        sys.exit(f"frames_clip: no frames in {os.path.join(data_dir, sequence, 'frames')}")
     order = []
     while len(order) < frames:
         order += paths + paths[-2:0:-1]
