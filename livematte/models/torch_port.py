@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import importlib.util
 import os
 import struct
 import threading
@@ -40,12 +39,10 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from ..types import LivematteError
+from .selfie import MODELS as SELFIE_MODELS
+from .selfie import bundled_file
 from .tflite_reader import OperatorInfo, TFLiteModel, read_tflite
 
-MODEL_FILES: Dict[str, str] = {
-    "selfie": "selfie_segmentation.tflite",
-    "selfie-landscape": "selfie_segmentation_landscape.tflite",
-}
 
 _SAME, _VALID = 0, 1  # schema Padding enum
 _TFLITE_C_PADDING_SAME = 1  # TfLitePadding (C enum) used by custom op option structs
@@ -57,19 +54,10 @@ def model_path(model_name: str) -> str:
     The file ships inside the ``mediapipe`` 0.10.21 wheel; it is located without importing
     mediapipe. Raises LivematteError for an unknown name or when the file is not there.
     """
-    if model_name not in MODEL_FILES:
+    if model_name not in SELFIE_MODELS:
         raise LivematteError(f"unknown selfie model {model_name!r}; choose one of: "
-                             f"{', '.join(MODEL_FILES)}")
-    spec = importlib.util.find_spec("mediapipe")
-    if spec is None or not spec.submodule_search_locations:
-        raise LivematteError("mediapipe is not installed; the selfie models ship in its wheel: "
-                             "pip install mediapipe==0.10.21")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "modules",
-                        "selfie_segmentation", MODEL_FILES[model_name])
-    if not os.path.isfile(path):
-        raise LivematteError(f"{path}: model file not found (mediapipe 0.10.21 is the last "
-                             f"release that bundles it)")
-    return path
+                             f"{', '.join(SELFIE_MODELS)}")
+    return bundled_file("selfie_segmentation", SELFIE_MODELS[model_name][0])
 
 
 def _same_pad(size: int, kernel: int, stride: int, dilation: int = 1) -> Tuple[int, int]:
@@ -476,7 +464,6 @@ def load_pose_torch(device="cpu", channels_last: bool = True) -> PoseMaskNet:
     """The torch port of the bundled pose model's person mask on ``device`` (float32, eval mode),
     built from the installed file once per process."""
     from .pose import FILE
-    from .selfie import bundled_file
 
     module = _cached(bundled_file(*FILE), build_pose_module).to(device=device)
     return module.to(memory_format=torch.channels_last) if channels_last else module
