@@ -30,6 +30,9 @@ class ModelConfig:
         name: backend name (``livematte models`` lists them).
         runtime: engine for the selfie family: auto, mediapipe, litert or torch.
         device: auto, cpu or cuda.
+        engine: which implementation of the frame algorithm runs: ``auto`` (torch on CUDA, numpy
+            and OpenCV on the CPU), ``numpy`` or ``torch`` (``torch`` with ``device = cpu`` runs the
+            torch engine on the CPU: for debugging and the twin check).
         weights: checkpoint path for backends that need one (modnet, rvm).
         threads: CPU threads for the model; 0 lets the backend choose (one for the selfie models,
             leaving the other cores to decoding and encoding; torch's default for modnet / rvm).
@@ -38,6 +41,7 @@ class ModelConfig:
     name: str = "selfie"
     runtime: str = "auto"
     device: str = "auto"
+    engine: str = "auto"
     weights: Optional[str] = None
     threads: int = 0
 
