@@ -118,9 +118,8 @@ def _run_source(source, matter, effect, outputs: List[Output], progress: Optiona
     finally:
         if bar is not None:
             bar.close()
-    warning = getattr(source, "warning", None)
-    if warning:
-        stats.warnings.append(warning)
+    if source.warning:
+        stats.warnings.append(source.warning)
     return stats
 
 

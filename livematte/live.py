@@ -29,6 +29,7 @@ import numpy as np
 
 from .effects import make_effect
 from .live_stats import LiveStats, write_stats
+from .sinks.base import LiveSink, check_live_sinks
 from .sinks.recorder import RECORD_TIME_BASE, NullSink, Recorder, fit_picture  # noqa: F401 (re-exported)
 from .sources.camera import SourceLost
 from .types import Frame, StreamInfo
@@ -217,7 +218,7 @@ class _SigintStop:
 
 def make_sink(spec: str, *, vcam_device: Optional[str] = None, vcam_backend: Optional[str] = None,
               vcam_format: str = "auto", crf: int = 20, preset: str = "veryfast", allow_remote: bool = False,
-              stream_fill: str = "chroma", on_event: Optional[Callable[[str], None]] = None):
+              stream_fill: str = "chroma", on_event: Optional[Callable[[str], None]] = None) -> LiveSink:
     """``vcam`` | ``preview`` | ``null`` | a video file name -> a sink for :func:`run_live` (not opened).
 
     Also ``http://HOST:PORT`` (browser overlay page), ``udp://`` / ``tcp://`` / ``srt://`` / ``rtmp://``
@@ -273,7 +274,7 @@ def _open_sinks(sinks: list, info: StreamInfo, alpha: bool) -> None:
         raise
 
 
-def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectControls, sinks: list, *,
+def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectControls, sinks: List[LiveSink], *,
              loop: bool = False, duration: Optional[float] = None, max_frames: Optional[int] = None,
              stats_json: Optional[str] = None, on_status: Optional[Callable[[LiveStats], None]] = None,
              status_every: float = 0.5, stop: Optional[threading.Event] = None,
@@ -284,10 +285,13 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
     (unless ``loop``), on the key q in a preview, when ``stop`` is set, or on Ctrl-C (the first one
     stops cleanly when called from the main thread; a second one interrupts). The sinks are always
     closed, so a recording is finished and plays. ``stats_json`` is written at exit.
+    A sink with a ``problem`` after opening goes into ``stats.warnings`` (its ``describe()``).
 
     Raises:
         LivematteError: the source or a sink cannot be opened (nothing was started), or a recording failed.
+        TypeError: a sink is not a :class:`~livematte.sinks.base.LiveSink` (before anything is opened).
     """
+    check_live_sinks(sinks)
     stop = stop or threading.Event()
     info = source.open()
     stats = LiveStats(source=info.name, size=(info.width, info.height), fps_source=float(info.fps))
@@ -296,10 +300,7 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
     except BaseException:
         source.close()
         raise
-    for sink in sinks:
-        problem = getattr(sink, "problem", None)
-        if problem:
-            stats.warnings.append(f"preview skipped: {problem}")
+    stats.warnings.extend(sink.describe() for sink in sinks if sink.problem)
     blank = Frame(image=np.zeros((info.height, info.width, 3), np.uint8))
     controls.effect.apply(blank.image, matter(blank))  # warm up (first-call allocations), then forget it
     matter.reset()
@@ -363,9 +364,9 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
                     stats.stages[name].append(value * 1000.0)
                 stats.recent_out.append(t3)
                 for sink in sinks:
-                    if getattr(sink, "error", None) is not None:
+                    if sink.error is not None:
                         raise sink.error
-                    for key in getattr(sink, "take_keys", lambda: [])():
+                    for key in sink.take_keys():
                         if controls.handle(key) == "quit":
                             stats.stopped_by = "key q"
                             stop.set()
@@ -393,8 +394,7 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
             stats.frames_in, stats.dropped, stats.max_backlog = capture.frames_in, mailbox.dropped, mailbox.max_waiting
             stats.loops, stats.losses, stats.reconnects = capture.loops, capture.losses, capture.reconnects
             stats.lost = capture.lost
-            stats.outputs = [{"output": getattr(s, "describe", lambda: type(s).__name__)(),
-                              "dropped": getattr(s, "dropped", 0)} for s in sinks]
+            stats.outputs = [{"output": s.describe(), "dropped": s.dropped} for s in sinks]
             if stats_json:
                 write_stats(stats_json, stats)
     if failure is not None:

@@ -80,9 +80,12 @@ class StreamInfo:
 
 
 class Source(Protocol):
-    """Yields frames; a context manager. ``info`` is valid after ``__enter__``."""
+    """Yields frames; a context manager. ``info`` is valid after ``__enter__``; ``warning`` (None,
+    or why the frames stopped early) once iteration has ended. The file sources inherit
+    :class:`livematte.sources.base.Source`, which gives the defaults."""
 
     info: StreamInfo
+    warning: Optional[str]
 
     def __enter__(self) -> "Source": ...
     def __exit__(self, *exc) -> None: ...
@@ -90,13 +93,17 @@ class Source(Protocol):
 
 
 class Sink(Protocol):
-    """Consumes output pictures (RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)`` uint8).
+    """Consumes output pictures (RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)`` uint8): what the file
+    runner (:func:`livematte.pipeline.run`) calls.
 
     ``open`` is given the stream info and whether pictures carry alpha; ``close``
     finishes the output (flushes encoders, renames the temporary file) and is safe
-    to call twice. ``abort`` removes a partial output instead.
+    to call twice. ``abort`` removes a partial output instead. Every sink in
+    :mod:`livematte.sinks` inherits :class:`livematte.sinks.base.Sink` (the defaults, and
+    ``describe``); the live runner needs a :class:`livematte.sinks.base.LiveSink`.
     """
 
     def open(self, info: StreamInfo, alpha: bool) -> None: ...
     def write(self, picture: np.ndarray, frame: Frame) -> None: ...
     def close(self) -> None: ...
+    def abort(self) -> None: ...

@@ -43,6 +43,7 @@ import numpy as np
 
 from ..types import Frame, LivematteError, StreamInfo
 from . import websocket as ws
+from .base import LiveSink
 
 HEADER = struct.Struct(">4sIIIHH")
 MAGIC = b"LMF1"
@@ -139,7 +140,7 @@ class _Viewer:
             self.sock.sendall(ws.encode_frame(opcode, payload))
 
 
-class BrowserSink:
+class BrowserSink(LiveSink):
     """Serve the overlay page and push pictures to every page that is open.
 
     Args:
@@ -153,8 +154,6 @@ class BrowserSink:
         latency_ms: write-to-drawn times in ms of recent pictures, over all viewers.
         dropped: pictures a viewer did not get because it was still busy (all viewers together).
     """
-
-    keepalive = False
 
     def __init__(self, spec: str, *, allow_remote: bool = False, quality: int = 85,
                  on_event: Optional[Callable[[str], None]] = None):
@@ -229,8 +228,6 @@ class BrowserSink:
             self._server.server_close()
         for t in self._threads:
             t.join(timeout=5)
-
-    abort = close
 
     def describe(self) -> str:
         return self.url

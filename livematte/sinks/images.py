@@ -31,6 +31,7 @@ import numpy as np
 
 from ..atomic import AtomicPath
 from ..types import Frame, LivematteError, StreamInfo
+from .base import Sink
 
 IMAGE_ALPHA_EXTENSIONS = (".png", ".webp", ".tif", ".tiff")
 """Output image formats that keep transparency."""
@@ -133,7 +134,7 @@ def save_image(path: str, picture: np.ndarray, *, flatten_color: Sequence[int] =
     return path
 
 
-class ImageFilesSink:
+class ImageFilesSink(Sink):
     """Writes one image per frame into ``directory``, named ``<frame.name><ext>``.
 
     Frames without a name are named after their index (``00042``). Two frames with the same name
@@ -174,13 +175,14 @@ class ImageFilesSink:
         self.written.append(path)
 
     def close(self) -> None:
+        """Every image is already complete when written: nothing to finish (``abort`` is the same)."""
         self._open = False
 
-    def abort(self) -> None:
-        self._open = False
+    def describe(self) -> str:
+        return self.directory
 
 
-class MatteSequenceSink:
+class MatteSequenceSink(Sink):
     """Writes each frame's matte as an 8-bit grey PNG ``<frame.name>.png`` in ``directory``.
 
     ``write(matte, frame)`` takes uint8 ``(H, W)`` (0 = background, 255 = person) or float
@@ -217,3 +219,6 @@ class MatteSequenceSink:
 
     def abort(self) -> None:
         self._sink.abort()
+
+    def describe(self) -> str:
+        return self._sink.describe()

@@ -21,9 +21,10 @@ import cv2
 import numpy as np
 
 from ..types import Frame, LivematteError, StreamInfo
+from .base import Sink
 
 
-class PipeSink:
+class PipeSink(Sink):
     """Write RGBA frames to a file descriptor (stdout by default), blocking.
 
     For files this is the whole sink (the reader sets the pace). The live path wraps it in a
@@ -36,9 +37,6 @@ class PipeSink:
     Raises (from ``write``):
         LivematteError: the reader went away (broken pipe).
     """
-
-    keepalive = False
-    path = "stdout"
 
     def __init__(self, fd: Optional[int] = None, *, on_event: Optional[Callable[[str], None]] = None):
         self._given = fd
@@ -94,8 +92,6 @@ class PipeSink:
             except OSError:
                 pass
         self.fd = None
-
-    abort = close
 
     def describe(self) -> str:
         return "stdout"

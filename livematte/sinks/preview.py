@@ -15,6 +15,7 @@ from typing import List, Optional
 import numpy as np
 
 from ..types import Frame, StreamInfo
+from .base import LiveSink
 from .vcam import as_rgb
 
 KEYS_HELP = "b blur, r next background, g green, t transparent, q quit"
@@ -46,14 +47,12 @@ def display_available() -> bool:
     return display_problem() is None
 
 
-class PreviewSink:
+class PreviewSink(LiveSink):
     """Shows each picture in a window; keys pressed in it are collected for :meth:`take_keys`.
 
     ``open`` raises nothing when there is no display: ``available`` becomes False, ``problem``
     says why, and ``write`` does nothing. Transparent pictures are shown over a checkerboard.
     """
-
-    keepalive = False
 
     def __init__(self, title: str = "livematte"):
         self.title = title
@@ -100,8 +99,6 @@ class PreviewSink:
             cv2.destroyWindow(self.title)
             cv2.waitKey(1)
             self.available = False
-
-    abort = close
 
     def describe(self) -> str:
         return f"preview window ({KEYS_HELP})" if self.problem is None else f"preview skipped: {self.problem}"

@@ -17,29 +17,20 @@ import numpy as np
 
 from ..types import Frame, StreamInfo
 from ..worker import END, Worker
+from .base import LiveSink, Sink
 from .vcam import as_rgb
 
 RECORD_TIME_BASE = Fraction(1, 1000)  # recordings are stamped with capture time in ms
 
 
-class NullSink:
-    """Discards pictures (``--to null``): for measuring."""
-
-    keepalive = False
+class NullSink(LiveSink):
+    """Discards pictures (``--to null``): for measuring. ``frames``: how many it was given."""
 
     def __init__(self) -> None:
         self.frames = 0
 
-    def open(self, info: StreamInfo, alpha: bool = False) -> None:
-        pass
-
-    def write(self, picture: np.ndarray, frame: Frame) -> None:
+    def write(self, picture: np.ndarray, frame: Optional[Frame]) -> None:
         self.frames += 1
-
-    def close(self) -> None:
-        pass
-
-    abort = close
 
     def describe(self) -> str:
         return "null"
@@ -52,12 +43,11 @@ def fit_picture(picture: np.ndarray, alpha: bool) -> np.ndarray:
     return as_rgb(picture)
 
 
-class Recorder:
-    """Runs a file sink on its own thread behind a bounded queue (full: this recording drops the frame)."""
+class Recorder(LiveSink):
+    """Runs a file sink on its own thread behind a bounded queue (full: this recording drops the frame,
+    counted in ``dropped``); the sink's first write error becomes ``error``."""
 
-    keepalive = False
-
-    def __init__(self, sink, depth: int = 8, close_timeout: Optional[float] = None):
+    def __init__(self, sink: Sink, depth: int = 8, close_timeout: Optional[float] = None):
         """``close_timeout``: seconds to wait at close for a consumer that has stopped reading (a
         stalled pipe or network peer) before giving up on it; None waits for every queued frame."""
         self.sink, self.depth, self.close_timeout = sink, depth, close_timeout
@@ -106,8 +96,10 @@ class Recorder:
         self.sink.close()
 
     def abort(self) -> None:
+        """Stop the thread (what is queued is still written) and abort the sink."""
         self._join()
         self.sink.abort()
 
     def describe(self) -> str:
-        return str(getattr(self.sink, "path", "recording"))
+        """The wrapped sink's own description (its file, URL or ``stdout``)."""
+        return self.sink.describe()

@@ -29,6 +29,7 @@ import numpy as np
 from ..effects import Blur, CHROMA_GREEN, composite
 from ..colors import parse_color
 from ..types import Frame, LivematteError, StreamInfo
+from .base import Sink
 
 SCHEMES = {"udp": "mpegts", "tcp": "mpegts", "srt": "mpegts", "rtmp": "flv"}
 
@@ -37,7 +38,7 @@ def is_stream_url(spec: str) -> bool:
     return urlsplit(spec).scheme in SCHEMES and "://" in spec
 
 
-class StreamSink:
+class StreamSink(Sink):
     """Encode pictures as H.264 into MPEG-TS/FLV and send them to a URL.
 
     Args:
@@ -46,8 +47,6 @@ class StreamSink:
         crf, preset: libx264 quality and speed.
         bitrate: cap in bit/s (VBV), so a UDP stream does not burst past the network.
     """
-
-    keepalive = False
 
     def __init__(self, url: str, *, fill: str = "chroma", crf: int = 23, preset: str = "veryfast",
                  bitrate: int = 6_000_000):
@@ -154,6 +153,7 @@ class StreamSink:
             self.abort()
 
     def abort(self) -> None:
+        """Close the connection without flushing the encoder (nothing is kept: it is a stream)."""
         if self._container is not None:
             try:
                 self._container.close()

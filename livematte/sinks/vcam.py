@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..types import Frame, LivematteError, StreamInfo
+from .base import LiveSink
 
 #: Our names for the formats, in the order ``auto`` tries them.
 FORMATS = ("rgb", "i420", "nv12", "yuyv", "uyvy", "bgr")
@@ -108,7 +109,7 @@ def _is_format_error(message: str) -> bool:
     return "format" in m or "could not be configured" in m or "fourcc" in m
 
 
-class VirtualCameraSink:
+class VirtualCameraSink(LiveSink):
     """Sends pictures to a virtual camera that video-call apps can select.
 
     Args:
@@ -206,8 +207,6 @@ class VirtualCameraSink:
         if self._cam is not None:
             self._cam.close()
             self._cam = None
-
-    abort = close
 
     def describe(self) -> str:
         return f"virtual camera {self.device} ({self.size[0]}x{self.size[1]} {self.native_fmt})"

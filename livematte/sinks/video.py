@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from livematte.atomic import AtomicPath, check_writable_dir
+from livematte.sinks.base import Sink
 from livematte.sources.video import open_container
 from livematte.types import Frame, LivematteError, StreamInfo
 
@@ -126,7 +127,7 @@ def _yuva444p10_frame(image: np.ndarray) -> "av.VideoFrame":
     return av.VideoFrame.from_ndarray(image, format=fmt).reformat(format="yuva444p10le", threads=1)
 
 
-class VideoFileSink:
+class VideoFileSink(Sink):
     """Write pictures to a video file; see the module docstring for codecs and contracts.
 
     Use ``open(info, alpha)``, ``write(picture, frame)`` per frame, then ``close()`` (or
@@ -291,14 +292,8 @@ class VideoFileSink:
             self._audio.close()
             self._audio = None
 
-    def __enter__(self) -> "VideoFileSink":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None or issubclass(exc_type, KeyboardInterrupt):
-            self.close()
-        else:
-            self.abort()
+    def describe(self) -> str:
+        return str(self.path)
 
 
 def _reason(err: BaseException) -> str:

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from ..types import Frame, LivematteError, StreamInfo
+from .base import Source
 
 MAX_SIDE = 8192
 """The largest width or height accepted, in pixels."""
@@ -210,7 +211,7 @@ def _natural_key(name: str) -> Tuple[Tuple[Tuple[int, int, str], ...], str]:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts), name
 
 
-class ImageFilesSource:
+class ImageFilesSource(Source):
     """Frames read from the given image files, in the order given.
 
     Each frame has ``name`` = the file's stem and ``index`` = its position; ``pts`` counts frames

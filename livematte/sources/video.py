@@ -20,6 +20,7 @@ from typing import Iterator, List, Optional
 import av
 import numpy as np
 
+from livematte.sources.base import Source
 from livematte.types import Frame, LivematteError, StreamInfo
 
 #: Frame rate assumed when a file declares none.
@@ -90,7 +91,7 @@ def _to_rgb(frame: "av.VideoFrame") -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-class VideoFileSource:
+class VideoFileSource(Source):
     """Decode a video file into RGB frames.
 
     ``info`` and ``warning`` are valid after ``__enter__``; opening decodes the first frame, so
