@@ -31,9 +31,6 @@ from .api import frame_path
 from .pipeline import Output, run
 from .types import LivematteError
 
-SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples", "person.mp4")
-
-
 @dataclass
 class BenchResult:
     width: int
@@ -88,11 +85,15 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}"
 
 
-def make_clip(path: str, size: tuple, seconds: float, fps: int = 30, source: str = SAMPLE) -> int:
-    """Write an H.264 clip of ``size`` = (W, H) made from the sample (looped, scaled); returns frames."""
+def make_clip(path: str, size: tuple, seconds: float, fps: int = 30, source: Optional[str] = None) -> int:
+    """Write an H.264 clip of ``size`` = (W, H) made from ``source`` (default: the checkout's sample clip),
+    looped and scaled; returns frames. LivematteError when no source is given and the sample is absent."""
     import av
     import cv2
 
+    from .checkout import sample_path
+
+    source = source or sample_path("person.mp4")
     W, H = size
     frames = []
     with av.open(source) as c:
@@ -175,12 +176,14 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
     ``random_weights``: run ``modnet`` / ``rvm`` with random weights instead of their checkpoint
     (LivematteError for other models, or with ``config.model.weights`` set).
     """
+    from .checkout import sample_path
     from .models.random_weights import MODELS
     from .sources.video import VideoFileSource
 
     cfg = config or Config()
     if clip is not None and not os.path.isfile(clip):
         raise LivematteError(f"{clip}: no such file")
+    sample = sample_path("person.mp4", hint="give --clip FILE") if clip is None else None  # before the model loads
     if random_weights:
         weights = "random"
         matter, effect = _random_weight_path(cfg)
@@ -192,7 +195,7 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
     with tempfile.TemporaryDirectory(prefix="livematte-bench-") as tmp:
         if clip is None:
             clip = os.path.join(tmp, "clip.mp4")
-            make_clip(clip, size, seconds)
+            make_clip(clip, size, seconds, source=sample)
         out = os.path.join(tmp, "out.mp4")
         codec, codec_cpu = _file_run(clip, out, _NoMatte(), _PassThrough(), cfg)
         matter.reset()

@@ -1,4 +1,7 @@
-"""Every option in one place, as dataclasses, plus TOML presets (``configs/NAME.toml``).
+"""Every option in one place, as dataclasses, plus TOML presets (``livematte/presets/NAME.toml``).
+
+The presets are package data, read with :mod:`importlib.resources`, so they work from an installed
+wheel whatever the current folder.
 
 A preset file has one table per section (``[model]``, ``[mask]``, ``[quality]``, ``[effect]``,
 ``[output]``) whose keys are the fields below. Command-line flags override the preset.
@@ -9,9 +12,10 @@ import dataclasses
 import os
 import sys
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Dict, Optional
 
-from .maskops import MaskOptions
+from .stages.mask import MaskOptions
 from .types import LivematteError
 
 if sys.version_info >= (3, 11):
@@ -19,7 +23,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+PRESETS_PACKAGE = "livematte.presets"  # the shipped ``NAME.toml`` files
+ENGINES = ("auto", "numpy", "torch")
 
 
 @dataclass
@@ -44,6 +49,12 @@ class ModelConfig:
     engine: str = "auto"
     weights: Optional[str] = None
     threads: int = 0
+
+    def validate(self) -> "ModelConfig":
+        """Raise LivematteError on an unknown ``engine``; returns self."""
+        if self.engine not in ENGINES:
+            raise LivematteError(f"engine must be auto, numpy or torch, got {self.engine!r}")
+        return self
 
 
 @dataclass
@@ -183,22 +194,28 @@ class Config:
         return self
 
 
-def preset_path(name_or_path: str) -> str:
-    """``meeting-blur`` -> ``configs/meeting-blur.toml``; a path is returned as it is."""
-    if os.path.sep in name_or_path or name_or_path.endswith(".toml"):
-        return name_or_path
-    return os.path.join(CONFIG_DIR, name_or_path + ".toml")
+def _is_path(name_or_path: str) -> bool:
+    """A file path (has a folder separator or ends in ``.toml``) rather than a preset name."""
+    seps = [os.path.sep] + ([os.path.altsep] if os.path.altsep else [])
+    return any(sep in name_or_path for sep in seps) or name_or_path.endswith(".toml")
 
 
 def list_presets() -> list:
-    """Names of the presets shipped in configs/."""
-    if not os.path.isdir(CONFIG_DIR):
-        return []
-    return sorted(f[:-5] for f in os.listdir(CONFIG_DIR) if f.endswith(".toml"))
+    """Names of the shipped presets (``meeting-blur``, ...), sorted."""
+    folder = resources.files(PRESETS_PACKAGE)
+    return sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".toml") and f.is_file())
+
+
+def preset_text(name: str) -> str:
+    """The TOML text of the shipped preset ``name``; LivematteError (listing the presets) when unknown."""
+    resource = resources.files(PRESETS_PACKAGE).joinpath(name + ".toml")
+    if not resource.is_file():
+        raise LivematteError(f"{name}: no such config; presets are: {', '.join(list_presets())}")
+    return resource.read_text(encoding="utf-8")
 
 
 def from_dict(data: Dict[str, Any], origin: str = "config") -> Config:
-    """Build a Config from nested tables, rejecting unknown sections, keys and wrong types."""
+    """Build a Config from nested tables, rejecting unknown sections, keys, wrong types and bad engines."""
     cfg = Config()
     for section, values in data.items():
         if not hasattr(cfg, section) or not isinstance(values, dict):
@@ -221,24 +238,37 @@ def from_dict(data: Dict[str, Any], origin: str = "config") -> Config:
                     f"{origin}: [{section}] {key} must be {type(default).__name__}, got {value!r}"
                 )
             setattr(target, key, float(value) if isinstance(default, float) else value)
+    try:
+        cfg.model.validate()
+    except LivematteError as err:
+        raise LivematteError(f"{origin}: [model] {err}") from None
     return cfg
 
 
 def load_config(name_or_path: Optional[str]) -> Config:
-    """Defaults, or a preset by name (``configs/NAME.toml``) or path."""
+    """Defaults, or a shipped preset by name (``meeting-blur``), or a TOML file by path.
+
+    Raises LivematteError (one line) on an unknown name (listing the presets), a missing or
+    unreadable file, invalid TOML, or bad sections, keys and values.
+    """
     if not name_or_path:
         return Config()
-    path = preset_path(name_or_path)
-    if not os.path.isfile(path):
-        known = ", ".join(list_presets())
-        raise LivematteError(f"{name_or_path}: no such config; presets are: {known}")
+    if not _is_path(name_or_path):
+        origin = f"preset {name_or_path}"
+        text = preset_text(name_or_path)
+    else:
+        origin = name_or_path
+        if not os.path.isfile(name_or_path):
+            raise LivematteError(f"{name_or_path}: no such config file; presets are: {', '.join(list_presets())}")
+        try:
+            with open(name_or_path, "rb") as fh:
+                text = fh.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise LivematteError(f"{name_or_path}: not valid TOML (not UTF-8 text)") from None
+        except OSError as err:
+            raise LivematteError(f"{name_or_path}: cannot read ({err.strerror or err})") from None
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise LivematteError(f"{path}: not valid TOML ({err})") from None
-    except UnicodeDecodeError:
-        raise LivematteError(f"{path}: not valid TOML (not UTF-8 text)") from None
-    except OSError as err:
-        raise LivematteError(f"{path}: cannot read ({err.strerror or err})") from None
-    return from_dict(data, origin=path)
+        raise LivematteError(f"{origin}: not valid TOML ({err})") from None
+    return from_dict(data, origin=origin)

@@ -1,6 +1,6 @@
 """Matte quality on DAVIS-layout data: the metrics behind ``livematte eval``.
 
-Data layout (``DATA_DIR``)::
+Data layout (``DATA_DIR``; read by :mod:`livematte.davis`)::
 
     manifest.csv            columns ``sequence`` and ``group`` (others ignored; ``width``/``height``
                             are checked when present)
@@ -26,20 +26,19 @@ scorer ``shared/tools/davis_metrics.py``, which gives the same numbers on PNGs w
 """
 from __future__ import annotations
 
-import csv
 import math
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
+from .davis import read_frame, read_manifest, read_mask, sample_stems, sequence_files
 from .types import Frame, LivematteError
 
-FRAME_EXTS = (".jpg", ".jpeg", ".png")
 BF_TOLERANCE = 3
 GROUP_NAMES = {
     "A": "one person, clean",
@@ -193,92 +192,6 @@ def summarize(per_sequence: Dict[str, dict]) -> Dict[str, dict]:
         g["missing"] = sum(r["missing"] for r in rows)
         out[key] = g
     return out
-
-
-# ----------------------------------------------------------------------------- data
-
-
-class Entry(NamedTuple):
-    """One manifest row: the sequence folder, its group, its ``(height, width)`` when the manifest says."""
-
-    sequence: str
-    group: str
-    size: Optional[Tuple[int, int]]
-
-
-def read_manifest(data_dir) -> List[Entry]:
-    """The rows of ``data_dir/manifest.csv`` (columns ``sequence``, ``group``, optional ``width``, ``height``)."""
-    path = Path(data_dir) / "manifest.csv"
-    if not path.is_file():
-        raise LivematteError(f"{path}: no manifest.csv (expected columns sequence,group)")
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        cols = reader.fieldnames or []
-        if "sequence" not in cols or "group" not in cols:
-            raise LivematteError(f"{path}: needs columns 'sequence' and 'group', got {cols}")
-        rows = list(reader)
-    out: List[Tuple[str, str]] = []
-    for n, row in enumerate(rows, start=2):
-        seq, group = (row.get("sequence") or "").strip(), (row.get("group") or "").strip()
-        if not seq or not group:
-            raise LivematteError(f"{path}: line {n}: empty sequence or group")
-        if any(seq == e.sequence for e in out):
-            raise LivematteError(f"{path}: line {n}: sequence {seq!r} listed twice")
-        w, h = (row.get("width") or "").strip(), (row.get("height") or "").strip()
-        try:
-            size = (int(h), int(w)) if w and h else None
-        except ValueError:
-            raise LivematteError(f"{path}: line {n}: width/height {w!r}/{h!r} are not integers") from None
-        out.append(Entry(seq, group, size))
-    if not out:
-        raise LivematteError(f"{path}: lists no sequences")
-    return out
-
-
-def sequence_files(data_dir, seq: str) -> Tuple[Dict[str, Path], Dict[str, Path]]:
-    """``(frames, gts)``: ``{stem: path}`` of ``<seq>/frames/*.jpg`` and ``<seq>/gt/*.png``."""
-    root = Path(data_dir) / seq
-    frames_dir, gt_dir = root / "frames", root / "gt"
-    for d in (frames_dir, gt_dir):
-        if not d.is_dir():
-            raise LivematteError(f"{d}: missing folder (sequence {seq!r} of the manifest)")
-    frames = {p.stem: p for p in frames_dir.iterdir() if p.suffix.lower() in FRAME_EXTS}
-    gts = {p.stem: p for p in gt_dir.iterdir() if p.suffix.lower() == ".png"}
-    if not frames:
-        raise LivematteError(f"{frames_dir}: no frames (*.jpg)")
-    if not gts:
-        raise LivematteError(f"{gt_dir}: no masks (*.png)")
-    return frames, gts
-
-
-def read_frame(path: Path) -> np.ndarray:
-    """RGB uint8 ``(H, W, 3)``."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise LivematteError(f"{path}: cannot read the image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """Grey uint8 ``(H, W)``."""
-    m = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if m is None:
-        raise LivematteError(f"{path}: cannot read the mask")
-    return m
-
-
-def sample_stems(stems: Sequence[str], k: int) -> List[str]:
-    """``k`` stems spread evenly over ``stems`` (first, ..., last); all of them when fewer.
-
-    >>> sample_stems(["a", "b", "c", "d", "e"], 3)
-    ['a', 'c', 'e']
-    """
-    if k <= 0 or not stems:
-        return []
-    if len(stems) <= k:
-        return list(stems)
-    idx = np.rint(np.linspace(0, len(stems) - 1, k)).astype(int)
-    return [stems[i] for i in dict.fromkeys(idx.tolist())]
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -462,10 +375,3 @@ def format_table(results: dict, per_sequence: bool = False) -> str:
                 f"{_fmt(r.get('fp'), 100, 2)} | {r['missing']} |"
             )
     return "\n".join(lines)
-
-
-def write_contact_sheet(data_dir, results: dict, out_png, **options):
-    """See :func:`livematte.contact_sheet.write_contact_sheet` (re-exported here for the CLI)."""
-    from .contact_sheet import write_contact_sheet as write
-
-    return write(data_dir, results, out_png, **options)

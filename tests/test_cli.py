@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from livematte.bench import make_clip
-from livematte.cli import main
+from livematte.cli import build_parser, main
+from livematte.cli.common import config_from_args
 
 from .helpers import REPO, SAMPLES
 
@@ -269,3 +270,74 @@ def test_ctrl_c_leaves_a_playable_file(tmp_path):
     assert out.exists() and [p for p in os.listdir(tmp_path) if p not in ("long.mp4", "o.mp4")] == []
     n = probe(out)["frames"]
     assert 0 < n < 600
+
+
+# ------------------------------------------------------------------------------ --engine, the package's shape
+
+ENGINE_ARGV = {
+    "video": ["video", "in.mp4", "-o", "out.mp4"],
+    "image": ["image", "in.jpg", "-o", "out.png"],
+    "matte": ["matte", "in.mp4", "--out", "mattes"],
+    "cam": ["cam", "--to", "null"],
+    "bench": ["bench"],
+    "eval": ["eval", "data"],
+}
+
+
+def test_engine_flag_lands_in_the_config_of_every_processing_command(tmp_path):
+    parser = build_parser()
+    preset = tmp_path / "torch.toml"
+    preset.write_text('[model]\nengine = "torch"\n')
+    for name, argv in ENGINE_ARGV.items():
+        assert config_from_args(parser.parse_args(argv)).model.engine == "auto", name
+        for engine in ("numpy", "torch", "auto"):
+            assert config_from_args(parser.parse_args(argv + ["--engine", engine])).model.engine == engine, name
+        with_preset = argv + ["--config", str(preset)]
+        assert config_from_args(parser.parse_args(with_preset)).model.engine == "torch", name
+        assert config_from_args(parser.parse_args(with_preset + ["--engine", "numpy"])).model.engine == "numpy"
+
+
+def test_engine_reaches_the_work_through_main(capsys, tmp_path, monkeypatch):
+    from livematte import api
+
+    seen = []
+    monkeypatch.setattr(api, "process_images", lambda inputs, output, config, **kw: seen.append(config) or [])
+    still = tmp_path / "s.png"
+    cv2.imwrite(str(still), np.full((40, 60, 3), 90, np.uint8))
+    code, _, err = run_cli(capsys, "image", still, "-o", tmp_path / "o.png", "--engine", "numpy")
+    assert code == 0, err
+    assert [c.model.engine for c in seen] == ["numpy"]
+
+
+def test_a_wrong_engine_is_refused(capsys, tmp_path):
+    for argv in ENGINE_ARGV.values():
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv + ["--engine", "gpu"])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and "--engine: invalid choice: 'gpu'" in err, err
+    bad = tmp_path / "gpu.toml"
+    bad.write_text('[model]\nengine = "gpu"\n')
+    still = tmp_path / "s.png"
+    cv2.imwrite(str(still), np.full((40, 60, 3), 90, np.uint8))
+    code, _, err = run_cli(capsys, "image", still, "-o", tmp_path / "o.png", "--config", bad)
+    one_line_error(code, err, "gpu.toml", "engine must be auto, numpy or torch")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_the_cli_package_imports_no_private_names_and_not_itself():
+    import ast
+
+    from livematte import cli
+
+    folder = os.path.dirname(cli.__file__)
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".py"):
+            continue
+        tree = ast.parse(open(os.path.join(folder, name), encoding="utf-8").read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                private = [a.name for a in node.names if a.name.startswith("_") and a.name != "__version__"]
+                assert not private, (name, node.module, private)
+                if name not in ("__init__.py", "__main__.py"):  # the job modules never import the package
+                    assert not (node.level == 1 and node.module is None), (name, "from . import")
+                    assert node.module != "livematte.cli", name

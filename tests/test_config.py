@@ -37,6 +37,8 @@ def test_a_toml_file_by_path(tmp_path):
     ("[mask]\nfeather = true\n", "feather must be float"),
     ("[model]\nweights = 5\n", "weights must be a string"),
     ("[mask\n", "not valid TOML"),
+    ('[model]\nengine = "gpu"\n', "[model] engine must be auto, numpy or torch, got 'gpu'"),
+    ("[model]\nengine = 1\n", "engine must be str"),
 ])
 def test_bad_config_files_are_one_line_errors(tmp_path, text, needle):
     path = tmp_path / "bad.toml"
@@ -51,3 +53,27 @@ def test_unknown_preset_lists_the_known_ones():
         load_config("no-such-preset")
     with pytest.raises(LivematteError):
         from_dict({"effect": "blur"})
+
+
+def test_presets_are_package_data_found_from_any_folder(tmp_path, monkeypatch):
+    from importlib import resources
+
+    monkeypatch.chdir(tmp_path)
+    folder = resources.files("livematte.presets")
+    assert {f.name for f in folder.iterdir() if f.name.endswith(".toml")} == {f"{n}.toml" for n in list_presets()}
+    assert load_config("meeting-blur").effect.background == "blur"
+    (tmp_path / "meeting-blur.toml").write_text('[effect]\nbackground = "white"\n')  # a file by path wins
+    assert load_config("meeting-blur.toml").effect.background == "white"
+    assert load_config("./meeting-blur.toml").effect.background == "white"
+    with pytest.raises(LivematteError) as err:
+        load_config("./missing.toml")
+    assert "missing.toml" in str(err.value) and "meeting-blur" in str(err.value)
+
+
+def test_engine_is_checked():
+    from livematte.config import ModelConfig
+
+    assert [ModelConfig(engine=e).validate().engine for e in ("auto", "numpy", "torch")] == ["auto", "numpy", "torch"]
+    with pytest.raises(LivematteError, match="engine must be auto, numpy or torch, got 'cuda'"):
+        ModelConfig(engine="cuda").validate()
+    assert load_config(None).model.engine == "auto"

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from livematte.contact_sheet import write_contact_sheet
-from livematte import evaluate as evaluate_module
 from livematte.evaluate import evaluate, format_table, quantize_alpha
 from livematte.types import Frame, LivematteError
 
@@ -263,8 +262,25 @@ def test_contact_sheet(data, tmp_path):
 def test_contact_sheet_from_json_reads_pred_dir(data, tmp_path):
     res, _ = run(data, pred_dir=tmp_path / "pred")
     loaded = json.loads(json.dumps(res))
-    h, w = evaluate_module.write_contact_sheet(data, loaded, tmp_path / "a.png")
+    h, w = write_contact_sheet(data, loaded, tmp_path / "a.png")
     assert w <= 2000 and cv2.imread(str(tmp_path / "a.png")).shape == (h, w, 3)
     loaded["run"]["pred_dir"] = None
     with pytest.raises(LivematteError, match="no mattes"):
         write_contact_sheet(data, loaded, tmp_path / "b.png")
+
+
+def test_evaluate_and_contact_sheet_share_the_readers_without_importing_each_other():
+    import ast
+
+    import livematte.contact_sheet
+    import livematte.davis
+    import livematte.evaluate
+
+    def imported(module):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 1}
+
+    assert imported(livematte.evaluate) & {"contact_sheet"} == set()
+    assert imported(livematte.contact_sheet) & {"evaluate"} == set()
+    assert {"davis"} <= imported(livematte.evaluate) and {"davis"} <= imported(livematte.contact_sheet)
+    assert livematte.contact_sheet.read_frame is livematte.davis.read_frame is livematte.evaluate.read_frame

@@ -23,7 +23,6 @@ import pytest
 from pyvirtualcam.util import decode_fourcc
 
 from livematte import cli
-from livematte.cli_live import add_live_commands
 from livematte.config import Config
 from livematte.effects import Transparent
 from livematte.live import EffectControls, LiveStats, NullSink, run_live
@@ -161,20 +160,12 @@ class ProbeSink(NullSink):
 
 
 def _main(argv, monkeypatch=None):
-    """`livematte ARGV` in-process, with cam/doctor wired in even before cli.py does it itself."""
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    if "cam" not in sub.choices:
-        add_live_commands(sub)
-        monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    """`livematte ARGV` in-process."""
     return cli.main(argv)
 
 
-# `livematte ARGV` in a child process (cam/doctor wired in even before cli.py does it itself)
-_SCRIPT = ("import sys; from livematte import cli; from livematte.cli_live import add_live_commands\n"
-           "p = cli.build_parser(); sub = [a for a in p._actions if a.__class__.__name__ == '_SubParsersAction'][0]\n"
-           "'cam' in sub.choices or add_live_commands(sub); cli.build_parser = lambda: p\n"
-           "sys.exit(cli.main(sys.argv[1:]))\n")
+# `livematte ARGV` in a child process
+_SCRIPT = "import sys; from livematte import cli; sys.exit(cli.main(sys.argv[1:]))\n"
 
 
 def _matter(segmenter, delay=0.0):

@@ -127,13 +127,14 @@ def test_the_pose_square_covers_both_tiles_of_a_standing_person():
 
 
 def test_pose_is_the_default_no_pose_turns_it_off_and_bad_margins_are_refused():
-    from livematte.cli import _config_from_args, build_parser
+    from livematte.cli import build_parser
+    from livematte.cli.common import config_from_args
 
     parser = build_parser()
     assert Config().quality.pose is True
-    assert _config_from_args(parser.parse_args(["video", "in.mp4", "-o", "out.mp4"])).quality.pose is True
+    assert config_from_args(parser.parse_args(["video", "in.mp4", "-o", "out.mp4"])).quality.pose is True
     args = parser.parse_args(["video", "in.mp4", "-o", "out.mp4", "--no-pose"])
-    assert _config_from_args(args).quality.pose is False
+    assert config_from_args(args).quality.pose is False
     bad = Config()
     bad.quality.pose_margin = 3.0
     with pytest.raises(LivematteError, match="pose_margin"):

@@ -1,27 +1,16 @@
-"""The ``cam`` and ``doctor`` subcommands (wired into :mod:`livematte.cli` by ``add_live_commands``)."""
+"""The live command, ``cam``: a camera (or a file played as one) in, virtual camera / window / files out."""
 from __future__ import annotations
 
 import argparse
 import sys
 from typing import List
 
-from .types import LivematteError
+from ..types import LivematteError
+from .common import add_processing_args, config_from_args, positive, report_path, warn
 
 
-def _positive(kind):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-
-    return parse
-
-
-def _outputs(specs: List[str]) -> List[str]:
+def check_outputs(specs: List[str]) -> List[str]:
+    """``specs`` (the ``--to`` values) as they are; LivematteError when one is given twice."""
     seen = set()
     for spec in specs:
         if spec in seen:
@@ -30,7 +19,7 @@ def _outputs(specs: List[str]) -> List[str]:
     return specs
 
 
-class _Status:
+class StatusLine:
     """Prints the live status line on a terminal; elsewhere only loss/recovery events."""
 
     def __init__(self, stream=None):
@@ -60,16 +49,15 @@ class _Status:
 
 
 def cmd_cam(args) -> int:
-    from .cli import _config_from_args, _report_path, _warn
-    from .io import check_output
-    from .live import EffectControls, make_sink, run_live
-    from .api import live_matter
-    from .sources.camera import SimulatedDisconnect, is_camera, open_live_source, parse_size
+    from ..api import live_matter
+    from ..io import check_output
+    from ..live import EffectControls, make_sink, run_live
+    from ..sources.camera import SimulatedDisconnect, is_camera, open_live_source, parse_size
 
-    cfg = _config_from_args(args)
+    cfg = config_from_args(args)
     size = parse_size(args.size) if args.size else None
-    outputs = _outputs(args.to)
-    _report_path(args.stats_json)
+    outputs = check_outputs(args.to)
+    report_path(args.stats_json)
     disconnect = SimulatedDisconnect.parse(args.simulate_disconnect) if args.simulate_disconnect else None
     if args.loop and is_camera(args.source):
         raise LivematteError("--loop works with a file --source only")
@@ -83,42 +71,31 @@ def cmd_cam(args) -> int:
                        allow_remote=args.allow_remote, stream_fill=args.stream_fill,
                        on_event=lambda m: print(f"livematte: {m}", file=sys.stderr, flush=True)) for spec in outputs]
     matter = live_matter(cfg)
-    status = _Status()
+    status = StatusLine()
     try:
         stats = run_live(source, matter, controls, sinks, loop=args.loop, duration=args.duration,
                          max_frames=args.frames, stats_json=args.stats_json, on_status=status)
     finally:
         status.end()
     for w in stats.warnings:
-        _warn(w)
+        warn(w)
     print(stats.summary_line(), file=sys.stderr)
     for out in stats.outputs:
         if out["dropped"]:
-            _warn(f"{out['output']}: {out['dropped']} frames left out of the recording (the encoder fell behind)")
+            warn(f"{out['output']}: {out['dropped']} frames left out of the recording (the encoder fell behind)")
     return 0
 
 
-def cmd_doctor(args) -> int:
-    from .doctor import format_report, run_checks
-
-    checks = run_checks(camera=args.source, vcam_device=args.vcam_device, vcam_backend=args.vcam_backend,
-                        verbose=args.verbose)
-    print(format_report(checks))
-    return 0 if all(c.ok for c in checks if c.required) else 1
-
-
-def add_live_commands(subparsers) -> None:
-    """Add ``cam`` and ``doctor`` to the ``livematte`` subcommand parsers."""
-    from .cli import _add_processing_args
-
-    s = subparsers.add_parser(
+def add_cam(sub) -> None:
+    """``livematte cam --to OUTPUT...``."""
+    s = sub.add_parser(
         "cam", help="webcam in, background removed or blurred, out to a virtual camera / window / file",
         description="Live: a webcam (or a video file played as one) in; a virtual camera that Zoom, Meet, Teams "
                     "or OBS can select, a preview window and/or recordings out. Ctrl-C stops and finishes recordings.")
     s.add_argument("--source", default="0", metavar="0|/dev/videoN|FILE",
                    help="camera index, V4L2 device, or a video file played in real time as a camera (default 0)")
     s.add_argument("--size", metavar="WxH", help="camera mode to ask for, e.g. 1280x720 (default: the camera's own)")
-    s.add_argument("--fps", type=_positive(float), metavar="N", help="camera rate to ask for (a file plays at its own rate unless given)")
+    s.add_argument("--fps", type=positive(float), metavar="N", help="camera rate to ask for (a file plays at its own rate unless given)")
     s.add_argument("--mirror", action="store_true", help="flip left-right, like a mirror")
     s.add_argument("--loop", action="store_true", help="start a file --source again at its end")
     s.add_argument("--to", action="append", required=True, metavar="vcam|preview|null|FILE|URL|-",
@@ -126,8 +103,8 @@ def add_live_commands(subparsers) -> None:
                         "background, g green, t transparent, q quit); null: discard; FILE: a recording (.mp4/.mkv/.webm/.mov); "
                         "http://127.0.0.1:PORT: a page for OBS's Browser Source (keeps transparency); udp://HOST:PORT, "
                         "rtmp://HOST/app/key: an H.264 stream for OBS's Media Source; -: raw RGBA frames on stdout")
-    s.add_argument("--duration", type=_positive(float), metavar="S", help="stop after S seconds")
-    s.add_argument("--frames", type=_positive(int), metavar="N", help="stop after N frames out")
+    s.add_argument("--duration", type=positive(float), metavar="S", help="stop after S seconds")
+    s.add_argument("--frames", type=positive(int), metavar="N", help="stop after N frames out")
     s.add_argument("--stats-json", metavar="FILE", help="write fps, drops and latency figures here at exit")
     g = s.add_argument_group("virtual camera")
     g.add_argument("--vcam-device", metavar="DEV", help="/dev/videoN (Linux) or the camera name; default the first free one")
@@ -141,14 +118,5 @@ def add_live_commands(subparsers) -> None:
                    help="behind the person in udp/rtmp streams when --background transparent (they carry no alpha; "
                         "default chroma: green, for a Chroma Key filter)")
     s.add_argument("--simulate-disconnect", metavar="FRAMES:SECONDS", help=argparse.SUPPRESS)
-    _add_processing_args(s)
+    add_processing_args(s)
     s.set_defaults(func=cmd_cam)
-
-    d = subparsers.add_parser("doctor", help="check that the live path (camera, virtual camera, models) can work here",
-                              description="Checks cameras, virtual camera devices, segmenter backends, devices and model "
-                                          "files; says how to fix each problem. Exit code 0 when `cam` can run, 1 when not.")
-    d.add_argument("--source", metavar="0|/dev/videoN", help="check only this camera")
-    d.add_argument("--vcam-device", metavar="DEV", help="check this virtual camera device")
-    d.add_argument("--vcam-backend", help=argparse.SUPPRESS)
-    d.add_argument("-v", "--verbose", action="store_true", help="show every camera mode")
-    d.set_defaults(func=cmd_doctor)

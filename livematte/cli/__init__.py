@@ -1,0 +1,51 @@
+"""The ``livematte`` command. The only package that prints or exits.
+
+One module per job: :mod:`.files` (video, image, matte), :mod:`.live` (cam), :mod:`.tools` (bench,
+eval, doctor, models), :mod:`.common` (the shared processing flags and the Config they make).
+
+Exit codes: 0 success, 1 a check failed (``doctor``), 2 a user error (one line on stderr),
+130 interrupted before anything was written.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe / TFLite chatter on stderr
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+
+from .. import __version__  # noqa: E402
+from ..types import LivematteError  # noqa: E402
+from . import files, live, tools  # noqa: E402
+
+# the subcommands in the order ``livematte --help`` lists them
+COMMANDS = (files.add_video, files.add_image, files.add_matte, tools.add_bench, tools.add_eval, live.add_cam,
+            tools.add_doctor, tools.add_models)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``livematte`` parser with every subcommand; ``args.func(args)`` runs the one chosen."""
+    p = argparse.ArgumentParser(prog="livematte", description="Remove or replace the background of people in video and images.")
+    p.add_argument("--version", action="version", version=f"livematte {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for add in COMMANDS:
+        add(sub)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run ``livematte ARGV``; returns the exit code (LivematteError -> one line on stderr, 2)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except LivematteError as err:
+        print(f"livematte: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("livematte: interrupted", file=sys.stderr)
+        return 130

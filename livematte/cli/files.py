@@ -1,0 +1,77 @@
+"""The file commands: ``video`` (a video or a folder of frames into a video), ``image`` and ``matte``."""
+from __future__ import annotations
+
+import os
+import sys
+
+from .common import add_processing_args, config_from_args, progress, warn
+
+
+def cmd_video(args) -> int:
+    from .. import api
+
+    cfg = config_from_args(args)
+    stats = api.process_file(args.input, args.output, config=cfg, alpha_out=args.alpha_out,
+                             progress=lambda total: progress(total, os.path.basename(args.input)),
+                             on_event=lambda m: print(f"livematte: {m}", file=sys.stderr, flush=True))
+    for w in stats.warnings:
+        warn(w)
+    state = "interrupted: kept" if stats.interrupted else "wrote"
+    extra = f" and {args.alpha_out}" if args.alpha_out else ""
+    print(f"{state} {stats.frames} frames to {args.output}{extra} ({stats.fps:.1f} fps)")
+    return 130 if stats.interrupted and stats.frames == 0 else 0
+
+
+def cmd_image(args) -> int:
+    from .. import api
+
+    cfg = config_from_args(args)
+    written = api.process_images(args.inputs, args.output, config=cfg, fmt=args.format,
+                                 progress=lambda total: progress(total, "images"))
+    for path in written:
+        print(path)
+    return 0
+
+
+def cmd_matte(args) -> int:
+    from .. import api
+
+    cfg = config_from_args(args)
+    stats = api.write_mattes(args.input, args.out, config=cfg,
+                             progress=lambda total: progress(total, os.path.basename(args.input.rstrip("/"))))
+    for w in stats.warnings:
+        warn(w)
+    print(f"wrote {stats.frames} mattes to {args.out}")
+    return 0
+
+
+def add_video(sub) -> None:
+    """``livematte video IN -o OUT``."""
+    s = sub.add_parser("video", help="process a video file (or a folder of frames) into a video")
+    s.add_argument("input", metavar="IN")
+    s.add_argument("-o", "--output", required=True, metavar="OUT", help=".mp4/.mkv (H.264), .webm (VP9, alpha), .mov (ProRes 4444 with alpha), "
+                   "- (raw RGBA frames on stdout, for ffmpeg; size and rate on stderr)")
+    s.add_argument("--alpha-out", metavar="FILE|DIR/", help="also write the matte: a video file, or a folder of PNGs")
+    s.add_argument("--crf", type=int, help="H.264/VP9 quality, lower is better (default 20)")
+    s.add_argument("--preset", help="x264 speed preset (default veryfast)")
+    add_processing_args(s)
+    s.set_defaults(func=cmd_video)
+
+
+def add_image(sub) -> None:
+    """``livematte image IN... -o OUT``."""
+    s = sub.add_parser("image", help="process still images")
+    s.add_argument("inputs", nargs="+", metavar="IN")
+    s.add_argument("-o", "--output", required=True, metavar="OUT", help="a file for one input, or a folder")
+    s.add_argument("--format", choices=["png", "webp", "jpg"], help="file type when OUT is a folder (default png)")
+    add_processing_args(s)
+    s.set_defaults(func=cmd_image)
+
+
+def add_matte(sub) -> None:
+    """``livematte matte INPUT --out DIR``."""
+    s = sub.add_parser("matte", help="write the alpha of every frame as 8-bit PNGs")
+    s.add_argument("input", metavar="INPUT")
+    s.add_argument("--out", required=True, metavar="DIR")
+    add_processing_args(s, effect=False)
+    s.set_defaults(func=cmd_matte)
