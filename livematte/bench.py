@@ -31,6 +31,7 @@ from .api import frame_path
 from .pipeline import Output, run
 from .types import LivematteError
 
+
 @dataclass
 class BenchResult:
     width: int
