@@ -159,9 +159,10 @@ def _random_weight_path(cfg: Config):
     """``(matter, effect)`` for modnet / rvm with random weights (``bench --random-weights``)."""
     from .gpu import build_frame_path, resolve_device
     from .models.random_weights import MODELS, random_backend
+    from .models.registry import spec
 
     m = cfg.model
-    if m.name not in MODELS:
+    if not spec(m.name).needs_weights:
         raise LivematteError(f"--random-weights is for {' and '.join(MODELS)}; {m.name} ships with its own weights")
     if m.weights:
         raise LivematteError("--random-weights and --weights exclude each other")
@@ -178,7 +179,7 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
     (LivematteError for other models, or with ``config.model.weights`` set).
     """
     from .checkout import sample_path
-    from .models.random_weights import MODELS
+    from .models.registry import spec
     from .sources.video import VideoFileSource
 
     cfg = config or Config()
@@ -189,7 +190,7 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
         weights = "random"
         matter, effect = _random_weight_path(cfg)
     else:
-        weights = "checkpoint" if cfg.model.name in MODELS else "shipped"
+        weights = "checkpoint" if spec(cfg.model.name).needs_weights else "shipped"
         matter, effect = frame_path(cfg, reuse_output=True)
     if effect.alpha:
         raise LivematteError("bench encodes H.264: pick a background without transparency")

@@ -248,24 +248,23 @@ def check_cameras(only: Optional[str] = None, verbose: bool = False) -> Check:
 
 # ----------------------------------------------------------------------------- models, devices
 def _model_file(row) -> str:
-    if row.name.startswith("selfie"):
-        from .models.selfie import model_path
+    if row.spec.family == "selfie":  # its file ships inside mediapipe
+        from .models.bundled import selfie_model_path
         from .types import LivematteError
 
         try:
-            return f"{row.name}: {model_path(row.name)}"
+            return f"{row.name}: {selfie_model_path(row.name)}"
         except LivematteError as err:
             return f"{row.name}: {err}"
     return f"{row.name}: " + ("checkpoint found" if row.available else f"no checkpoint ({row.reason})")
 
 
 def _pose_file() -> str:
-    from .models.pose import FILE
-    from .models.selfie import bundled_file
+    from .models.bundled import path
     from .types import LivematteError
 
     try:
-        return f"pose (whole-body crop pass, quality.pose): {bundled_file(*FILE)}"
+        return f"pose (whole-body crop pass, quality.pose): {path('pose')}"
     except LivematteError as err:
         return f"pose (whole-body crop pass, quality.pose): {err}"
 
@@ -273,6 +272,7 @@ def _pose_file() -> str:
 def check_backends() -> List[Check]:
     from .config import Config
     from .models import list_backends
+    from .models.registry import names
 
     default = Config().model.name
     rows = list_backends()
@@ -283,7 +283,7 @@ def check_backends() -> List[Check]:
     backends = Check("segmenter backends", ok, f"usable: {', '.join(usable) or 'none'} (default {default})",
                      [] if ok else [main.reason if main else f"the default backend {default} is not registered"], items=items)
     for module, what in (("mediapipe", "mediapipe 0.10.21 (selfie models and runtime)"),
-                         ("ai_edge_litert", "LiteRT (fast selfie runtime)"), ("torch", "PyTorch (modnet, rvm, GPU)")):
+                         ("ai_edge_litert", "LiteRT (fast selfie runtime)"), ("torch", f"PyTorch ({', '.join(names('matting'))}, GPU)")):
         backends.items.append(f"runtime {module}: {'installed' if importlib.util.find_spec(module) else 'missing'} - {what}")
     files = Check("model files", ok, "present" if ok else f"the {default} model is missing",
                   [] if ok else ["pip install mediapipe==0.10.21 (later releases ship no model files)"],

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from livematte.models.tflite_reader import read_tflite
-from livematte.models.torch_port import build_selfie_module, load_selfie_torch, model_path
+from livematte.models.bundled import selfie_model_path as model_path
+from livematte.models.torch_port import build_selfie_module, load_selfie_torch
 from livematte.types import LivematteError
 
 from .helpers import sample_frame
@@ -185,11 +186,10 @@ def test_pose_mask_port_matches_litert_on_a_real_crop():
 
 
 def test_porting_one_named_output_ports_only_what_it_needs():
-    from livematte.models.pose import FILE
-    from livematte.models.selfie import bundled_file
-    from livematte.models.torch_port import build_module
+    from livematte.models.bundled import path as bundled_path
+    from livematte.models.tflite_torch import build_module
 
-    path = bundled_file(*FILE)
+    path = bundled_path("pose")
     with pytest.raises(LivematteError, match="expected one output"):
         build_module(path)  # five outputs: say which
     with pytest.raises(LivematteError, match="no output named"):

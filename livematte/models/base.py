@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Optional, Protocol, Tuple
 
 import numpy as np
 
+from .spec import BackendSpec
+
 if TYPE_CHECKING:  # the annotation only; torch is imported where a torch backend runs
     import torch
 
@@ -37,6 +39,7 @@ class BackendInfo:
         available: whether it can run here.
         reason: why not, with the fix (empty when available).
         resolution: the model's input size as ``(H, W)`` when fixed, else None.
+        spec: the backend's :class:`~livematte.models.spec.BackendSpec` (set by the registry).
     """
 
     name: str
@@ -44,6 +47,7 @@ class BackendInfo:
     available: bool
     reason: str = ""
     resolution: Optional[Tuple[int, int]] = None
+    spec: Optional[BackendSpec] = None
 
 
 def image_to_tensor(image: np.ndarray, device) -> "torch.Tensor":

@@ -260,6 +260,17 @@ def backend_info(name: str) -> BackendInfo:
     return BackendInfo(name, f"{desc}: {found.filename}", True)
 
 
+def network() -> MODNet:
+    """A bare, untrained :class:`MODNet` on the CPU (the matting-module contract of the registry)."""
+    return MODNet()
+
+
+def wrap(net: MODNet, *, name: str = "modnet", device: str = "auto", checkpoint: str = "",
+         **options) -> ModnetSegmenter:
+    """The ``modnet`` backend around a loaded ``net`` (``options``: ``ref_size``)."""
+    return ModnetSegmenter(net, name=name, device=device, checkpoint=checkpoint, **options)
+
+
 def create(name: str = "modnet", *, weights: Optional[PathLike] = None, device: str = "auto",
            variant: Optional[str] = None, ref_size: int = REF_SIZE, runtime: Optional[str] = None,
            threads: Optional[int] = None, **options: object) -> ModnetSegmenter:
@@ -282,6 +293,6 @@ def create(name: str = "modnet", *, weights: Optional[PathLike] = None, device: 
     torch_runtime(name, runtime, threads, torch_device(device))
     specs = _variant_specs(variant)
     spec = specs[0] if weights is not None else (find(specs) or specs[0])
-    net = MODNet()
+    net = network()
     path = load_checkpoint(net, spec, weights)
-    return ModnetSegmenter(net, name=name, device=device, ref_size=ref_size, checkpoint=str(path))
+    return wrap(net, name=name, device=device, ref_size=ref_size, checkpoint=str(path))

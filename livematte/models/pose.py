@@ -19,10 +19,10 @@ import numpy as np
 
 from ..quiet import native_stderr_silenced
 from ..types import LivematteError
-from .selfie import bundled_file
+from .bundled import FILES, bundled_file
 
-#: where the model lives inside mediapipe, and its square input side
-FILE = ("pose_landmark", "pose_landmark_full.tflite")
+#: where the model lives inside mediapipe (module folder, file name), and its square input side
+FILE = FILES["pose"]
 SIDE = 256
 
 

@@ -20,7 +20,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..types import LivematteError
-from .registry import MATTING_MODELS as MODELS  # the backends random weights exist for
+from .checkpoints import torch_device, torch_runtime
+from .registry import backend_module, names, spec
+from .rvm import MattingNetwork
+
+#: the backends random weights exist for: those that need a user checkpoint
+MODELS = tuple(n for n in names() if spec(n).needs_weights)
 
 
 def smooth_picture(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -56,7 +61,7 @@ def fill_random(module: nn.Module, seed: int = 0) -> None:
 
 
 @torch.no_grad()
-def _calibrate_rvm(net: nn.Module) -> None:
+def calibrate_rvm(net: MattingNetwork) -> None:
     """Rescale RVM's alpha projection so the random alpha has mean 0.5 and std 0.25 on a smooth
     picture (at ratios 1 and 0.5), and damp the refiner's predicted slopes by 0.05."""
     net.refiner.box_filter.weight.fill_(1 / 9)  # a fixed 3x3 mean in the published file
@@ -81,21 +86,18 @@ def _calibrate_rvm(net: nn.Module) -> None:
 
 
 def random_network(name: str, seed: int = 0) -> nn.Module:
-    """The bare ``modnet`` (``MODNet``) or ``rvm`` (``MattingNetwork``) network with random weights, on the CPU."""
-    if name == "modnet":
-        from .modnet import MODNet
+    """The bare network of a backend that needs a checkpoint (``modnet``: ``MODNet``, ``rvm``:
+    ``MattingNetwork``, calibrated by :func:`calibrate_rvm`) with random weights, on the CPU.
 
-        net = MODNet()
-        fill_random(net, seed)
-        return net
-    if name == "rvm":
-        from .rvm import MattingNetwork
-
-        net = MattingNetwork()
-        fill_random(net, seed)
-        _calibrate_rvm(net)
-        return net
-    raise LivematteError(f"random weights are for {' and '.join(MODELS)}; {name!r} ships with its own weights")
+    Raises LivematteError for an unknown name or a backend that ships with its own weights.
+    """
+    if not spec(name).needs_weights:
+        raise LivematteError(f"random weights are for {' and '.join(MODELS)}; {name!r} ships with its own weights")
+    net = backend_module(name).network()
+    fill_random(net, seed)
+    if isinstance(net, MattingNetwork):  # the architecture whose random alpha would clamp to 0
+        calibrate_rvm(net)
+    return net
 
 
 def random_backend(name: str, *, device: str = "auto", seed: int = 0, threads: Optional[int] = None,
@@ -107,13 +109,5 @@ def random_backend(name: str, *, device: str = "auto", seed: int = 0, threads: O
     (``None``, ``auto`` or ``torch``). Raises LivematteError for other names or runtimes.
     """
     net = random_network(name, seed)
-    from .checkpoints import torch_device, torch_runtime
-
     torch_runtime(name, runtime, threads, torch_device(device))
-    if name == "modnet":
-        from .modnet import ModnetSegmenter
-
-        return ModnetSegmenter(net, name=name, device=device, checkpoint="random", **options)
-    from .rvm import RvmSegmenter
-
-    return RvmSegmenter(net, name=name, device=device, checkpoint="random", **options)
+    return backend_module(name).wrap(net, name=name, device=device, checkpoint="random", **options)

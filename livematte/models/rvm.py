@@ -319,6 +319,18 @@ def backend_info(name: str) -> BackendInfo:
     return BackendInfo(name, desc, True)
 
 
+def network() -> MattingNetwork:
+    """A bare, untrained :class:`MattingNetwork` on the CPU (the matting-module contract of the registry)."""
+    return MattingNetwork()
+
+
+def wrap(net: MattingNetwork, *, name: str = "rvm", device: str = "auto", checkpoint: str = "",
+         **options) -> RvmSegmenter:
+    """The ``rvm`` backend around a loaded ``net`` (``options``: ``downsample_ratio``, ``full_body``,
+    ``scene_cut``)."""
+    return RvmSegmenter(net, name=name, device=device, checkpoint=checkpoint, **options)
+
+
 def create(name: str = "rvm", *, weights: Optional[PathLike] = None, device: str = "auto",
            downsample_ratio: Optional[float] = None, full_body: bool = False,
            scene_cut: Optional[float] = SCENE_CUT, runtime: Optional[str] = None,
@@ -339,7 +351,7 @@ def create(name: str = "rvm", *, weights: Optional[PathLike] = None, device: str
     """
     reject_options(name, options)
     torch_runtime(name, runtime, threads, torch_device(device))
-    net = MattingNetwork()
+    net = network()
     path = load_checkpoint(net, CHECKPOINT, weights)
-    return RvmSegmenter(net, name=name, device=device, downsample_ratio=downsample_ratio,
-                        full_body=full_body, scene_cut=scene_cut, checkpoint=str(path))
+    return wrap(net, name=name, device=device, downsample_ratio=downsample_ratio,
+                full_body=full_body, scene_cut=scene_cut, checkpoint=str(path))

@@ -18,7 +18,6 @@ Preprocessing is MediaPipe's own: the frame is warped (bilinear) to the model si
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 from typing import Tuple
 
@@ -28,31 +27,14 @@ import numpy as np
 from ..quiet import native_stderr_silenced
 from ..types import LivematteError
 from .base import BackendInfo
+from .bundled import path as bundled_path
+from .bundled import selfie_model_path
+from .registry import spec
 
-#: name -> (file in mediapipe/modules/selfie_segmentation, (H, W), mediapipe model_selection)
-MODELS = {
-    "selfie": ("selfie_segmentation.tflite", (256, 256), 0),
-    "selfie-landscape": ("selfie_segmentation_landscape.tflite", (144, 256), 1),
-}
-RUNTIMES = ("auto", "mediapipe", "litert", "torch")
-
-
-def bundled_file(module: str, filename: str) -> str:
-    """Path of ``mediapipe/modules/<module>/<filename>`` in the installed mediapipe, found without
-    importing it; a clear LivematteError when mediapipe or the file is missing."""
-    spec = importlib.util.find_spec("mediapipe")
-    if spec is None or not spec.submodule_search_locations:
-        raise LivematteError("mediapipe is not installed: pip install mediapipe==0.10.21")
-    root = list(spec.submodule_search_locations)[0]
-    path = os.path.join(root, "modules", module, filename)
-    if not os.path.isfile(path):
-        raise LivematteError(f"{path}: model file missing; mediapipe 0.10.21 ships it (later releases do not)")
-    return path
-
-
-def model_path(name: str) -> str:
-    """Path of the bundled .tflite file for ``name``, found without importing mediapipe."""
-    return bundled_file("selfie_segmentation", MODELS[name][0])
+#: name -> MediaPipe's ``model_selection`` side input for its own graph (the mediapipe runtime)
+MODEL_SELECTION = {"selfie": 0, "selfie-landscape": 1}
+#: the ``runtime`` values the selfie models take
+RUNTIMES = ("auto",) + spec("selfie").runtimes
 
 
 def to_model_input(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
@@ -69,15 +51,13 @@ def to_model_input(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
 
 
 def backend_info(name: str) -> BackendInfo:
-    desc = {
-        "selfie": "MediaPipe selfie segmenter, general (MobileNetV3, 256x256), bundled with mediapipe",
-        "selfie-landscape": "MediaPipe selfie segmenter, landscape (MobileNetV3, 144x256), bundled with mediapipe",
-    }[name]
+    """Available when the model file is in the installed mediapipe."""
+    s = spec(name)
     try:
-        model_path(name)
+        selfie_model_path(name)
     except LivematteError as err:
-        return BackendInfo(name, desc, False, str(err), MODELS[name][1])
-    return BackendInfo(name, desc, True, "", MODELS[name][1])
+        return BackendInfo(name, s.description, False, str(err), s.input_size)
+    return BackendInfo(name, s.description, True, "", s.input_size)
 
 
 class _MediaPipeRunner:
@@ -94,17 +74,16 @@ class _MediaPipeRunner:
             from mediapipe.python.solution_base import PacketDataType, SolutionBase
 
             graph = calculator_pb2.CalculatorGraphConfig()
-            graph_file = os.path.join(os.path.dirname(model_path(name)), "selfie_segmentation_cpu.binarypb")
-            with open(graph_file, "rb") as fh:
+            with open(bundled_path("selfie-graph"), "rb") as fh:
                 graph.ParseFromString(fh.read())
             for node in graph.node:
                 if node.calculator == "ImagePropertiesCalculator":  # feeds the mask's OUTPUT_SIZE
                     node.input_stream[0] = "IMAGE_CPU:size_image"
             graph.input_stream.append("size_image")
-            self._size_image = np.zeros((*MODELS[name][1], 3), np.uint8)
+            self._size_image = np.zeros((*spec(name).input_size, 3), np.uint8)
             self._solution = SolutionBase(
                 graph_config=graph,
-                side_inputs={"model_selection": MODELS[name][2]},
+                side_inputs={"model_selection": MODEL_SELECTION[name]},
                 outputs=["segmentation_mask"],
                 stream_type_hints={"size_image": PacketDataType.IMAGE_FRAME},
             )
@@ -126,11 +105,11 @@ class _LiteRTRunner:
         from ai_edge_litert.interpreter import Interpreter
 
         with native_stderr_silenced():  # "Created TensorFlow Lite XNNPACK delegate"
-            self._it = Interpreter(model_path=model_path(name), num_threads=threads)
+            self._it = Interpreter(model_path=selfie_model_path(name), num_threads=threads)
             self._it.allocate_tensors()
         self._in = self._it.get_input_details()[0]["index"]
         self._out = self._it.get_output_details()[0]["index"]
-        self._size = MODELS[name][1]
+        self._size = spec(name).input_size
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         x = to_model_input(image, self._size)
@@ -154,7 +133,7 @@ class _TorchRunner:
         if threads:
             torch.set_num_threads(threads)
         self._module = load_selfie_torch(name, device="cpu")
-        self._size = MODELS[name][1]
+        self._size = spec(name).input_size
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         torch = self._torch
@@ -180,14 +159,12 @@ class SelfieSegmenter:
     """
 
     def __init__(self, name: str = "selfie", *, runtime: str = "auto", threads: int = 1):
-        if name not in MODELS:
-            raise LivematteError(f"unknown selfie model {name!r}; choose one of: {', '.join(MODELS)}")
+        selfie_model_path(name)  # an unknown name or a missing file: a clear error before any runtime is imported
         if runtime not in RUNTIMES:
             raise LivematteError(f"unknown runtime {runtime!r}; choose one of: {', '.join(RUNTIMES)}")
         self.name = name
-        self.input_size = MODELS[name][1]
+        self.input_size = spec(name).input_size
         self.runtime = "litert" if runtime == "auto" else runtime  # the fastest on CPU, measured
-        model_path(name)  # a clear error before any runtime is imported
         self._run = _RUNNERS[self.runtime](name, threads)
 
     def predict(self, image: np.ndarray) -> np.ndarray:
