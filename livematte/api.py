@@ -47,8 +47,9 @@ def _cuda_possible() -> bool:
 
 
 def on_cpu(effect) -> bool:
-    """Whether ``effect`` is a numpy/OpenCV effect (so it may run on another thread than the matter)."""
-    return type(effect).__module__ == "livematte.effects"
+    """Whether ``effect`` (an effect stage) runs on the numpy engine (so it may run on another
+    thread than the matter)."""
+    return effect.engine.name == "numpy"
 
 
 def live_matter(cfg: Config):
@@ -174,13 +175,13 @@ def write_mattes(input: str, out_dir: str, *, config=None, progress: Optional[Ca
 
     The processing is exactly that of :func:`process_file` (same Matter).
     """
-    from .effects import Matte
     from .sinks.images import MatteSequenceSink
 
     cfg = _config(config, None)
     matter, _ = frame_path(cfg)
     with open_source(input) as source:
-        return _run_source(source, matter, Matte(), [Output(MatteSequenceSink(out_dir), "alpha")], progress)
+        outputs = [Output(MatteSequenceSink(out_dir), "alpha")]
+        return _run_source(source, matter, make_effect("matte"), outputs, progress)
 
 
 def process_image(input: str, output: str, *, config=None, background: Optional[str] = None) -> str:

@@ -27,7 +27,7 @@ from typing import Callable, Dict, List, Optional
 import cv2
 import numpy as np
 
-from .effects import make_effect
+from .effects import IMAGE_EXTENSIONS, make_effect, spec_keywords
 from .live_stats import LiveStats, write_stats
 from .sinks.base import LiveSink, check_live_sinks
 from .sinks.recorder import RECORD_TIME_BASE, NullSink, Recorder, fit_picture  # noqa: F401 (re-exported)
@@ -144,14 +144,18 @@ class Capture(threading.Thread):
 
 
 class EffectControls:
-    """The current effect and the keys that switch it: b blur, r next background, g green, t transparent."""
+    """The current effect and the keys that switch it: b blur, r next background, g green, t transparent.
+
+    ``effect`` is the current effect stage (:func:`livematte.effects.make_effect`) on ``engine``
+    (None: the numpy engine); the kinds that are not backgrounds of their own come from the registry.
+    """
 
     COLOURS = ("white", "#202124", "#3c6e9f")
 
-    def __init__(self, background: str = "blur", blur_strength: float = 24.0):
-        self.blur_strength = blur_strength
+    def __init__(self, background: str = "blur", blur_strength: float = 24.0, engine=None):
+        self.blur_strength, self.engine = blur_strength, engine
         self.spec = background
-        self.effect = make_effect(background, blur_strength=blur_strength)
+        self.effect = make_effect(background, blur_strength=blur_strength, engine=engine)
         self._cache: Dict[str, object] = {background: self.effect}
         self.backgrounds = self._background_cycle(background)
         self._next = 1 if self.backgrounds[0] == background else 0  # r always changes the picture
@@ -159,11 +163,9 @@ class EffectControls:
     @classmethod
     def _background_cycle(cls, background: str) -> List[str]:
         k = background.split(":")[0].lower()
-        own = [] if k in ("blur", "transparent", "matte", "chroma") else [background]
+        own = [] if k in spec_keywords() else [background]  # a colour, image or video of its own
         siblings: List[str] = []
         if own and os.path.isfile(background):
-            from .effects import IMAGE_EXTENSIONS
-
             folder = os.path.dirname(os.path.abspath(background))
             siblings = sorted(os.path.join(folder, f) for f in os.listdir(folder)
                               if f.lower().endswith(IMAGE_EXTENSIONS) and os.path.join(folder, f) != os.path.abspath(background))
@@ -171,7 +173,7 @@ class EffectControls:
 
     def _use(self, spec: str) -> None:
         if spec not in self._cache:
-            self._cache[spec] = make_effect(spec, blur_strength=self.blur_strength)
+            self._cache[spec] = make_effect(spec, blur_strength=self.blur_strength, engine=self.engine)
         self.spec, self.effect = spec, self._cache[spec]
         self.effect.reset()
 

@@ -369,10 +369,10 @@ def test_keys_switch_effect_and_q_quits(clip, segmenter, tmp_path):
     assert stats.stopped_by == "key q" and stats.frames_out == 10
     shapes = [shape for _, _, shape in probe.seen]
     assert shapes[2] == (H, W, 3) and shapes[4] == (H, W, 4)  # t: transparent (RGBA)
-    assert controls.spec == "chroma" and controls.effect.color == (0, 255, 0)
+    assert controls.spec == "chroma" and controls.effect.effect.color == (0, 255, 0)
     with av.open(str(record)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 10  # the RGBA frames were flattened into the recording
-    assert isinstance(EffectControls("transparent").effect, Transparent)
+    assert isinstance(EffectControls("transparent").effect.effect, Transparent)
     white = EffectControls("white")
     white.handle("r")
     assert white.spec != "white" and white.spec in white.backgrounds  # r moves on to another background

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from livematte.config import Config
-from livematte.effects import Matte
+from livematte.effects import make_effect
 from livematte.matter import build_matter
 from livematte.pipeline import Output, run
 from livematte.types import Frame, StreamInfo
@@ -48,7 +48,8 @@ def test_front_then_back_is_exactly_the_matter(frames):
 def test_threaded_run_equals_frame_by_frame(frames, effect_on_writer):
     expected = [np.round(a * 255) for a in map(build_matter(Config()), frames)]
     sink = ListSink()
-    stats = run(frames, INFO, build_matter(Config()), Matte(), [Output(sink, "alpha")], effect_on_writer=effect_on_writer)
+    stats = run(frames, INFO, build_matter(Config()), make_effect("matte"), [Output(sink, "alpha")],
+                effect_on_writer=effect_on_writer)
     assert stats.frames == 12 and sink.state == "closed"
     assert sink.names == [f.name for f in frames]  # in order, none dropped
     for got, want in zip(sink.pictures, expected):
@@ -69,7 +70,7 @@ def test_a_failing_stage_aborts_every_sink_and_raises(frames):
     matter.back = broken
     sink = ListSink()
     with pytest.raises(RuntimeError, match="boom"):
-        run(frames, INFO, matter, Matte(), [Output(sink, "alpha")])
+        run(frames, INFO, matter, make_effect("matte"), [Output(sink, "alpha")])
     assert sink.state == "aborted"
 
 
@@ -84,6 +85,6 @@ def test_ctrl_c_keeps_what_was_computed_and_closes(frames):
 
     matter.front = interrupted
     sink = ListSink()
-    stats = run(frames, INFO, matter, Matte(), [Output(sink, "alpha")])
+    stats = run(frames, INFO, matter, make_effect("matte"), [Output(sink, "alpha")])
     assert stats.interrupted and sink.state == "closed"
     assert sink.names == [f"{i:05d}" for i in range(6)]

@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, REPO)
 from livematte.config import Config  # noqa: E402
-from livematte.effects import Blur  # noqa: E402
+from livematte.effects import make_effect  # noqa: E402
 from livematte.matter import build_matter  # noqa: E402
 from livematte.models import create  # noqa: E402
 from livematte.sources.video import VideoFileSource  # noqa: E402
@@ -45,7 +45,7 @@ def label(tile: np.ndarray, text: str) -> np.ndarray:
 def main() -> None:
     raw_model = create("selfie")
     matter = build_matter(Config())
-    blur = Blur()
+    blur = make_effect("blur")
     rows = []
     with VideoFileSource(PERSON) as source:
         for frame in source:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import av
 import numpy as np
 
-from ..effects import Blur, CHROMA_GREEN, composite
+from ..effects import CHROMA_GREEN, EffectStage, Replace, make_effect
 from ..colors import parse_color
 from ..types import Frame, LivematteError, StreamInfo
 from .base import Sink
@@ -71,21 +71,12 @@ class StreamSink(Sink):
         kind, _, arg = spec.partition(":")
         if kind == "blur":
             try:
-                blur = Blur(float(arg) if arg else 24.0)
+                strength = float(arg) if arg else 24.0
             except ValueError:
                 raise LivematteError(f"--stream-fill {spec}: blur strength must be a number") from None
-            return lambda rgb, alpha: blur.apply(rgb, alpha)
+            return make_effect("blur", blur_strength=strength).apply
         color = (parse_color(arg) if arg else CHROMA_GREEN) if kind == "chroma" else parse_color(spec)
-        cache = {}
-
-        def over_colour(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-            if rgb.shape not in cache:
-                cache.clear()
-                cache[rgb.shape] = np.empty_like(rgb)
-                cache[rgb.shape][:] = color
-            return composite(rgb, cache[rgb.shape], alpha)
-
-        return over_colour
+        return EffectStage(Replace(color=color)).apply  # (rgb (H, W, 3), alpha (H, W)) -> (H, W, 3)
 
     def open(self, info: StreamInfo, alpha: bool = False) -> None:
         fps = Fraction(info.fps) if info.fps else Fraction(30, 1)
