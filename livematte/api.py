@@ -17,16 +17,15 @@ import numpy as np
 from .config import Config, load_config
 from .effects import make_effect
 from .io import check_not_input, check_output, is_image_path, open_source, video_sink
-from .matter import build_matter
+from .engine import as_numpy, resolve_engine
+from .matter import Matter, build_matter
 from .pipeline import Output, RunStats, run
 from .types import Frame, LivematteError
 
 
 def to_numpy(alpha):
-    """A device tensor (the CUDA path) as a numpy array; numpy passes through."""
-    from .gpu import to_numpy as _to_numpy
-
-    return _to_numpy(alpha)
+    """An alpha of any engine (a device tensor on the torch engine) as a numpy array."""
+    return as_numpy(alpha)
 
 
 def _config(config, background: Optional[str]) -> Config:
@@ -41,11 +40,6 @@ def _effect(cfg: Config):
     return make_effect(cfg.effect.background, blur_strength=cfg.effect.blur_strength)
 
 
-def _cuda_possible() -> bool:
-    """Cheap check before importing torch: is there an NVIDIA driver on this machine at all?"""
-    return os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/nvidia0") or os.name == "nt"
-
-
 def on_cpu(effect) -> bool:
     """Whether ``effect`` (an effect stage) runs on the numpy engine (so it may run on another
     thread than the matter)."""
@@ -53,24 +47,21 @@ def on_cpu(effect) -> bool:
 
 
 def live_matter(cfg: Config):
-    """The matter for the live path: the torch one on CUDA (alpha downloaded, so the live effects,
-    switchable from the preview window, stay numpy), the numpy/OpenCV one otherwise."""
-    if cfg.model.device == "cpu" or (cfg.model.device == "auto" and not _cuda_possible()):
-        return build_matter(cfg)
-    from .gpu import build_device_matter, resolve_device
-
-    device = resolve_device(cfg.model.device)
-    matter = build_device_matter(cfg, device, output="numpy") if device.type == "cuda" else None
-    return build_matter(cfg) if matter is None else matter
+    """The matter for the live path, on the engine ``cfg`` picks (``--engine``, ``--device``): its
+    alpha comes back as numpy, so the live effects switchable from the preview window stay numpy."""
+    return build_matter(cfg)
 
 
-def frame_path(cfg: Config, *, reuse_output: bool = False):
-    """``(matter, effect)`` for ``cfg``: torch on CUDA (``--device auto|cuda``), numpy/OpenCV on CPU."""
-    if cfg.model.device == "cpu" or (cfg.model.device == "auto" and not _cuda_possible()):
-        return build_matter(cfg), _effect(cfg)
-    from .gpu import build_frame_path
-
-    return build_frame_path(cfg, reuse_output=reuse_output)
+def frame_path(cfg: Config, *, reuse_output: bool = False, segmenter=None):
+    """``(matter, effect)`` for ``cfg`` on the engine it picks (``auto``: torch on CUDA, numpy on the
+    CPU). The matter hands the effect its engine's alpha (a device tensor on CUDA: no round trip);
+    the effect returns numpy pictures (``reuse_output``: views of pinned buffers reused 8 frames
+    later, for the file pipeline). ``segmenter``: a backend already built (random weights)."""
+    engine = resolve_engine(cfg.model.engine, cfg.model.device)
+    matter = Matter(segmenter, cfg, engine=engine, output="engine")
+    effect = make_effect(cfg.effect.background, blur_strength=cfg.effect.blur_strength, engine=engine,
+                         reuse_output=reuse_output)
+    return matter, effect
 
 
 class Livematte:
@@ -91,7 +82,7 @@ class Livematte:
         frame = Frame(image=np.ascontiguousarray(image), index=self._index)
         self._index += 1
         alpha = self.matter(frame)
-        return alpha if isinstance(alpha, np.ndarray) else to_numpy(alpha)
+        return as_numpy(alpha)
 
     def process(self, image: np.ndarray) -> np.ndarray:
         """RGB uint8 ``(H, W, 3)`` -> the effect's picture (RGB, or RGBA for ``transparent``)."""

@@ -27,6 +27,7 @@ from typing import Optional
 import numpy as np
 
 from .config import Config
+from .engine import numpy_engine
 from .api import frame_path
 from .pipeline import Output, run
 from .types import LivematteError
@@ -127,6 +128,7 @@ class _PassThrough:
     """The identity effect: the codec ceiling runs the same threads as the real pipeline."""
 
     alpha = False
+    engine = numpy_engine()
 
     def apply(self, image, alpha):
         return image
@@ -157,7 +159,8 @@ def _file_run(clip: str, out: str, matter, effect, cfg: Config) -> tuple:
 
 def _random_weight_path(cfg: Config):
     """``(matter, effect)`` for modnet / rvm with random weights (``bench --random-weights``)."""
-    from .gpu import build_frame_path, resolve_device
+    from .api import frame_path
+    from .engine import resolve_engine
     from .models.random_weights import MODELS, random_backend
     from .models.registry import spec
 
@@ -166,9 +169,10 @@ def _random_weight_path(cfg: Config):
         raise LivematteError(f"--random-weights is for {' and '.join(MODELS)}; {m.name} ships with its own weights")
     if m.weights:
         raise LivematteError("--random-weights and --weights exclude each other")
-    device = resolve_device(m.device)
-    segmenter = random_backend(m.name, device=str(device), threads=m.threads, runtime=m.runtime)
-    return build_frame_path(cfg, reuse_output=True, segmenter=segmenter)
+    engine = resolve_engine(m.engine, m.device)
+    device = str(engine.device) if engine.name == "torch" else "cpu"
+    segmenter = random_backend(m.name, device=device, threads=m.threads, runtime=m.runtime)
+    return frame_path(cfg, reuse_output=True, segmenter=segmenter)
 
 
 def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float = 10.0,
@@ -215,9 +219,7 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
             effect.apply(f.image, matter(f))
             times.append(time.perf_counter() - t)
     ms = np.array(times) * 1000
-    device = getattr(matter, "device", "cpu")
-    if hasattr(matter, "describe"):
-        device = f"{device} ({matter.describe()})"
+    device = f"{matter.engine.device} ({matter.describe()})"
     return BenchResult(
         width=info.width, height=info.height, frames=len(frames), model=cfg.model.name,
         background=cfg.effect.background, device=str(device), weights=weights,

@@ -1,353 +1,296 @@
 """Frame -> alpha: segmenter, subject crop, guided refinement, temporal smoothing, mask options.
 
-The same ``Matter`` serves ``video``, ``image``, ``matte``, ``cam`` and ``eval``, so every path
-applies exactly the same processing. Per frame (see docs/quality.md):
+One ``Matter`` serves ``video``, ``image``, ``matte``, ``cam``, ``eval`` and ``bench`` on both
+engines (:mod:`livematte.engine`): every stage is written once against ``engine.ops``. Per frame
+(see docs/quality.md and docs/architecture.md):
 
-1. The frame is reduced to the model's input size by area averaging (an image pyramid of exact 2x
-   means, then a bilinear step below 2x), and segmented: the full-frame probability (averaged with
-   the partner model's while no crop holds a person, ``quality.ensemble``).
-2. Region of interest (``quality.roi``): the person blobs of the full-frame probability give a box
-   that :class:`~livematte.roi.RoiTracker` carries across frames; that box is cut out of the frame
-   at model size (one or two square tiles) and segmented again, so a small person is seen large.
-   When the person is a whole body (their blob stops above the frame's bottom edge), the bundled
-   full-body pose model segments a square around the crop too and its probability is combined in
-   (the average; the larger where it is sure: ``quality.pose``, :mod:`livematte.models.pose`):
-   limbs the selfie model misses come back.
-3. Refinement (``quality.refine``): each probability is turned into full-resolution alpha by a fast
-   guided filter whose coefficients live on the model grid and are applied to the full-resolution
-   brightness (:mod:`livematte.refine`); the crop's alpha replaces the full frame's inside the box,
-   with a soft seam. Full-frame foreground that touches the person and moves with them is added
-   back (``quality.attach``, :mod:`livematte.attach`).
-4. Temporal smoothing (``quality.temporal``): motion-aware, reset on a scene cut
-   (:mod:`livematte.temporal`).
-5. The user's mask options (threshold / grow / feather), last.
+1. **Front** (fixed shapes; one CUDA graph on the torch engine on CUDA): the area pyramid
+   (:mod:`livematte.stages.pyramid`), the full-frame model input and its probability (averaged with
+   the partner model's while searching, ``quality.ensemble``), the thumbnail's colour histogram.
+2. **The host sync**: the probability and the histogram (~260 kB) reach the host, where the scene
+   cut and every subject decision are made (:class:`livematte.subject.planner.SubjectPlanner`:
+   person blobs, the tracked crop, the tiles, the whole-body gate). Each tile of the crop is
+   segmented again at model size; for a whole body the bundled pose model's probability on the
+   square around it is fused in (:func:`livematte.stages.tiles.fuse_pose`).
+3. **Back**: guided refinement to full resolution (:mod:`livematte.stages.refine`), tiles pasted
+   with soft seams, attached objects added (decided on the host), motion-aware smoothing
+   (:mod:`livematte.stages.temporal`), the user's mask options (:mod:`livematte.stages.mask`).
 
-Steps 1-2 (every model run) are :meth:`Matter.front`, steps 3-5 :meth:`Matter.back`; each half
-carries only its own state, so the file pipeline runs them on two threads, overlapped by a frame.
+:meth:`Matter.front` (steps 1-2) and :meth:`Matter.back` (step 3) each carry only their own state;
+on the numpy engine the file pipeline runs them on two threads, overlapped by a frame
+(``two_threads``).
 """
 from __future__ import annotations
 
 from typing import List, NamedTuple, Optional, Tuple
 
-import cv2
 import numpy as np
 
-from .attach import AttachedObjects
 from .config import Config
-from .maskops import shape_mask
-from .models import create
-from .models.base import Segmenter
-from .refine import GuidedRefiner, clip01, upsample_region
-from .roi import Pyramid, RoiTracker, WholeBodyGate, person_blobs, plan_tiles, regrid
-from .temporal import MotionSmoother, SceneCutDetector
+from .engine import Engine, numpy_engine, resolve_engine
+from .engine.runners import HostRunner, Runner, pose_runner, segmenter_runner
+from .models.registry import spec as backend_spec
+from .stages.attach import add_attached
+from .stages.mask import shape_mask
+from .stages.pyramid import Pyramid
+from .stages.refine import GuidedRefiner
+from .stages.temporal import MotionSmoother, SceneCutDetector
+from .stages.tiles import fuse_pose, paste_tiles
+from .subject.attached import GRID, AttachedObjects
+from .subject.planner import SubjectPlanner
 from .types import Frame, LivematteError
 
-#: pose probability above which the pose pass's opinion wins over the selfie model's (the same
-#: "confident" level as the person-blob test)
-POSE_SURE = 0.9
-
-#: the model whose full-frame output is averaged with each selfie model's (quality.ensemble)
-_PARTNERS = {"selfie": "selfie-landscape", "selfie-landscape": "selfie"}
 REFINE_MODES = ("guided", "none")
 TEMPORAL_MODES = ("motion", "ema", "none")
 
 
-def _seam_ramps(box: Tuple[int, int, int, int], frame_hw: Tuple[int, int], width: float) -> Tuple[np.ndarray, np.ndarray]:
-    """The weight of a crop's own alpha as separable ramps ``(wy, wx)`` (float32, its height and width;
-    the weight is ``wy[:, None] * wx[None, :]``): 1 inside, ramping to 0 over ``width`` pixels at the
-    crop sides that lie inside the frame (a side on the frame border needs no seam)."""
-    x0, y0, x1, y1 = box
-    H, W = frame_hw
-
-    def ramp(n: int, lo_open: bool, hi_open: bool) -> np.ndarray:
-        i = np.arange(n, dtype=np.float32) + 0.5
-        r = np.ones(n, np.float32)
-        if lo_open:
-            r = np.minimum(r, i / width)
-        if hi_open:
-            r = np.minimum(r, (n - i) / width)
-        return np.clip(r, 0.0, 1.0)
-
-    return ramp(y1 - y0, y0 > 0, y1 < H), ramp(x1 - x0, x0 > 0, x1 < W)
-
-
-def _blend_separable(region: np.ndarray, new: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> None:
-    """``region += wy[:, None] * wx[None, :] * (new - region)`` in place, float32 ``(h, w)``, where the
-    ramps are 1 over one middle run and below 1 only towards the ends: the middle is copied, only the
-    border strips are blended (a seam is a few percent of the crop)."""
-    rows, cols = np.flatnonzero(wy >= 1.0), np.flatnonzero(wx >= 1.0)
-    runs = rows.size and cols.size and rows[-1] - rows[0] + 1 == rows.size and cols[-1] - cols[0] + 1 == cols.size
-    if not runs:
-        strips = [(slice(None), slice(None))]
-    else:
-        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        np.copyto(region[r0:r1, c0:c1], new[r0:r1, c0:c1])
-        strips = [(slice(0, r0), slice(None)), (slice(r1, None), slice(None)),
-                  (slice(r0, r1), slice(0, c0)), (slice(r0, r1), slice(c1, None))]
-    for ys, xs in strips:
-        part = region[ys, xs]
-        if part.size:
-            part += np.outer(wy[ys], wx[xs]) * (new[ys, xs] - part)
-
-
 class FrontResult(NamedTuple):
-    """What :meth:`Matter.front` hands to :meth:`Matter.back` for one frame.
+    """What :meth:`Matter.front` hands to :meth:`Matter.back` for one frame (engine arrays unless
+    said otherwise).
 
     Attributes:
-        image: the RGB uint8 frame ``(H, W, 3)``.
-        thumb: the pyramid's smallest level, uint8 ``(h, w, 3)``.
+        image: the RGB 8-bit frame ``(H, W, 3)``.
+        thumb_grey: the thumbnail's brightness, 8-bit ``(h, w)`` (the pyramid's smallest level).
         cut: whether this frame starts a new scene (``back`` then forgets its past).
-        guide: the full frame at model size as grey uint8 ``(h, w)`` (None for whole-frame backends).
-        prob: the full-frame probability float32 ``(h, w)`` (partner averaged, doubtful blobs removed).
-        crop: the subject crop for this frame, or None.
-        tiles: ``(box, guide, prob)`` per tile of the crop, in paste order (empty without a crop).
+        guide: the full frame at model size as 8-bit grey ``(h, w)``; None for whole-frame backends.
+        prob: the full-frame probability ``(h, w)`` after the subject decisions.
+        prob_host: the same on the host (float32), for the attach decision.
+        thumb_host: ``thumb_grey`` on the host (uint8), when attach needs it, else None.
+        crop: the subject crop for this frame (integer frame pixels), or None.
+        tiles: ``(box, guide, prob)`` per tile of the crop, in paste order.
     """
 
-    image: np.ndarray
-    thumb: np.ndarray
+    image: object
+    thumb_grey: object
     cut: bool
-    guide: Optional[np.ndarray]
-    prob: np.ndarray
+    guide: object
+    prob: object
+    prob_host: np.ndarray
+    thumb_host: Optional[np.ndarray]
     crop: Optional[Tuple[int, int, int, int]]
-    tiles: List[Tuple[Tuple[int, int, int, int], Optional[np.ndarray], np.ndarray]]
+    tiles: List[tuple]
 
 
 class Matter:
     """Computes the alpha of each frame, in order.
 
-    Call it once per frame, in order; call :meth:`reset` on a new source, a seek or a restart
-    (temporal, region-of-interest and recurrent state is cleared).
+    Call it once per frame, in order; call :meth:`reset` on a new source, a seek or a restart.
 
     Args:
-        segmenter: the backend (see :mod:`livematte.models`). Backends with ``input_size`` and
-            ``predict_model_input`` (the selfie family) get area-averaged inputs prepared here;
-            others are given the frame (or crop) itself through ``predict``.
-        config: quality and mask options.
-        partner: a second model of the selfie family (``input_size`` and ``predict_model_input``)
-            whose full-frame probability is averaged with the segmenter's (``quality.ensemble``).
-        pose: a square-crop person model (:class:`~livematte.models.pose.PoseMask`) whose
-            probability on the square around a whole-body person is combined into the crop pass
-            (``quality.pose``); None: the crop pass uses ``segmenter`` alone.
+        segmenter: a backend object already built (see :mod:`livematte.models`; random weights,
+            a test stand-in), or None to build ``config.model``'s. Its capabilities are those of
+            its registered name (:func:`livematte.models.registry.spec`), else of ``config.model.name``.
+        config: model, quality and mask options.
+        engine: the :class:`~livematte.engine.Engine` (None: ``config.model.engine`` and ``device``).
+        partner: a second model-input backend whose full-frame probability is averaged with the
+            segmenter's while searching (``quality.ensemble``); built from the spec when None and
+            ``segmenter`` is None.
+        pose: the pose model's runner for whole bodies (``quality.pose``); built likewise.
+        precision: torch engine on CUDA: ``auto`` (fp16 where it agrees with fp32 on frame 1),
+            ``fp32`` or ``fp16``.
+        output: what ``__call__`` returns: ``numpy`` (float32 ``(H, W)``) or ``engine`` (the
+            engine's array: a device tensor on the torch engine; read-only, it is kept as the past).
     """
 
-    def __init__(self, segmenter: Segmenter, config: Optional[Config] = None, *, partner: Optional[Segmenter] = None,
-                 pose=None):
+    def __init__(self, segmenter=None, config: Optional[Config] = None, *, engine: Optional[Engine] = None,
+                 partner=None, pose=None, precision: str = "auto", output: str = "numpy"):
         self.config = config or Config()
-        self.segmenter = segmenter
-        self.partner = partner if hasattr(partner, "predict_model_input") else None
+        m = self.config.model
+        if output not in ("numpy", "engine"):
+            raise ValueError(f"output must be numpy or engine, got {output!r}")
+        self.output = output
         self.mask = self.config.mask.validate()
         q = self.quality = self.config.quality.validate()
-        self.refiner = GuidedRefiner(q.radius, q.eps) if q.refine == "guided" else None
-        self.tracker = RoiTracker(margin=q.roi_margin, confirm=int(q.roi_confirm),
-                                  max_aspect=100.0 if q.roi_tiles else 1.0) if q.roi else None
+        if engine is None:
+            engine = numpy_engine() if segmenter is not None else resolve_engine(m.engine, m.device)
+        self.engine, self.ops = engine, engine.ops
+        name = m.name if segmenter is None else segmenter.name
+        self.spec = backend_spec(name if segmenter is None or _registered(name) else m.name)
+        threads = m.threads or 1
+        self.runner = _wrap(engine, segmenter, self.spec, m, precision)
+        if partner is None and segmenter is None and q.ensemble and self.spec.partner:
+            partner = segmenter_runner(engine, self.spec.partner, runtime=m.runtime, threads=m.threads,
+                                       precision=precision)
+        self.partner = _wrap(engine, partner, backend_spec(self.spec.partner), m, precision) if (
+            partner is not None and self.spec.partner) else None
+        if pose is None and segmenter is None and q.pose and q.roi and self.spec.crop_pass:
+            try:
+                pose = pose_runner(engine, threads=threads, runtime=m.runtime)
+            except LivematteError as err:
+                raise LivematteError(f"{err} (or run with --no-pose: the selfie model alone)") from None
+        if pose is not None and not isinstance(pose, Runner):  # a backend object given directly
+            pose = HostRunner(pose, model_input=True)
+        self.pose = pose if q.pose and q.roi and self.spec.crop_pass else None
+        crop_pass = self.spec.crop_pass
+        self.planner = SubjectPlanner(q, crop_pass=crop_pass, pose=self.pose is not None)
+        self.refiner = GuidedRefiner(self.ops, q.radius, q.eps) if q.refine == "guided" and crop_pass else None
         mode = "ema" if q.temporal == "ema" else "motion"
-        self.smoother = MotionSmoother(q.smoothing, q.motion_noise, mode, sure=q.temporal_sure) if q.temporal != "none" else None
+        self.smoother = None
+        if q.temporal != "none":
+            self.smoother = MotionSmoother(self.ops, q.smoothing, q.motion_noise, mode, sure=q.temporal_sure)
         self.cuts = SceneCutDetector()
-        self.attacher = AttachedObjects() if q.attach and q.roi else None
-        self._model_input = hasattr(segmenter, "predict_model_input") and hasattr(segmenter, "input_size")
-        self.pose = pose if q.pose and q.roi and self._model_input else None
-        self.whole_body = WholeBodyGate()
-        if not self._model_input:
-            # Matting networks (modnet, rvm) take the whole frame at their own working size and refine
-            # their own edges; a crop pass would also clear RVM's recurrent state, which it resets
-            # whenever its input size changes.
-            self.tracker, self.refiner, self.attacher = None, None, None
-        self.last_crop: Optional[Tuple[int, int, int, int]] = None  # for inspection and tests
+        self.attacher = AttachedObjects() if q.attach and q.roi and crop_pass else None
+        self._fronts = {True: engine.capture(lambda x: self._fixed(x, True)),
+                        False: engine.capture(lambda x: self._fixed(x, False))}
+        self._settled = False
 
-    def partner_now(self) -> bool:
-        """Whether the partner model runs on this frame: always with ``ensemble_tracking``, else only
-        while searching (no crop on the previous frame). Once a crop holds the person, the crop pass
-        decides the person and the general model alone is sharper on the rest (and one run cheaper)."""
-        return self.quality.ensemble_tracking or self.last_crop is None
+    # ------------------------------------------------------------------ inspection
+    @property
+    def last_crop(self) -> Optional[Tuple[int, int, int, int]]:
+        """The crop used on the last frame (None: the full frame alone)."""
+        return self.planner.last_crop
 
-    # ------------------------------------------------------------------ one region
-    def _segment(self, pyr: Pyramid, image: np.ndarray, box: Tuple[int, int, int, int]):
-        """Segment frame region ``box``: (model-grid guide uint8 (h, w) or None, prob float32 (h, w))."""
-        x0, y0, x1, y1 = box
-        if self._model_input:
-            x = pyr.resize(box, tuple(self.segmenter.input_size))  # uint8 (h, w, 3)
-            prob = self.segmenter.predict_model_input(x)
-            return cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), np.asarray(prob, np.float32)
-        prob = np.asarray(self.segmenter.predict(np.ascontiguousarray(image[y0:y1, x0:x1])), np.float32)
-        return None, prob
+    @property
+    def two_threads(self) -> bool:
+        """Whether :meth:`front` of frame t+1 may run on another thread than :meth:`back` of frame t
+        (numpy engine; the torch engine's captured buffers are reused frame after frame)."""
+        return self.engine.name == "numpy"
 
-    def _blend_partner(self, pyr: Pyramid, box, prob: np.ndarray) -> np.ndarray:
-        """Average ``prob`` float32 (h, w) with the partner model's probability of the same region."""
-        h, w = prob.shape
-        other = self.partner.predict_model_input(pyr.resize(box, tuple(self.partner.input_size)))
-        return 0.5 * (prob + cv2.resize(np.asarray(other, np.float32), (w, h), interpolation=cv2.INTER_LINEAR))
+    @property
+    def precision(self) -> str:
+        return self.runner.precision
 
-    @staticmethod
-    def _suppress(prob: np.ndarray, blobs: np.ndarray) -> np.ndarray:
-        """Zero ``prob`` over ``blobs`` (bool, same grid) and their soft fringe (3 grid pixels)."""
-        grown = cv2.dilate(blobs.view(np.uint8), np.ones((7, 7), np.uint8))
-        out = prob.copy()
-        out[grown > 0] = 0.0
-        return out
+    def describe(self) -> str:
+        """One line: backend, engine, device, precision, CUDA graphs."""
+        return f"{self.spec.name} on the {self.engine.describe()}, {self.precision}"
 
-    @staticmethod
-    def _outside(prob: np.ndarray, crop: Tuple[int, int, int, int], frame_hw: Tuple[int, int]) -> np.ndarray:
-        """bool ``(h, w)`` mask of the model grid that lies outside ``crop`` (frame pixels) and is not
-        within 3 cells of a blob of ``prob >= 0.5`` reaching into it: full-frame foreground (and
-        lukewarm haze) away from the person the tracker follows. Every person blob of at least a
-        quarter of the largest is inside the box, so this drops specks and false blobs only."""
-        h, w = prob.shape
-        H, W = frame_hw
-        n, labels = cv2.connectedComponents((prob >= 0.5).astype(np.uint8), connectivity=8)
-        if n <= 1:
-            return np.zeros(prob.shape, bool)
-        x0, y0 = int(crop[0] * w / W), int(crop[1] * h / H)
-        x1, y1 = max(x0 + 1, int(np.ceil(crop[2] * w / W))), max(y0 + 1, int(np.ceil(crop[3] * h / H)))
-        inside = np.zeros(n, bool)
-        inside[labels[y0:y1, x0:x1].ravel()] = True
-        inside[0] = False
-        keep = inside[labels]
-        keep[y0:y1, x0:x1] = True
-        keep = cv2.dilate(keep.view(np.uint8), np.ones((7, 7), np.uint8)) > 0
-        return ~keep
-
-    def _to_alpha(self, guide_lo, prob: np.ndarray, grey_hi: np.ndarray) -> np.ndarray:
-        """Model-grid probability -> alpha at the size of ``grey_hi`` (uint8 (H, W))."""
-        if self.refiner is None:
-            return upsample_region(prob, grey_hi.shape[:2])
-        if guide_lo is None or guide_lo.shape != prob.shape:
-            h, w = prob.shape
-            guide_lo = cv2.resize(grey_hi, (w, h), interpolation=cv2.INTER_AREA)
-        alpha = self.refiner(guide_lo, prob, grey_hi)
-        return clip01(alpha)  # the guided filter overshoots a little at edges
-
-    # ------------------------------------------------------------------ per frame
-    def __call__(self, frame: Frame) -> np.ndarray:
-        """RGB frame -> alpha float32 ``(H, W)`` in [0, 1].
-
-        The array may be kept as the next frame's past (temporal smoothing): treat it as read-only
-        (copy it before writing into it).
-        """
-        return self.back(self.front(frame))
-
-    def front(self, frame: Frame) -> "FrontResult":
-        """First half of :meth:`__call__`: scene cut, pyramid, model runs (full frame, partner, tiles),
-        person blobs and the ROI tracker. Depends only on earlier calls of ``front``.
-
-        ``back(front(f))`` is exactly ``self(f)``. A file pipeline may run ``front`` of frame t+1
-        on one thread while another runs ``back`` of frame t; both must see every frame, in order.
-        """
-        image = frame.image if isinstance(frame, Frame) else frame
+    # ------------------------------------------------------------------ front
+    def _fixed(self, image, partner: bool):
+        """The fixed-shape part of the front (model-input backends): 8-bit ``(H, W, 3)`` -> (prob
+        ``(h, w)``, histogram ``(48,)``, guide 8-bit ``(h, w)``, thumbnail grey, *levels)."""
+        ops = self.ops
+        pyr = Pyramid(ops, image)
         H, W = image.shape[:2]
-        pyr = Pyramid(image)
-        thumb = pyr.levels[-1]  # uint8 (h, w, 3), shorter side 128..255
-        cut = self.cuts(thumb)
+        x = pyr.resize((0, 0, W, H), self.runner.input_size)  # (h, w, 3)
+        prob = self.runner.eager(x)
+        if partner and self.partner is not None:
+            other = self.partner.eager(pyr.resize((0, 0, W, H), self.partner.input_size))
+            prob = 0.5 * (prob + ops.resize_linear(other, tuple(prob.shape)))
+        return (prob, ops.histogram(pyr.thumb), ops.grey(x), ops.grey(pyr.thumb), *pyr.levels)
+
+    def front(self, frame) -> FrontResult:
+        """First half of :meth:`__call__`: model runs, the host sync and the subject decisions.
+        Depends only on earlier calls of ``front``; ``back(front(f))`` is exactly ``self(f)``."""
+        with self.engine.inference():
+            return self._front(frame)
+
+    def _front(self, frame) -> FrontResult:
+        ops = self.ops
+        image = self.engine.image(frame.image if isinstance(frame, Frame) else frame)
+        if not self._settled:
+            self._settle(image)
+        if not self.runner.model_input:
+            return self._front_whole(image)
+        H, W = image.shape[:2]
+        partner = self.partner is not None and self.planner.partner_now()
+        prob, hist, guide, thumb_grey, *levels = self._fronts[partner](image)
+        want_thumb = self.attacher is not None
+        host = ops.to_host(prob, hist, thumb_grey) if want_thumb else ops.to_host(prob, hist)  # the host sync
+        prob_h = host[0]
+        cut = self.cuts(host[1])
         if cut:
             self._forget_front()
-
-        full = (0, 0, W, H)
-        guide, prob = self._segment(pyr, image, full)  # (h, w) model grid
-        if self.partner is not None and guide is not None and self.partner_now():
-            prob = self._blend_partner(pyr, full, prob)
-        found = None
-        if self._model_input:  # the selfie models' lukewarm blobs; matting networks are taken as they are
-            found, doubtful = person_blobs(prob, min_core=self.quality.min_core)
-            if doubtful.any():  # lukewarm blobs with no confident core: not a person
-                prob = self._suppress(prob, doubtful)
-
-        crop = None
-        # a person cut by the frame's bottom edge (head and shoulders): no whole body for the pose model
-        whole_body = self.whole_body.update(found, prob.shape[0])
-        if self.tracker is not None:
-            h, w = prob.shape
-            if found is not None:
-                sx, sy = W / w, H / h
-                found = (found[0] * sx, found[1] * sy, found[2] * sx, found[3] * sy)
-            crop = self.tracker.update(found, (H, W))
-            if crop is not None and (crop[2] - crop[0]) * (crop[3] - crop[1]) >= 0.9 * H * W:
-                crop = None  # the crop would be the frame: nothing to gain
+        plan = self.planner.plan(prob_h, (H, W))
+        if plan.prob is not None:
+            prob_h, prob = plan.prob, ops.from_host(plan.prob)
         tiles = []
-        if crop is not None and self.quality.roi_outside == "drop":
-            outside = self._outside(prob, crop, (H, W))
-            if outside.any():
-                prob = np.where(outside, np.float32(0.0), prob)
-        if crop is not None:
-            boxes = plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop]
-            tiles = [(t, *self._segment(pyr, image, t)) for t in boxes]
-            if self.pose is not None and whole_body:
-                tiles = self._with_pose(pyr, crop, tiles, (H, W))
-        self.last_crop = crop
-        return FrontResult(image, thumb, cut, guide, prob, crop, tiles)
+        if plan.crop is not None:
+            pyr = Pyramid(ops, levels=levels)
+            pose = None
+            if plan.pose_square is not None:
+                pose = self.pose(pyr.resize(plan.pose_square, self.pose.input_size))  # (256, 256)
+            for box in plan.tiles:
+                x = pyr.resize(box, self.runner.input_size)
+                prob_t = self.runner(x)
+                if pose is not None:
+                    prob_t = fuse_pose(ops, prob_t, pose, plan.pose_square, box)
+                tiles.append((box, ops.grey(x), prob_t))
+        return FrontResult(image, thumb_grey, cut, guide, prob, prob_h, host[2] if want_thumb else None,
+                           plan.crop, tiles)
 
-    def _with_pose(self, pyr: Pyramid, crop, tiles, frame_hw):
-        """Combine the pose model's probability on the square around ``crop`` (grown by
-        ``pose_margin``) with each tile's ``(box, guide, prob)`` where the square covers the tile's
-        cells: their average, or the larger of the two where the pose model is sure (>=
-        ``POSE_SURE``: a limb it sees and the selfie model dropped comes out solid, not half
-        transparent). One pose run per frame."""
-        square = pose_square(crop, frame_hw, self.quality.pose_margin)
-        side = self.pose.input_size
-        q = np.asarray(self.pose.predict_model_input(pyr.resize(square, tuple(side))), np.float32)  # (256, 256)
-        out = []
-        for box, guide, prob in tiles:
-            other, inside = regrid(q, square, box, prob.shape)  # (h, w) pose probability on the tile's grid
-            # the average; where the pose model is sure (a limb the selfie model dropped), the larger
-            mixed = np.where(other >= POSE_SURE, np.maximum(prob, other), 0.5 * (prob + other))
-            out.append((box, guide, np.where(inside, mixed, prob).astype(np.float32)))
-        return out
+    def _front_whole(self, image) -> FrontResult:
+        """The front of a whole-frame backend (modnet, rvm): a scene cut clears its recurrent state
+        before it sees the frame; its output is taken as it is (no blobs, no crop)."""
+        ops = self.ops
+        thumb = Pyramid(ops, image).thumb
+        cut = self.cuts(ops.to_host(ops.histogram(thumb))[0])
+        if cut:
+            self._forget_front()
+        prob = self.runner(image)
+        return FrontResult(image, ops.grey(thumb), cut, None, prob, None, None, None, [])
 
-    def back(self, state: "FrontResult") -> np.ndarray:
-        """Second half of :meth:`__call__`: refinement, tile paste, attached objects, temporal
-        smoothing and mask options. Depends only on earlier calls of ``back``; give it every
-        :meth:`front` result, in order."""
+    def _settle(self, image) -> None:
+        """First frame: each runner chooses its precision (torch on CUDA)."""
+        self._settled = True
+        if not self.runner.model_input:
+            self.runner.settle(image)
+            return
+        H, W = image.shape[:2]
+        pyr = Pyramid(self.ops, image)
+        for r in (self.runner, self.partner, self.pose):
+            if r is not None:
+                r.settle(pyr.resize((0, 0, W, H), r.input_size))
+
+    # ------------------------------------------------------------------ back
+    def _to_alpha(self, guide_lo, prob, grey_hi):
+        """Model-grid probability -> alpha at the size of ``grey_hi`` (a new array)."""
+        if self.refiner is None:
+            return _upsample(self.ops, prob, tuple(grey_hi.shape[:2]))
+        return self.refiner(guide_lo, prob, grey_hi)
+
+    def back(self, state: FrontResult):
+        """Second half of :meth:`__call__`: refinement, tile paste, attached objects, smoothing and
+        mask options -> the engine's alpha ``(H, W)``. Depends only on earlier calls of ``back``."""
+        with self.engine.inference():
+            return self._back(state)
+
+    def _back(self, state: FrontResult):
+        ops = self.ops
         if state.cut:
             self._forget_back()
-        image, prob, crop = state.image, state.prob, state.crop
+        image, prob = state.image, state.prob
         H, W = image.shape[:2]
-        if crop is None and self.refiner is None:  # matting backends, refine = none: no brightness needed
-            alpha = upsample_region(prob, (H, W))
-        elif crop is None:
-            grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)  # uint8 (H, W)
-            alpha = self._to_alpha(state.guide, prob, grey)  # (H, W)
+        if state.crop is None and self.refiner is None:
+            alpha = _upsample(ops, prob, (H, W))
+        elif state.crop is None:
+            alpha = self._to_alpha(state.guide, prob, ops.grey(image))
         else:
             # the crop holds the person: outside it a plain upsampling is enough
-            alpha = upsample_region(prob, (H, W))
-            self._paste_tiles(alpha, state.tiles, image)
-
-        thumb_grey = cv2.cvtColor(state.thumb, cv2.COLOR_RGB2GRAY)  # uint8 (h, w)
-        if self.attacher is not None and crop is None:
+            alpha = _upsample(ops, prob, (H, W))
+            boxes = [t[0] for t in state.tiles]
+            bx0, by0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+            bx1, by1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+            grey = ops.grey(image[by0:by1, bx0:bx1])  # brightness of the tiles' bounding box only
+            refined = [(b, self._to_alpha(g, p, grey[b[1] - by0:b[3] - by0, b[0] - bx0:b[2] - bx0]))
+                       for b, g, p in state.tiles]
+            paste_tiles(ops, alpha, refined, self.quality.roi_seam)
+        if self.attacher is not None and state.crop is None:
             self.attacher.reset()  # attached objects need the crop's person: start again
         elif self.attacher is not None:
-            alpha = self.attacher(alpha, prob, thumb_grey)
+            alpha_grid = ops.to_host(ops.sample_nearest(alpha, GRID))[0]
+            add = self.attacher.decide(alpha_grid, state.prob_host, state.thumb_host)
+            if add is not None:
+                alpha = add_attached(ops, alpha, prob, add)
         if self.smoother is not None:
-            alpha = self.smoother(alpha, thumb_grey)
-        return shape_mask(alpha, self.mask)
+            alpha = self.smoother(alpha, state.thumb_grey)
+        return shape_mask(ops, alpha, self.mask)
 
-    def _paste_tiles(self, alpha: np.ndarray, tiles, image: np.ndarray) -> None:
-        """Refine each segmented tile (``(box, guide, prob)``, boxes from ``plan_tiles``) and paste its
-        alpha into ``alpha`` float32 (H, W), in place, in order.
+    # ------------------------------------------------------------------ per frame
+    def matte(self, image):
+        """An engine image ``(H, W, 3)`` -> the engine's alpha ``(H, W)`` (kept as the past: read-only)."""
+        return self.back(self.front(image))
 
-        Each tile's alpha fades out over a seam at its sides inside the frame; the second tile of a
-        pair also fades in linearly across the overlap, so the pair cross-fades there (the first
-        tile's own seam lies where the second one's weight is already 1).
-        """
-        H, W = alpha.shape
-        # brightness of the tiles' bounding box only (a per-pixel conversion: same values as the frame's)
-        bx0, by0 = min(t[0] for t, _, _ in tiles), min(t[1] for t, _, _ in tiles)
-        bx1, by1 = max(t[2] for t, _, _ in tiles), max(t[3] for t, _, _ in tiles)
-        grey = cv2.cvtColor(image[by0:by1, bx0:bx1], cv2.COLOR_RGB2GRAY)  # uint8 (by1-by0, bx1-bx0)
-        for i, (t, guide_c, prob_c) in enumerate(tiles):
-            x0, y0, x1, y1 = t
-            alpha_c = self._to_alpha(guide_c, prob_c, grey[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0])
-            wy, wx = _seam_ramps(t, (H, W), self.quality.roi_seam * max(x1 - x0, y1 - y0))
-            if i > 0:
-                px0, py0, px1, py1 = tiles[0][0]
-                if px0 == x0 and px1 == x1:  # top and bottom: fade in down the overlap rows
-                    wy *= np.clip((np.arange(y0, y1, dtype=np.float32) + 0.5 - y0) / max(py1 - y0, 1), 0, 1)
-                else:  # left and right
-                    wx *= np.clip((np.arange(x0, x1, dtype=np.float32) + 0.5 - x0) / max(px1 - x0, 1), 0, 1)
-            _blend_separable(alpha[y0:y1, x0:x1], alpha_c, wy, wx)
+    def __call__(self, frame):
+        """RGB frame (``Frame`` or uint8 ``(H, W, 3)``) -> alpha float32 ``(H, W)`` in [0, 1]
+        (numpy, or the engine's array with ``output="engine"``). Treat it as read-only."""
+        alpha = self.back(self.front(frame))
+        if self.output == "engine" or self.engine.name == "numpy":
+            return alpha
+        return self.engine.download(alpha, copy=True)
 
     def _forget_front(self) -> None:
-        self.segmenter.reset()  # recurrent state (rvm) does not survive a scene cut either
-        if self.tracker is not None:
-            self.tracker.reset()
-        self.whole_body.reset()
+        self.runner.reset()  # recurrent state (rvm) does not survive a scene cut either
+        self.planner.forget()
 
     def _forget_back(self) -> None:
         if self.smoother is not None:
@@ -355,40 +298,41 @@ class Matter:
         if self.attacher is not None:
             self.attacher.reset()
 
-    def _forget(self) -> None:
+    def reset(self) -> None:
+        """Forget everything carried across frames (new source, seek, restart)."""
         self._forget_front()
         self._forget_back()
-
-    def reset(self) -> None:
-        """Forget everything carried across frames."""
-        self._forget()
         self.cuts.reset()
-        self.last_crop = None
+        self.planner.reset()
+        if self.engine.transfer is not None:
+            self.engine.transfer.forget()
 
 
-def pose_square(crop: Tuple[int, int, int, int], frame_hw: Tuple[int, int], margin: float) -> Tuple[int, int, int, int]:
-    """The square (frame pixels) the pose model segments for ``crop``: the crop grown by ``margin``
-    of its larger side (the pose model wants context), squared within the frame."""
-    H, W = frame_hw
-    e = margin * max(crop[2] - crop[0], crop[3] - crop[1])
-    grown = (max(0, int(crop[0] - e)), max(0, int(crop[1] - e)), min(W, int(crop[2] + e)), min(H, int(crop[3] + e)))
-    return plan_tiles(grown, frame_hw, split=float("inf"))[0]
+def _registered(name: str) -> bool:
+    from .models.registry import names
+
+    return name in names()
 
 
-def build_matter(config: Optional[Config] = None) -> Matter:
-    """A Matter for ``config`` (defaults when None)."""
-    config = config or Config()
-    m = config.model
-    segmenter = create(m.name, runtime=m.runtime, device=m.device, weights=m.weights, threads=m.threads)
-    partner = None
-    if config.quality.ensemble and m.name in _PARTNERS:
-        partner = create(_PARTNERS[m.name], runtime=m.runtime, device=m.device, threads=m.threads)
-    pose = None
-    if config.quality.pose and config.quality.roi and m.name in _PARTNERS:  # the selfie family's crop pass
-        from .models.pose import PoseMask
+def _wrap(engine: Engine, backend, spec, model_config, precision: str):
+    """A runner for ``backend`` (a runner already, a backend object, or None: built from ``spec``)."""
+    if backend is None:
+        return segmenter_runner(engine, spec.name, runtime=model_config.runtime, threads=model_config.threads,
+                                weights=model_config.weights, precision=precision)
+    if isinstance(backend, Runner):
+        return backend
+    if engine.name == "numpy":
+        return HostRunner(backend, model_input=spec.model_input)
+    return segmenter_runner(engine, spec.name, precision=precision, backend=backend)
 
-        try:
-            pose = PoseMask(threads=m.threads or 1)
-        except LivematteError as err:
-            raise LivematteError(f"{err} (or run with --no-pose: the selfie model alone)") from None
-    return Matter(segmenter, config, partner=partner, pose=pose)
+
+def _upsample(ops, prob, size):
+    """Bilinear ``prob`` -> ``size`` as an array of its own (never ``prob`` itself)."""
+    out = ops.resize_linear(prob, size)
+    return ops.copy(out) if out is prob else out
+
+
+def build_matter(config: Optional[Config] = None, *, engine: Optional[Engine] = None, **options) -> Matter:
+    """A Matter for ``config`` (defaults when None) on ``engine`` (None: ``config.model.engine``
+    and ``config.model.device``); ``options`` as :class:`Matter`'s."""
+    return Matter(None, config or Config(), engine=engine, **options)

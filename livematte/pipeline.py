@@ -18,6 +18,8 @@ from typing import Callable, Iterable, List, Optional
 import cv2
 import numpy as np
 
+from .engine import as_numpy
+from .matter import Matter
 from .types import Frame, Sink, StreamInfo
 from .worker import END as _END
 from .worker import Worker
@@ -54,10 +56,7 @@ class RunStats:
 def _select(kind: str, picture: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     if kind == "picture":
         return picture
-    if not isinstance(alpha, np.ndarray):  # a device tensor from the CUDA path
-        from .gpu import to_numpy
-
-        alpha = to_numpy(alpha)
+    alpha = as_numpy(alpha)  # a device tensor on the torch engine
     a8 = cv2.convertScaleAbs(alpha, alpha=255.0)  # (H, W) uint8, rounded
     return a8 if kind == "alpha" else cv2.merge((a8, a8, a8))
 
@@ -119,9 +118,11 @@ class _Back(Worker):
 
 
 def _halves(matter):
-    """``(front, back)`` of a matter that has them (the CPU Matter), else None."""
-    front, back = getattr(matter, "front", None), getattr(matter, "back", None)
-    return (front, back) if callable(front) and callable(back) else None
+    """``(front, back)`` of a :class:`~livematte.matter.Matter` whose halves may run on two threads
+    (the numpy engine), else None (any other callable is called whole)."""
+    if isinstance(matter, Matter) and matter.two_threads:
+        return matter.front, matter.back
+    return None
 
 
 def run(

@@ -276,6 +276,6 @@ def test_matting_backends_run_through_the_shared_pipeline(ckpts, name):
         assert 0.0 <= alpha.min() and alpha.max() <= 1.0
     assert matter.last_crop is None
     if name == "rvm":
-        assert matter.segmenter.has_state
+        assert matter.runner.backend.has_state
         matter.reset()
-        assert not matter.segmenter.has_state
+        assert not matter.runner.backend.has_state

@@ -10,7 +10,7 @@ import pytest
 
 from livematte.config import Config
 from livematte.matter import Matter, build_matter
-from livematte.roi import plan_tiles
+from livematte.subject.geometry import plan_tiles
 from livematte.types import Frame, LivematteError
 
 from .helpers import SHARED, read_rgb
@@ -79,15 +79,16 @@ def test_a_close_up_is_left_to_the_selfie_model():
 
 
 def test_the_bundled_pose_model_finds_a_whole_body():
+    from livematte.engine import NUMPY
     from livematte.models.pose import PoseMask
-    from livematte.roi import Pyramid
+    from livematte.stages.pyramid import Pyramid
 
     (img, gt), = _davis("hike", [40])
     H, W = img.shape[:2]
     ys, xs = np.nonzero(gt)
     square = plan_tiles((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1), (H, W),
                         split=float("inf"))[0]
-    prob = PoseMask().predict_model_input(Pyramid(img).resize(square, (256, 256)))
+    prob = PoseMask().predict_model_input(Pyramid(NUMPY, img).resize(square, (256, 256)))
     assert prob.shape == (256, 256) and prob.dtype == np.float32 and 0 <= prob.min() and prob.max() <= 1
     x0, y0, x1, y1 = square
     truth = cv2.resize(gt[y0:y1, x0:x1].astype(np.uint8), (256, 256), interpolation=cv2.INTER_NEAREST) > 0

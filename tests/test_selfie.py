@@ -5,7 +5,7 @@ import pytest
 from livematte.models import create, list_backends
 from livematte.models.selfie import SelfieSegmenter
 from livematte.types import LivematteError
-from livematte.upsample import upsample
+from livematte.engine import NUMPY
 
 from .helpers import real_images
 
@@ -23,7 +23,7 @@ def test_full_resolution_mask_equals_mediapipe(images, name, selection):
     with SelfieSegmentation(model_selection=selection) as reference:
         for label, image in images:
             expected = reference.process(image).segmentation_mask
-            got = upsample(seg.predict(image), image.shape[:2])
+            got = NUMPY.resize_linear(seg.predict(image), image.shape[:2])
             assert got.shape == expected.shape == image.shape[:2]
             diff = float(np.abs(got - expected).max())
             assert diff <= 1e-5, f"{label}: max abs diff {diff}"

@@ -23,7 +23,7 @@ from livematte.effects import make_effect  # noqa: E402
 from livematte.matter import build_matter  # noqa: E402
 from livematte.models import create  # noqa: E402
 from livematte.sources.video import VideoFileSource  # noqa: E402
-from livematte.upsample import upsample  # noqa: E402
+from livematte.engine import NUMPY  # noqa: E402
 
 PERSON = os.path.join(REPO, "samples", "person.mp4")
 PICKS = (20, 60, 100)
@@ -52,7 +52,7 @@ def main() -> None:
             alpha = matter(frame)  # every frame, in order: the tracker and the smoother need the past
             if frame.index not in PICKS:
                 continue
-            raw = upsample(raw_model.predict(frame.image), frame.image.shape[:2])
+            raw = NUMPY.resize_linear(raw_model.predict(frame.image), frame.image.shape[:2])
             tiles = [(frame.image, f"frame {frame.index}"), (grey(raw), "raw model"),
                      (grey(alpha), "livematte default"), (blur.apply(frame.image, alpha), "blur")]
             h = round(frame.image.shape[0] * TILE_W / frame.image.shape[1])

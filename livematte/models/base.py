@@ -18,7 +18,7 @@ class Segmenter(Protocol):
     ``predict`` takes one RGB uint8 frame ``(H, W, 3)`` and returns the raw person
     probability / alpha as float32 ``(h, w)`` in [0, 1] at the model's own output
     resolution; resizing it to the frame is a separate shared step
-    (:func:`livematte.upsample.upsample`). Backends with memory across frames
+    (``ops.resize_linear`` of the engine). Backends with memory across frames
     (RVM) clear it in ``reset``; stateless ones make ``reset`` a no-op.
     """
 

@@ -36,7 +36,16 @@ class PoseMask:
 
     input_size = (SIDE, SIDE)
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, runtime: str = "litert"):
+        """``runtime``: ``litert`` (XNNPACK, the fast one) or ``torch`` (the port the torch engine
+        runs, here on the CPU: the same network on both engines, for the twin tests)."""
+        self.runtime = "torch" if runtime == "torch" else "litert"
+        self._net = None
+        if self.runtime == "torch":
+            from .torch_port import load_pose_torch
+
+            self._net = load_pose_torch("cpu")
+            return
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as err:  # pragma: no cover - a dependency of the package
@@ -54,8 +63,17 @@ class PoseMask:
 
     def predict_model_input(self, x: np.ndarray) -> np.ndarray:
         """RGB uint8 ``(256, 256, 3)`` (a square crop at model size) -> person probability float32 ``(256, 256)``."""
+        if self._net is not None:
+            import torch
+
+            with torch.inference_mode():
+                t = (torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1).float() * (1 / 255))[None]
+                return self._net(t.contiguous(memory_format=torch.channels_last))[0, 0].numpy()
         self._it.set_tensor(self._in, (x.astype(np.float32) * np.float32(1 / 255))[None])
         self._it.invoke()
         logits = self._it.get_tensor(self._out)[0, :, :, 0]  # float32 (256, 256)
         # sigmoid, with logits clipped so exp cannot overflow
         return (1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))).astype(np.float32)
+
+    def reset(self) -> None:
+        """Stateless."""

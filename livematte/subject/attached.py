@@ -12,7 +12,9 @@ and adds a region only when
   count) and
 * its median flow is closer to the person's than to the background's by a clear factor.
 
-All sizes are relative to the person's height on the grid.
+All sizes are relative to the person's height on the grid. The decision runs on the host (this
+module); adding the regions to the full-resolution alpha is the stage
+:func:`livematte.stages.attach.add_attached`, written once for both engines.
 """
 from __future__ import annotations
 
@@ -21,14 +23,12 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .upsample import sample_nearest
-
 #: the grid (h, w) on which regions and flow are compared
 GRID = (144, 256)
 
 
 class AttachedObjects:
-    """Adds full-frame foreground that moves with the person to a crop-pass alpha.
+    """Decides which full-frame foreground moves with the person (host side, on ``GRID``).
 
     Args:
         opening: opening size as a fraction of the person's height (removes thin spill).
@@ -53,29 +53,14 @@ class AttachedObjects:
         self._streak = None  # nothing attached this frame: every streak ends
         return None
 
-    def __call__(self, alpha: np.ndarray, prob: np.ndarray, grey_small: np.ndarray) -> np.ndarray:
-        """Return ``alpha`` float32 (H, W) with attached objects added (a new array, or ``alpha``).
-
-        Args:
-            alpha: the crop-pass alpha, float32 (H, W) in [0, 1].
-            prob: the full-frame model's probability, float32 (h, w) over the whole frame.
-            grey_small: the frame's brightness on a small grid, uint8, same size every frame.
-        """
-        add = self.decide(sample_nearest(alpha, GRID), prob, grey_small)
-        if add is None:
-            return alpha
-        H, W = alpha.shape
-        add = cv2.resize(add, (W, H), interpolation=cv2.INTER_LINEAR)
-        up = cv2.resize(prob, (W, H), interpolation=cv2.INTER_LINEAR)
-        return np.maximum(alpha, add * up)
-
     def decide(self, alpha_grid: np.ndarray, prob: np.ndarray, grey_small: np.ndarray) -> Optional[np.ndarray]:
         """The decision on the grid: float32 ``GRID`` weight (0/1, grown by one cell) of the regions to
         add at the full-frame probability, or None when nothing is added this frame.
 
         Args:
             alpha_grid: the crop-pass alpha sampled on ``GRID`` (``upsample.sample_nearest``: enough to tell where alpha >= 0.5, without reading the whole frame), float32 (gh, gw).
-            prob, grey_small: as for ``__call__``.
+            prob: the full-frame model's probability, float32 (h, w) over the whole frame.
+            grey_small: the frame's brightness on a small grid, uint8, same size every frame.
         """
         gh, gw = GRID
         cur = cv2.resize(grey_small, (gw, gh), interpolation=cv2.INTER_AREA)

@@ -1,13 +1,10 @@
-"""User mask options: threshold, shrink/grow and feather, applied to a full-resolution alpha."""
+"""The user's mask options: threshold, shrink/grow and feather, applied to a full-resolution alpha."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
 
-import cv2
-import numpy as np
-
-from .types import LivematteError
+from ..types import LivematteError
 
 
 @dataclass
@@ -38,22 +35,23 @@ class MaskOptions:
         return self.threshold is None and self.grow == 0 and self.feather == 0
 
 
-def shape_mask(alpha: np.ndarray, opts: MaskOptions) -> np.ndarray:
-    """Apply ``opts`` to alpha float32 ``(H, W)`` in [0, 1]; returns a new float32 ``(H, W)``.
+def shape_mask(ops, alpha, opts: MaskOptions):
+    """Apply ``opts`` to alpha float32 ``(H, W)`` in [0, 1]: ``alpha`` itself when they are the
+    identity, else a new array.
 
+    >>> import numpy as np
+    >>> from livematte.engine import NUMPY
     >>> a = np.zeros((9, 9), np.float32); a[3:6, 3:6] = 0.8
-    >>> int(shape_mask(a, MaskOptions(threshold=0.5, grow=1)).sum())
+    >>> int(shape_mask(NUMPY, a, MaskOptions(threshold=0.5, grow=1)).sum())
     21
     """
     if opts.is_identity:
         return alpha
     out = alpha
     if opts.threshold is not None:
-        out = (out >= opts.threshold).astype(np.float32)
+        out = ops.step(out, opts.threshold)
     if opts.grow:
-        r = abs(opts.grow)
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        out = cv2.dilate(out, kernel) if opts.grow > 0 else cv2.erode(out, kernel)
+        out = ops.morph_ellipse(out, abs(opts.grow), dilate=opts.grow > 0)
     if opts.feather > 0:
-        out = cv2.GaussianBlur(out, (0, 0), opts.feather)
+        out = ops.gaussian_blur(out, opts.feather)
     return out

@@ -1,0 +1,42 @@
+"""An image pyramid of exact 2x area means, from which model inputs are cut.
+
+A person who fills a small part of the frame covers few of the model's input pixels; the subject
+crop is cut out of the frame at about the model's resolution from the coarsest level still at
+least that size (so at most twice it), then finished bilinearly (a factor below 2, where bilinear
+barely aliases).
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from ..subject.geometry import pyramid_region
+
+
+class Pyramid:
+    """Area-averaged 2x reductions of a frame (8-bit values kept, rounded as OpenCV does).
+
+    Args:
+        ops: the engine's array layer.
+        image: RGB 8-bit ``(H, W, 3)`` engine array.
+        smallest: stop halving once a level's shorter side is below this.
+        levels: levels already made (by a captured front stage) instead of ``image``.
+    """
+
+    def __init__(self, ops, image=None, smallest: int = 128, *, levels: Optional[List] = None):
+        self.ops = ops
+        if levels is not None:
+            self.levels = list(levels)
+            return
+        self.levels = [image]  # each (h, w, 3)
+        while min(self.levels[-1].shape[:2]) >= 2 * smallest:
+            self.levels.append(ops.half_area(self.levels[-1]))
+
+    @property
+    def thumb(self):
+        """The smallest level, 8-bit ``(h, w, 3)`` with its shorter side in 128..255."""
+        return self.levels[-1]
+
+    def resize(self, box: Tuple[int, int, int, int], size: Tuple[int, int]):
+        """Frame region ``box`` (integer frame pixels) at ``size`` = (h, w): 8-bit ``(h, w, 3)``."""
+        k, ya, yb, xa, xb = pyramid_region(box, size, len(self.levels))
+        return self.ops.resize_linear(self.levels[k][ya:yb, xa:xb], size)

@@ -1,0 +1,85 @@
+"""Host-side decisions on the full-frame model grid: which blobs are people, which are not.
+
+These run on host numpy arrays (the model's small grid, brought down at the frame's one host sync
+on a device engine) and are called by :class:`livematte.subject.planner.SubjectPlanner` for both
+engines.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+
+Box = Tuple[float, float, float, float]
+
+
+def person_blobs(prob: np.ndarray, thresh: float = 0.5, core: float = 0.9, min_core: float = 0.15,
+                 keep: float = 0.25) -> Tuple[Optional[Box], np.ndarray]:
+    """Split the blobs of ``prob >= thresh`` into persons and doubtful ones.
+
+    A blob is a person when at least ``min_core`` of its pixels are confident (``prob >= core``): the
+    model is sure of the middle of a real person, while a thing that merely resembles one (a ball,
+    a lamp) comes out as a lukewarm blob. Of the person blobs, those at least ``keep`` times the
+    largest make the box (several people make one box; specks do not stretch it).
+
+    Args:
+        prob: float32 ``(h, w)`` person probability.
+
+    Returns:
+        ``(box, doubtful)``: the persons' box in ``prob`` pixels or None, and a bool ``(h, w)`` mask of
+        the doubtful blobs.
+
+    >>> p = np.zeros((10, 10), np.float32); p[2:5, 3:7] = 1; p[8, 0] = 0.6
+    >>> box, doubtful = person_blobs(p)
+    >>> box, int(doubtful.sum())
+    ((3.0, 2.0, 7.0, 5.0), 1)
+    """
+    m = (prob >= thresh).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    if n <= 1:
+        return None, np.zeros(prob.shape, bool)
+    areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    cores = np.bincount(labels[prob >= core], minlength=n)[:n]
+    person = cores >= min_core * areas
+    person[0] = False
+    doubtful = (~person)[labels] & (labels > 0)  # (h, w)
+    if not person.any():
+        return None, doubtful
+    big = areas[person].max()
+    rows = stats[person & (areas >= keep * big)]
+    x0 = rows[:, cv2.CC_STAT_LEFT].min()
+    y0 = rows[:, cv2.CC_STAT_TOP].min()
+    x1 = (rows[:, cv2.CC_STAT_LEFT] + rows[:, cv2.CC_STAT_WIDTH]).max()
+    y1 = (rows[:, cv2.CC_STAT_TOP] + rows[:, cv2.CC_STAT_HEIGHT]).max()
+    return (float(x0), float(y0), float(x1), float(y1)), doubtful
+
+
+def suppress(prob: np.ndarray, blobs: np.ndarray) -> np.ndarray:
+    """A copy of ``prob`` float32 (h, w) zeroed over ``blobs`` (bool, same grid) and their soft
+    fringe (3 grid pixels)."""
+    grown = cv2.dilate(blobs.view(np.uint8), np.ones((7, 7), np.uint8))
+    out = prob.copy()
+    out[grown > 0] = 0.0
+    return out
+
+
+def outside_crop(prob: np.ndarray, crop: Tuple[int, int, int, int], frame_hw: Tuple[int, int]) -> np.ndarray:
+    """bool ``(h, w)`` mask of the model grid that lies outside ``crop`` (frame pixels) and is not
+    within 3 cells of a blob of ``prob >= 0.5`` reaching into it: full-frame foreground (and
+    lukewarm haze) away from the person the tracker follows. Every person blob of at least a
+    quarter of the largest is inside the box, so this drops specks and false blobs only."""
+    h, w = prob.shape
+    H, W = frame_hw
+    n, labels = cv2.connectedComponents((prob >= 0.5).astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros(prob.shape, bool)
+    x0, y0 = int(crop[0] * w / W), int(crop[1] * h / H)
+    x1, y1 = max(x0 + 1, int(np.ceil(crop[2] * w / W))), max(y0 + 1, int(np.ceil(crop[3] * h / H)))
+    inside = np.zeros(n, bool)
+    inside[labels[y0:y1, x0:x1].ravel()] = True
+    inside[0] = False
+    keep = inside[labels]
+    keep[y0:y1, x0:x1] = True
+    keep = cv2.dilate(keep.view(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    return ~keep
