@@ -159,7 +159,7 @@ class NumpyOps:
     def histogram(self, image: np.ndarray, bins: int = 16) -> np.ndarray:
         """Per-channel histogram of an 8-bit image: float32 ``(3 * bins,)`` counts."""
         hists = [cv2.calcHist([image], [c], None, [bins], [0, 256]) for c in range(3)]
-        return np.concatenate(hists)[:, 0].astype(np.float32)
+        return np.concatenate([h.reshape(-1) for h in hists]).astype(np.float32)
 
     # ------------------------------------------------------------------ combining
     def affine(self, grey_hi: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
