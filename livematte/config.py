@@ -185,12 +185,18 @@ class Config:
     effect: EffectConfig = field(default_factory=EffectConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
+    def __post_init__(self) -> None:
+        #: ``"section.key"`` of every value a preset, a file or a flag set (not a field: a
+        #: command can tell a default from a choice, e.g. the image command's background)
+        self.given: set = set()
+
     def override(self, section: str, **values: Any) -> "Config":
         """Set fields of one section, ignoring values that are None (flags not given)."""
         target = getattr(self, section)
         for key, value in values.items():
             if value is not None:
                 setattr(target, key, value)
+                self.given.add(f"{section}.{key}")
         return self
 
 
@@ -218,7 +224,7 @@ def from_dict(data: Dict[str, Any], origin: str = "config") -> Config:
     """Build a Config from nested tables, rejecting unknown sections, keys, wrong types and bad engines."""
     cfg = Config()
     for section, values in data.items():
-        if not hasattr(cfg, section) or not isinstance(values, dict):
+        if section not in {f.name for f in dataclasses.fields(Config)} or not isinstance(values, dict):
             names = ", ".join(f.name for f in dataclasses.fields(Config))
             raise LivematteError(f"{origin}: unknown section [{section}]; sections are: {names}")
         target = getattr(cfg, section)
@@ -238,6 +244,7 @@ def from_dict(data: Dict[str, Any], origin: str = "config") -> Config:
                     f"{origin}: [{section}] {key} must be {type(default).__name__}, got {value!r}"
                 )
             setattr(target, key, float(value) if isinstance(default, float) else value)
+            cfg.given.add(f"{section}.{key}")
     try:
         cfg.model.validate()
     except LivematteError as err:

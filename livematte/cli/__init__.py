@@ -1,7 +1,8 @@
 """The ``livematte`` command. The only package that prints or exits.
 
-One module per job: :mod:`.files` (video, image, matte), :mod:`.live` (cam), :mod:`.tools` (bench,
-eval, doctor, models), :mod:`.common` (the shared processing flags and the Config they make).
+One module per job: :mod:`.files` (video, matte), :mod:`.stills` (image), :mod:`.serve` (serve),
+:mod:`.live` (cam), :mod:`.tools` (bench, eval, doctor, models), :mod:`.common` (the shared
+processing flags and the Config they make).
 
 Exit codes: 0 success, 1 a check failed (``doctor``), 2 a user error (one line on stderr),
 130 interrupted before anything was written.
@@ -19,11 +20,11 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
 from .. import __version__  # noqa: E402
 from ..types import LivematteError  # noqa: E402
-from . import files, live, tools  # noqa: E402
+from . import files, live, serve, stills, tools  # noqa: E402
 
 # the subcommands in the order ``livematte --help`` lists them
-COMMANDS = (files.add_video, files.add_image, files.add_matte, tools.add_bench, tools.add_eval, live.add_cam,
-            tools.add_doctor, tools.add_models)
+COMMANDS = (files.add_video, stills.add_image, files.add_matte, tools.add_bench, tools.add_eval, live.add_cam,
+            serve.add_serve, tools.add_doctor, tools.add_models)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""The file commands: ``video`` (a video or a folder of frames into a video), ``image`` and ``matte``."""
+"""The file commands: ``video`` (a video or a folder of frames into a video) and ``matte``
+(``image`` is :mod:`.stills`)."""
 from __future__ import annotations
 
 import os
@@ -20,17 +21,6 @@ def cmd_video(args) -> int:
     extra = f" and {args.alpha_out}" if args.alpha_out else ""
     print(f"{state} {stats.frames} frames to {args.output}{extra} ({stats.fps:.1f} fps)")
     return 130 if stats.interrupted and stats.frames == 0 else 0
-
-
-def cmd_image(args) -> int:
-    from .. import api
-
-    cfg = config_from_args(args)
-    written = api.process_images(args.inputs, args.output, config=cfg, fmt=args.format,
-                                 progress=lambda total: progress(total, "images"))
-    for path in written:
-        print(path)
-    return 0
 
 
 def cmd_matte(args) -> int:
@@ -56,16 +46,6 @@ def add_video(sub) -> None:
     s.add_argument("--preset", help="x264 speed preset (default veryfast)")
     add_processing_args(s)
     s.set_defaults(func=cmd_video)
-
-
-def add_image(sub) -> None:
-    """``livematte image IN... -o OUT``."""
-    s = sub.add_parser("image", help="process still images")
-    s.add_argument("inputs", nargs="+", metavar="IN")
-    s.add_argument("-o", "--output", required=True, metavar="OUT", help="a file for one input, or a folder")
-    s.add_argument("--format", choices=["png", "webp", "jpg"], help="file type when OUT is a folder (default png)")
-    add_processing_args(s)
-    s.set_defaults(func=cmd_image)
 
 
 def add_matte(sub) -> None:

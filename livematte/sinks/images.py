@@ -126,12 +126,20 @@ def save_image(path: str, picture: np.ndarray, *, flatten_color: Sequence[int] =
         TypeError / ValueError: ``picture`` is not uint8 or has the wrong shape.
     """
     path = os.fspath(path)
-    ext = _extension(path)
+    _write_atomic(path, encode_image(_extension(path), picture, flatten_color=flatten_color, quality=quality,
+                                     png_compression=png_compression))
+    return path
+
+
+def encode_image(ext: str, picture: np.ndarray, *, flatten_color: Sequence[int] = (255, 255, 255),
+                 quality: int = 95, png_compression: int = 1) -> bytes:
+    """The file bytes :func:`save_image` writes for a name ending in ``ext`` (``.png``, ``png``...):
+    for stdout and HTTP replies. Same arguments and errors."""
+    ext = _extension("x" + (ext if ext.startswith(".") else "." + ext))
     _check_picture(picture)
     if picture.ndim == 3 and picture.shape[2] == 4 and ext not in IMAGE_ALPHA_EXTENSIONS:
         picture = flatten(picture, flatten_color)
-    _write_atomic(path, _encode(ext, picture, quality, png_compression))
-    return path
+    return _encode(ext, picture, quality, png_compression)
 
 
 class ImageFilesSink(Sink):

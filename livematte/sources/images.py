@@ -1,10 +1,11 @@
 """Still images as frames: decoding one file robustly, and two sources built on it.
 
-``load_image`` turns any PNG / JPEG / WebP / BMP / TIFF the way a user meets it into RGB uint8
+``load_image`` turns any PNG / JPEG / WebP / GIF / BMP / TIFF the way a user meets it into RGB uint8
 ``(H, W, 3)``: grayscale and palette images are expanded, alpha is dropped (``load_image_rgba``
 keeps it), CMYK JPEGs are converted, 16-bit and float samples are scaled to 8 bit, and the EXIF
 orientation of JPEG and PNG files is applied, so the array is upright as a viewer shows it.
-Images with a side over :data:`MAX_SIDE` pixels are refused.
+Images with a side over :data:`MAX_SIDE` pixels are refused (from the header, before decoding,
+for PNG, JPEG, GIF and WebP). An animated GIF or WebP gives its first frame (GIF through Pillow).
 
 Example:
     >>> import os, tempfile, cv2, numpy as np
@@ -113,6 +114,22 @@ def _png_header(data: bytes) -> Tuple[Optional[Tuple[int, int]], int]:
     return size, orientation
 
 
+def _webp_size(head: bytes) -> Optional[Tuple[int, int]]:
+    """The canvas size of a RIFF WebP file (VP8X, VP8L or VP8 first chunk), or None."""
+    if len(head) < 30 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    chunk, body = head[12:16], head[20:]
+    if chunk == b"VP8X":
+        return 1 + int.from_bytes(body[4:7], "little"), 1 + int.from_bytes(body[7:10], "little")
+    if chunk == b"VP8L" and body[:1] == b"\x2f":
+        bits = int.from_bytes(body[1:5], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if chunk == b"VP8 " and body[3:6] == b"\x9d\x01\x2a":
+        w, h = struct.unpack("<HH", body[6:10])
+        return w & 0x3FFF, h & 0x3FFF
+    return None
+
+
 def _header(data: np.ndarray) -> Tuple[Optional[Tuple[int, int]], int]:
     """Size (when cheaply known) and EXIF orientation, read without decoding the pixels."""
     head = data[: 1 << 20].tobytes()  # EXIF and size live in the first few KiB
@@ -120,7 +137,17 @@ def _header(data: np.ndarray) -> Tuple[Optional[Tuple[int, int]], int]:
         return _jpeg_header(head)
     if head[:8] == b"\x89PNG\r\n\x1a\n":
         return _png_header(head)
+    if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
+        return struct.unpack("<HH", head[6:10]), 1  # the logical screen
+    if head[:4] == b"RIFF":
+        return _webp_size(head), 1
     return None, 1  # others: size checked after decoding; TIFF orientation is applied by the decoder
+
+
+def header_size(data: bytes) -> Optional[Tuple[int, int]]:
+    """(width, height) from a PNG, JPEG, GIF or WebP file's header, without decoding; None when
+    the format is another or the header is unreadable (a bomb check before any decoding)."""
+    return _header(np.frombuffer(data[: 1 << 20], np.uint8))[0]
 
 
 def _orient(image: np.ndarray, orientation: int) -> np.ndarray:
@@ -158,13 +185,39 @@ def _to_uint8(path: str, image: np.ndarray) -> np.ndarray:
     raise LivematteError(f"{path}: unsupported sample type {image.dtype} (use 8- or 16-bit images)")
 
 
+def _decode_gif(data: np.ndarray) -> Optional[np.ndarray]:
+    """The first frame of a GIF (OpenCV reads none) as BGR / BGRA uint8, through Pillow; None if unreadable."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as im:
+            im.seek(0)
+            rgba = im.convert("RGBA")
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds for a damaged file
+        return None
+    frame = np.asarray(rgba)  # (H, W, 4) RGBA
+    if frame[:, :, 3].min() == 255:
+        return cv2.cvtColor(frame, cv2.COLOR_RGBA2BGR)
+    return cv2.cvtColor(frame, cv2.COLOR_RGBA2BGRA)
+
+
 def _decode(path: str) -> np.ndarray:
     """Decode a file as stored, upright, in 8 bit: uint8 ``(H, W)``, ``(H, W, 3)`` BGR or ``(H, W, 4)`` BGRA."""
-    data = _read_bytes(path)
+    return _decode_data(path, _read_bytes(path))
+
+
+def _decode_data(path: str, data: np.ndarray) -> np.ndarray:
+    """:func:`_decode` of a file's bytes uint8 ``(N,)``; ``path`` names it in errors. An animated
+    GIF or WebP gives its first frame."""
     size, orientation = _header(data)
     if size is not None:
         _check_size(path, *size)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if data[:6].tobytes() in (b"GIF87a", b"GIF89a"):
+        image = _decode_gif(data)
+    else:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise LivematteError(f"{path}: not an image, or corrupt, or a format OpenCV cannot read")
     _check_size(path, image.shape[1], image.shape[0])
@@ -189,6 +242,14 @@ def load_image(path: str) -> np.ndarray:
             :data:`MAX_SIDE` pixels (the message names the file).
     """
     return _convert(_decode(path), (cv2.COLOR_GRAY2RGB, cv2.COLOR_BGR2RGB, cv2.COLOR_BGRA2RGB))  # (H, W, 3)
+
+
+def load_image_bytes(data: bytes, name: str = "-") -> np.ndarray:
+    """:func:`load_image` of a file's contents (stdin, an HTTP body); ``name`` names it in errors."""
+    if not data:
+        raise LivematteError(f"{name}: empty input, not an image")
+    array = np.frombuffer(data, np.uint8)  # (N,)
+    return _convert(_decode_data(name, array), (cv2.COLOR_GRAY2RGB, cv2.COLOR_BGR2RGB, cv2.COLOR_BGRA2RGB))
 
 
 def load_image_rgba(path: str) -> np.ndarray:
