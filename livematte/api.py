@@ -52,13 +52,19 @@ def live_matter(cfg: Config):
     return build_matter(cfg)
 
 
-def frame_path(cfg: Config, *, reuse_output: bool = False, segmenter=None):
+def frame_path(cfg: Config, *, reuse_output: bool = False, segmenter=None, still: bool = False):
     """``(matter, effect)`` for ``cfg`` on the engine it picks (``auto``: torch on CUDA, numpy on the
     CPU). The matter hands the effect its engine's alpha (a device tensor on CUDA: no round trip);
     the effect returns numpy pictures (``reuse_output``: views of pinned buffers reused 8 frames
-    later, for the file pipeline). ``segmenter``: a backend already built (random weights)."""
+    later, for the file pipeline). ``segmenter``: a backend already built (random weights).
+    ``still``: the full-quality path for still images (:class:`~livematte.still_matter.StillMatter`)."""
     engine = resolve_engine(cfg.model.engine, cfg.model.device)
-    matter = Matter(segmenter, cfg, engine=engine, output="engine")
+    if still:
+        from .still_matter import StillMatter
+
+        matter = StillMatter(segmenter, cfg, engine=engine, output="engine")
+    else:
+        matter = Matter(segmenter, cfg, engine=engine, output="engine")
     effect = make_effect(cfg.effect.background, blur_strength=cfg.effect.blur_strength, engine=engine,
                          reuse_output=reuse_output)
     return matter, effect
@@ -191,7 +197,7 @@ def process_images(inputs: List[str], output: str, *, config=None, background: O
     from .sources.images import load_image
 
     cfg = _config(config, background)
-    matter, effect = frame_path(cfg)
+    matter, effect = frame_path(cfg, still=True)
     to_dir = len(inputs) > 1 or os.path.isdir(output) or output.endswith(os.sep)
     if not to_dir and not is_image_path(output):
         raise LivematteError(f"{output}: not an image file name (.png, .webp, .jpg); give a folder for many inputs")

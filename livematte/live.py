@@ -220,17 +220,19 @@ class _SigintStop:
 
 def make_sink(spec: str, *, vcam_device: Optional[str] = None, vcam_backend: Optional[str] = None,
               vcam_format: str = "auto", crf: int = 20, preset: str = "veryfast", allow_remote: bool = False,
-              stream_fill: str = "chroma", on_event: Optional[Callable[[str], None]] = None) -> LiveSink:
+              stream_fill: str = "chroma", on_event: Optional[Callable[[str], None]] = None,
+              http_access: Optional[dict] = None) -> LiveSink:
     """``vcam`` | ``preview`` | ``null`` | a video file name -> a sink for :func:`run_live` (not opened).
 
     Also ``http://HOST:PORT`` (browser overlay page), ``udp://`` / ``tcp://`` / ``srt://`` / ``rtmp://``
     (a live H.264 stream, transparency flattened with ``stream_fill``) and ``-`` (raw RGBA on stdout).
+    ``http_access``: ``token`` / ``allow_origins`` for the overlay page (:class:`~.sinks.browser.BrowserSink`).
     """
     # -- outputs for OBS and pipes (livematte.sinks.browser / stream / pipe) --
     if spec.startswith("http://"):
         from .sinks.browser import BrowserSink
 
-        return BrowserSink(spec, allow_remote=allow_remote, on_event=on_event)
+        return BrowserSink(spec, allow_remote=allow_remote, on_event=on_event, **(http_access or {}))
     from .sinks.stream import StreamSink, is_stream_url
 
     if is_stream_url(spec):

@@ -1,11 +1,12 @@
 """Headless Chromium driven over the DevTools protocol (for the overlay test and the docs screenshots).
 
 Starts ``chromium --headless`` on a fresh profile with networking features off, finds the page
-target, and talks CDP through :class:`livematte.sinks.websocket.WebSocketClient`.
+target, and talks CDP through a ``websockets.sync.client`` connection.
 """
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import re
@@ -19,7 +20,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from livematte.sinks.websocket import WebSocketClient
+from websockets.sync.client import connect
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -47,7 +48,9 @@ class Chromium:
                                       f"--window-size={size[0]},{size[1]}", "about:blank"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self._ids = itertools.count(1)
+        self.timeout = timeout
         self.cdp = None
+        self._stack = contextlib.ExitStack()
         try:
             port = self._devtools_port(timeout)
             deadline = time.monotonic() + timeout
@@ -57,7 +60,8 @@ class Chromium:
                 if pages or time.monotonic() > deadline:
                     break
                 time.sleep(0.1)
-            self.cdp = WebSocketClient(pages[0]["webSocketDebuggerUrl"], timeout=timeout)
+            self.cdp = self._stack.enter_context(connect(  # a DevTools screenshot of a 4K page fits in max_size
+                pages[0]["webSocketDebuggerUrl"], open_timeout=timeout, max_size=64 << 20, compression=None))
             self.call("Emulation.setDefaultBackgroundColorOverride", color={"r": 0, "g": 0, "b": 0, "a": 0})
             self.call("Emulation.setDeviceMetricsOverride", width=size[0], height=size[1], deviceScaleFactor=1,
                       mobile=False)
@@ -84,7 +88,7 @@ class Chromium:
         ident = next(self._ids)
         self.cdp.send(json.dumps({"id": ident, "method": method, "params": params}))
         while True:
-            reply = json.loads(self.cdp.recv())
+            reply = json.loads(self.cdp.recv(self.timeout))
             if reply.get("id") == ident:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
@@ -102,9 +106,8 @@ class Chromium:
         return cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA)
 
     def close(self) -> None:
-        if self.cdp is not None:
-            self.cdp.close()
-            self.cdp = None
+        self._stack.close()
+        self.cdp = None
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -69,6 +69,7 @@ def cmd_cam(args) -> int:
     sinks = [make_sink(spec, vcam_device=args.vcam_device, vcam_backend=args.vcam_backend,
                        vcam_format=args.vcam_format, crf=cfg.output.crf, preset=cfg.output.preset,
                        allow_remote=args.allow_remote, stream_fill=args.stream_fill,
+                       http_access={"token": args.token, "allow_origins": args.allow_origin},
                        on_event=lambda m: print(f"livematte: {m}", file=sys.stderr, flush=True)) for spec in outputs]
     matter = live_matter(cfg)
     status = StatusLine()
@@ -113,7 +114,13 @@ def add_cam(sub) -> None:
     g.add_argument("--vcam-backend", help=argparse.SUPPRESS)  # a pyvirtualcam backend name (tests)
     o = s.add_argument_group("OBS outputs (http://, udp://, rtmp://)")
     o.add_argument("--allow-remote", action="store_true",
-                   help="let --to http://ADDRESS:PORT listen on a non-loopback address (others could watch the camera)")
+                   help="let --to http://ADDRESS:PORT listen on a non-loopback address (needs --token)")
+    o.add_argument("--token", metavar="TOKEN",
+                   help="access token for --to http://: the page is then http://HOST:PORT/?token=TOKEN (12+ URL-safe "
+                        "characters, e.g. from python -c \"import secrets; print(secrets.token_urlsafe())\")")
+    o.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="a web origin (scheme://host[:port]) besides the page's own whose pages may connect to "
+                        "--to http://; repeat for several")
     o.add_argument("--stream-fill", default="chroma", metavar="chroma[:COLOR]|blur|COLOR",
                    help="behind the person in udp/rtmp streams when --background transparent (they carry no alpha; "
                         "default chroma: green, for a Chroma Key filter)")

@@ -50,6 +50,9 @@ class NumpyOps:
     def exp(self, x: np.ndarray) -> np.ndarray:
         return np.exp(x).astype(np.float32, copy=False)
 
+    def cos(self, x: np.ndarray) -> np.ndarray:
+        return np.cos(x).astype(np.float32, copy=False)
+
     def abs(self, x: np.ndarray) -> np.ndarray:
         return np.abs(x)
 
@@ -132,6 +135,10 @@ class NumpyOps:
         (c0, c1, cw), (r0, r1, rw) = _taps(m[0, 0], m[0, 2], w, values.shape[1]), _taps(m[1, 1], m[1, 2], h, values.shape[0])
         rows = values[r0] + rw[:, None] * (values[r1] - values[r0])  # (h, n)
         return rows[:, c0] + cw[None, :] * (rows[:, c1] - rows[:, c0])
+
+    def flip_x(self, x: np.ndarray) -> np.ndarray:
+        """Mirrored left to right (a new array)."""
+        return cv2.flip(x, 1)
 
     # ------------------------------------------------------------------ filters
     def box_filter(self, x: np.ndarray, radius: int) -> np.ndarray:

@@ -125,6 +125,9 @@ class TorchOps:
     def exp(self, x):
         return torch.exp(x)
 
+    def cos(self, x):
+        return torch.cos(x)
+
     def abs(self, x):
         return torch.abs(x)
 
@@ -235,6 +238,10 @@ class TorchOps:
         s = (self.arange(n_out) * scale + offset).clamp_(0, n_in - 1)
         i0 = torch.floor(s)
         return i0.long(), (i0 + 1).clamp_(max=n_in - 1).long(), s - i0
+
+    def flip_x(self, x: torch.Tensor) -> torch.Tensor:
+        """Mirrored left to right (a new tensor)."""
+        return torch.flip(x, dims=[1])
 
     # ------------------------------------------------------------------ filters
     def box_filter(self, x: torch.Tensor, radius: int) -> torch.Tensor:

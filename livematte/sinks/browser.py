@@ -13,12 +13,14 @@ Threads and hand-offs::
   (JPEG 4:4:4, so background colour does not bleed into the person's edge).
 * A viewer has at most :data:`IN_FLIGHT` pictures sent but not yet drawn (the page acknowledges
   each one); newer pictures replace a waiting one, so a slow viewer gets fewer frames (counted in
-  its ``dropped``) and neither the live loop nor the other viewers wait. A viewer that makes no
-  progress for :data:`SEND_TIMEOUT` seconds is disconnected.
+  its ``dropped``) and neither the live loop nor the other viewers wait. A viewer whose socket
+  takes no data for ``limits.send_timeout`` s, or that acknowledges nothing for
+  ``limits.ack_timeout`` s, is disconnected.
 * Latency: from ``write`` to the page's acknowledgement that it drew the picture
   (``latency_ms``, the last 300 values).
-* Safety: binds to loopback unless ``allow_remote``; requests whose ``Host`` or ``Origin`` are not
-  this server are refused (another web page in a browser cannot watch the camera).
+* Safety: the server (:mod:`.overlay_server`, on the ``websockets`` library) binds to loopback
+  unless ``allow_remote`` (which needs a ``token``), and refuses foreign Host / Origin headers
+  (:mod:`.access`): another web page in a browser cannot watch the camera.
 
 Binary message per picture (big-endian)::
 
@@ -27,29 +29,25 @@ Binary message per picture (big-endian)::
 from __future__ import annotations
 
 import collections
-import errno
-import http.server
-import ipaddress
 import struct
 import threading
 import time
 import zlib
-from importlib import resources
-from typing import Callable, Deque, Dict, List, Optional, Tuple
-from urllib.parse import urlsplit
+from typing import Callable, Deque, Dict, Iterable, List, Optional, Tuple
 
 import cv2
 import numpy as np
+from websockets.exceptions import ConnectionClosed
 
-from ..types import Frame, LivematteError, StreamInfo
-from . import websocket as ws
+from ..types import Frame, StreamInfo
+from .access import AccessPolicy, check_token, parse_http_target
 from .base import LiveSink
+from .overlay_server import Limits, OverlayServer, set_send_timeout
 
 HEADER = struct.Struct(">4sIIIHH")
 MAGIC = b"LMF1"
 IN_FLIGHT = 2  # pictures sent and not yet drawn, per viewer
 ACK_GRACE = 1.0  # s: send anyway when a viewer has acknowledged nothing for this long
-SEND_TIMEOUT = 5.0  # s: a viewer whose socket takes no data for this long is disconnected
 
 
 def png_grey_alpha(alpha: np.ndarray, level: int = 1) -> bytes:
@@ -83,44 +81,18 @@ def encode_picture(picture: np.ndarray, seq: int, quality: int = 85) -> bytes:
     return HEADER.pack(MAGIC, seq & 0xFFFFFFFF, len(jpeg), len(png), w, h) + jpeg.tobytes() + png
 
 
-def parse_http_target(spec: str, *, allow_remote: bool = False) -> Tuple[str, int]:
-    """``http://HOST:PORT`` -> ``(bind address, port)``; HOST empty or ``localhost`` means 127.0.0.1.
-
-    Raises:
-        LivematteError: not host:port, or a non-loopback address without ``allow_remote``.
-    """
-    parts = urlsplit(spec)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if parts.scheme != "http" or port is None or parts.path not in ("", "/") or parts.query:
-        raise LivematteError(f"--to {spec}: expected http://127.0.0.1:PORT (for example http://127.0.0.1:8765)")
-    host = parts.hostname or "127.0.0.1"
-    if host == "localhost":
-        host = "127.0.0.1"
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        raise LivematteError(f"--to {spec}: give an IP address to listen on, not {host!r}") from None
-    if not loopback and not allow_remote:
-        raise LivematteError(f"--to {spec}: {host} is reachable from other machines, which could then watch the "
-                             "camera; add --allow-remote to serve there, or use http://127.0.0.1:PORT")
-    return host, port
-
-
 class _Viewer:
     """One connected page: a mailbox of the latest message and the counts of what it got."""
 
-    def __init__(self, sock, name: str):
-        self.sock, self.name = sock, name
+    def __init__(self, connection, name: str):
+        self.connection, self.name = connection, name
         self.cond = threading.Condition()
         self.item: Optional[Tuple[int, float, bytes]] = None  # (seq, write time, message)
         self.unacked: Dict[int, float] = {}
         self.last_ack = time.perf_counter()
+        self.awaiting_since: Optional[float] = None  # first send not yet followed by an ack
         self.sent = self.drawn = self.dropped = 0
         self.closed: Optional[str] = None
-        self.send_lock = threading.Lock()
 
     def offer(self, seq: int, stamp: float, message: bytes) -> None:
         with self.cond:
@@ -135,9 +107,16 @@ class _Viewer:
                 self.closed = reason
             self.cond.notify_all()
 
-    def send(self, opcode: int, payload: bytes) -> None:
-        with self.send_lock:
-            self.sock.sendall(ws.encode_frame(opcode, payload))
+    def acknowledge(self, seq: int, now: float) -> Optional[float]:
+        """The page drew picture ``seq``: its write time (None if unknown); older ones leave the flight."""
+        with self.cond:
+            stamp = self.unacked.pop(seq, None)
+            for old in [s for s in self.unacked if s < seq]:
+                del self.unacked[old]  # skipped by the page: no longer in flight
+            self.last_ack = now
+            self.awaiting_since = now if self.unacked else None
+            self.cond.notify_all()
+        return stamp
 
 
 class BrowserSink(LiveSink):
@@ -145,21 +124,28 @@ class BrowserSink(LiveSink):
 
     Args:
         spec: ``http://HOST:PORT``; port 0 picks a free one (see ``url`` after ``open``).
-        allow_remote: allow a non-loopback HOST.
+        allow_remote: allow a non-loopback HOST (requires ``token``).
+        token: access token the page URL must carry as ``?token=`` (None: none needed on loopback).
+        allow_origins: web origins besides the page's own that may connect (``--allow-origin``).
         quality: JPEG quality of the colour.
+        limits: connection / viewer / size / time caps (:class:`~.overlay_server.Limits`).
         on_event: called with one-line messages (listening, viewers coming and going); never required.
 
     Attributes:
-        url: the page's address (after ``open``).
+        url: the page's address (after ``open``; with ``?token=`` when there is one).
         latency_ms: write-to-drawn times in ms of recent pictures, over all viewers.
         dropped: pictures a viewer did not get because it was still busy (all viewers together).
     """
 
-    def __init__(self, spec: str, *, allow_remote: bool = False, quality: int = 85,
+    def __init__(self, spec: str, *, allow_remote: bool = False, token: Optional[str] = None,
+                 allow_origins: Iterable[str] = (), quality: int = 85, limits: Limits = Limits(),
                  on_event: Optional[Callable[[str], None]] = None):
         self.spec = spec
-        self.host, self.port = parse_http_target(spec, allow_remote=allow_remote)
-        self.allow_remote, self.quality = allow_remote, quality
+        self.token = check_token(token)
+        self.host, self.port = parse_http_target(spec, allow_remote=allow_remote, token=self.token)
+        self.allow_remote, self.quality, self.limits = allow_remote, quality, limits
+        self.allow_origins = tuple(allow_origins)
+        AccessPolicy(self.host, self.port, origins=self.allow_origins)  # checks the origins now
         self.on_event = on_event or (lambda message: None)
         self.url = spec
         self.latency_ms: Deque[float] = collections.deque(maxlen=300)
@@ -172,32 +158,25 @@ class BrowserSink(LiveSink):
         self._pending: Optional[Tuple[np.ndarray, float]] = None
         self._seq = 0
         self._stop = threading.Event()
-        self._server: Optional[_Server] = None
+        self._server: Optional[OverlayServer] = None
         self._threads: List[threading.Thread] = []
 
     # -- sink contract ------------------------------------------------------------------
     def open(self, info: StreamInfo, alpha: bool = False) -> None:
         """Start listening (raises LivematteError when the port is taken) and the encoder thread."""
         self.info = info
-        sink = self
-
-        class Handler(_Handler):
-            owner = sink
-
-        try:
-            self._server = _Server((self.host, self.port), Handler)
-        except OSError as err:
-            if err.errno == errno.EADDRINUSE:
-                raise LivematteError(f"--to {self.spec}: port {self.port} is already in use (another livematte or "
-                                     "program?); pick another port") from None
-            raise LivematteError(f"--to {self.spec}: cannot listen ({err.strerror or err})") from None
-        host, port = self._server.server_address[:2]
-        self.port = port
-        self.url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
-        for target, name in ((self._server.serve_forever, "livematte-http"), (self._encode_loop, "livematte-encode")):
-            t = threading.Thread(target=target, daemon=True, name=name)
-            t.start()
-            self._threads.append(t)
+        self._server = OverlayServer(
+            self.host, self.port, self.spec, limits=self.limits, viewer_count=lambda: len(self.viewers),
+            policy_for=lambda port: AccessPolicy(self.host, port, remote=self.allow_remote,
+                                                 origins=self.allow_origins, token=self.token),
+            on_viewer=self._serve_viewer, on_event=self._event)
+        host, self.port = self._server.host, self._server.port
+        self.url = f"http://{'[' + host + ']' if ':' in host else host}:{self.port}/"
+        if self.token:
+            self.url += f"?token={self.token}"
+        t = threading.Thread(target=self._encode_loop, daemon=True, name="livematte-encode")
+        t.start()
+        self._threads.append(t)
         self._event(f"serving {self.url} ({info.width}x{info.height}): add it to OBS as a Browser Source of that size")
         if not alpha:
             self._event("the picture has no transparency (use --background transparent for a cut-out)")
@@ -218,14 +197,9 @@ class BrowserSink(LiveSink):
         with self._mail:
             self._mail.notify_all()
         for viewer in list(self.viewers):
-            try:
-                viewer.send(ws.CLOSE, struct.pack(">H", 1001))
-            except OSError:
-                pass
             viewer.close("livematte stopped")
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
         for t in self._threads:
             t.join(timeout=5)
 
@@ -257,8 +231,10 @@ class BrowserSink(LiveSink):
             for viewer in list(self.viewers):
                 viewer.offer(self._seq, stamp, message)
 
-    def _serve_viewer(self, viewer: _Viewer) -> None:
-        """Runs on the request's thread: a reader thread takes acks, this thread sends."""
+    def _serve_viewer(self, connection) -> None:
+        """Runs on the connection's thread: a reader thread takes acks, this thread sends."""
+        viewer = _Viewer(connection, "%s:%d" % connection.remote_address[:2])
+        set_send_timeout(connection.socket, self.limits.send_timeout)
         with self._lock:
             self.viewers.append(viewer)
         self._event(f"viewer {viewer.name} connected")
@@ -266,32 +242,35 @@ class BrowserSink(LiveSink):
         reader.start()
         try:
             self._send_loop(viewer)
-        except (OSError, ws.ConnectionClosed) as err:
-            viewer.close("too slow (took no data for %.0f s)" % SEND_TIMEOUT if isinstance(err, TimeoutError)
-                         else f"connection lost ({err})")
+        except ConnectionClosed as err:
+            cause = err.__cause__
+            viewer.close(f"too slow (took no data for {self.limits.send_timeout:.0f} s)"
+                         if isinstance(cause, (BlockingIOError, TimeoutError)) else f"connection lost ({err})")
         finally:
-            with self._lock:
-                self.viewers.remove(viewer)
-                self._gone_dropped += viewer.dropped
-            try:
-                viewer.sock.shutdown(2)
-            except OSError:
-                pass
+            connection.close(1001 if self._stop.is_set() else 1000)
             reader.join(timeout=2)
             self._event(f"viewer {viewer.name} disconnected: {viewer.closed}; it drew {viewer.drawn} pictures, "
                         f"{viewer.dropped} left out for it")
+            with self._lock:  # last: a caller seeing no viewers has seen their events
+                self.viewers.remove(viewer)
+                self._gone_dropped += viewer.dropped
 
     def _send_loop(self, viewer: _Viewer) -> None:
         while True:
             with viewer.cond:
                 while viewer.closed is None and not self._ready(viewer):
                     viewer.cond.wait(0.1)
+                    waiting = viewer.awaiting_since
+                    if waiting is not None and time.perf_counter() - waiting > self.limits.ack_timeout:
+                        viewer.closed = f"acknowledged no picture for {self.limits.ack_timeout:g} s"
                 if viewer.closed is not None:
                     return
                 seq, stamp, message = viewer.item
                 viewer.item = None
                 viewer.unacked[seq] = stamp
-            viewer.send(ws.BINARY, message)  # socket timeout SEND_TIMEOUT: a stuck viewer raises here
+                if viewer.awaiting_since is None:
+                    viewer.awaiting_since = time.perf_counter()
+            viewer.connection.send(message)  # SO_SNDTIMEO: a viewer that stopped reading raises here
             viewer.sent += 1
 
     @staticmethod
@@ -307,90 +286,20 @@ class BrowserSink(LiveSink):
         return False
 
     def _read_acks(self, viewer: _Viewer) -> None:
-        alive = lambda: viewer.closed is None and not self._stop.is_set()  # noqa: E731
         try:
-            while alive():
-                op, payload = ws.read_message(viewer.sock, lambda p: viewer.send(ws.PONG, p), alive)
-                if op != ws.TEXT or not payload.startswith(b"drawn "):
+            for message in viewer.connection:
+                if not isinstance(message, str) or not message.startswith("drawn "):
+                    continue
+                try:
+                    seq = int(message[6:])
+                except ValueError:
                     continue
                 now = time.perf_counter()
-                with viewer.cond:
-                    stamp = viewer.unacked.pop(int(payload[6:]), None)
-                    for old in [s for s in viewer.unacked if s < int(payload[6:])]:
-                        del viewer.unacked[old]  # skipped by the page: no longer in flight
-                    viewer.last_ack = now
-                    viewer.cond.notify_all()
+                stamp = viewer.acknowledge(seq, now)
                 if stamp is not None:
                     viewer.drawn += 1
                     self.latency_ms.append((now - stamp) * 1000.0)
-        except (ws.ConnectionClosed, OSError, ValueError) as err:
-            viewer.close("closed by the viewer" if "closed" in str(err) else f"connection lost ({err})")
+            viewer.close("closed by the viewer")
+        except ConnectionClosed as err:
+            viewer.close(f"connection lost ({err})")
         viewer.close("livematte stopped")
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:  # a client that hung up: not worth a traceback
-        pass
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """``/``: the page; ``/ws``: the picture stream. Refuses foreign Host/Origin headers."""
-
-    owner: BrowserSink
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args) -> None:  # library code does not print
-        pass
-
-    def _trusted(self) -> bool:
-        if self.owner.allow_remote:
-            return True
-        host = (self.headers.get("Host") or "").lower()
-        port = self.owner.port
-        names = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", f"{self.owner.host}:{port}"}
-        origin = self.headers.get("Origin")
-        return host in names and (origin is None or origin.lower() in {f"http://{n}" for n in names})
-
-    def _reply(self, code: int, body: bytes, ctype: str = "text/plain; charset=utf-8") -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        if not self._trusted():
-            self.owner._event(f"refused a request from {self.client_address[0]} (Host {self.headers.get('Host')!r}, "
-                              f"Origin {self.headers.get('Origin')!r})")
-            self._reply(403, b"forbidden: this page only serves its own address\n")
-            return
-        path = self.path.split("?", 1)[0]
-        if path == "/":
-            self._reply(200, page_html(), "text/html; charset=utf-8")
-        elif path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
-            self._upgrade()
-        else:
-            self._reply(404, b"not found\n")
-
-    def _upgrade(self) -> None:
-        key = self.headers.get("Sec-WebSocket-Key")
-        if not key or self.headers.get("Sec-WebSocket-Version") != "13":
-            self._reply(400, b"bad websocket request\n")
-            return
-        self.send_response(101)
-        self.send_header("Upgrade", "websocket")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Sec-WebSocket-Accept", ws.accept_key(key))
-        self.end_headers()
-        self.wfile.flush()
-        self.close_connection = True
-        self.connection.settimeout(SEND_TIMEOUT)
-        self.owner._serve_viewer(_Viewer(self.connection, "%s:%d" % self.client_address[:2]))
-
-
-def page_html() -> bytes:
-    """The overlay page (``overlay_page.html``, shipped as package data)."""
-    return resources.files("livematte.sinks").joinpath("overlay_page.html").read_bytes()
