@@ -20,11 +20,11 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 
 from .. import __version__  # noqa: E402
 from ..types import LivematteError  # noqa: E402
-from . import files, live, serve, stills, tools  # noqa: E402
+from . import batch, files, live, serve, stills, tools  # noqa: E402
 
 # the subcommands in the order ``livematte --help`` lists them
 COMMANDS = (files.add_video, stills.add_image, files.add_matte, tools.add_bench, tools.add_eval, live.add_cam,
-            serve.add_serve, tools.add_doctor, tools.add_models)
+            batch.add_batch, serve.add_serve, tools.add_doctor, tools.add_models)
 
 
 def build_parser() -> argparse.ArgumentParser:
