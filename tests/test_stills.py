@@ -72,3 +72,17 @@ def test_the_still_path_on_both_engines():
         assert ca == cb, f"still {i}: crop {ca} vs {cb}"
         assert_twins(a, b, f"still {i}")
 
+
+
+def test_the_image_command_uses_the_still_path(tmp_path):
+    import cv2
+
+    from livematte import cli
+
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), cv2.cvtColor(sample_frame(30), cv2.COLOR_RGB2BGR))
+    out = tmp_path / "out.png"
+    assert cli.main(["image", str(src), "-o", str(out)]) == 0  # a transparent cut-out by default
+    alpha = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)[..., 3] / 255.0
+    ref = StillMatter(None, Config(), engine=numpy_engine())(sample_frame(30))
+    assert np.abs(alpha - ref).max() <= 1 / 255 + 1e-6

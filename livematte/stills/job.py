@@ -33,8 +33,11 @@ MAX_EFFECTS = 16
 
 
 def still_matter(cfg: Config) -> Matter:
-    """The matter the image command uses for ``cfg`` (on the engine the config picks)."""
-    return Matter(None, cfg, engine=resolve_engine(cfg.model.engine, cfg.model.device), output="engine")
+    """The matter the image command uses for ``cfg`` (on the engine the config picks): the still
+    path at full quality (:class:`~livematte.still_matter.StillMatter`)."""
+    from ..still_matter import StillMatter
+
+    return StillMatter(None, cfg, engine=resolve_engine(cfg.model.engine, cfg.model.device), output="engine")
 
 
 def holds_alpha(fmt: str) -> bool:
