@@ -14,6 +14,7 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
+from .atomic import remove_stale
 from .config import Config, load_config
 from .effects import make_effect
 from .io import check_not_input, check_output, is_image_path, open_source, video_sink
@@ -153,6 +154,10 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
         alpha_output = Output(video_sink(alpha_out, audio_from=None, crf=cfg.output.crf, preset=cfg.output.preset), "alpha_rgb")
     else:
         alpha_output = None
+    for target in (output, alpha_out):
+        if target is not None and target != "-" and on_event is not None:
+            for name in remove_stale(target):
+                on_event(f"removed {name}, a partial file left by a run that was killed")
     with open_source(input) as source:
         info = source.info
         audio = info.path if info.has_audio else None

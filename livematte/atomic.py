@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Optional, Union
+from typing import List, Optional, Union
 
 from livematte.types import LivematteError
 
@@ -32,12 +32,51 @@ PathLike = Union[str, "os.PathLike[str]"]
 def temp_path_for(path: PathLike) -> Path:
     """A fresh hidden temporary name beside ``path`` that ends with the same extension.
 
-    ``out/clip.mp4`` -> ``out/.clip.lm-1a2b3c4d.part.mp4``. The name is random, so two
-    writers of the same target never collide; nothing is created on disk.
+    ``out/clip.mp4`` -> ``out/.clip.lm-4242-1a2b3c4d.part.mp4`` (the writer's process id, then a
+    random token), so two writers of the same target never collide and a file left by a killed
+    process can be recognised (:func:`remove_stale`); nothing is created on disk.
     """
     p = Path(path)
     token = secrets.token_hex(4)
-    return p.with_name(f".{p.stem}.lm-{token}.part{p.suffix}")
+    return p.with_name(f".{p.stem}.lm-{os.getpid()}-{token}.part{p.suffix}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale(path: PathLike) -> List[Path]:
+    """Delete the temporary files of ``path`` left by writers that no longer run (SIGKILL, a crash).
+
+    Only names made by :func:`temp_path_for` for this very target whose process id is not alive
+    are removed; returns them (for one line saying so). Never raises for an unreadable folder.
+    """
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    prefix, suffix = f".{p.stem}.lm-", f".part{p.suffix}"
+    removed: List[Path] = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        middle = name[len(prefix):len(name) - len(suffix)].split("-")
+        if len(middle) != 2 or not middle[0].isdigit() or int(middle[0]) == os.getpid() or _alive(int(middle[0])):
+            continue
+        try:
+            (parent / name).unlink()
+            removed.append(parent / name)
+        except OSError:
+            pass
+    return removed
 
 
 def check_writable_dir(path: PathLike) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Dict, Optional
 
+from .config_check import check_config, coerce
 from .stages.mask import MaskOptions
 from .types import LivematteError
 
@@ -232,23 +233,9 @@ def from_dict(data: Dict[str, Any], origin: str = "config") -> Config:
         for key, value in values.items():
             if key not in fields:
                 raise LivematteError(f"{origin}: unknown key {key!r} in [{section}]; keys are: {', '.join(fields)}")
-            default = getattr(target, key)
-            if default is None and not isinstance(value, str):  # optional paths and names
-                raise LivematteError(f"{origin}: [{section}] {key} must be a string, got {value!r}")
-            if isinstance(value, bool) and default is not None and not isinstance(default, bool):
-                raise LivematteError(f"{origin}: [{section}] {key} must be {type(default).__name__}, got {value!r}")
-            if default is not None and not isinstance(value, type(default)) and not (
-                isinstance(default, float) and isinstance(value, int)
-            ):
-                raise LivematteError(
-                    f"{origin}: [{section}] {key} must be {type(default).__name__}, got {value!r}"
-                )
-            setattr(target, key, float(value) if isinstance(default, float) else value)
+            setattr(target, key, coerce(section, type(target), key, value, origin))  # types from the annotations
             cfg.given.add(f"{section}.{key}")
-    try:
-        cfg.model.validate()
-    except LivematteError as err:
-        raise LivematteError(f"{origin}: [model] {err}") from None
+    check_config(cfg, origin)  # finite, in range, known names
     return cfg
 
 

@@ -19,7 +19,6 @@ Threads and hand-offs::
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 from typing import Callable, Dict, List, Optional
@@ -29,6 +28,7 @@ import numpy as np
 
 from .effects import IMAGE_EXTENSIONS, make_effect, spec_keywords
 from .live_stats import LiveStats, write_stats
+from .signals import StopEvent
 from .sinks.base import LiveSink, check_live_sinks
 from .sinks.recorder import RECORD_TIME_BASE, NullSink, Recorder, fit_picture  # noqa: F401 (re-exported)
 from .sources.camera import SourceLost
@@ -195,29 +195,6 @@ class EffectControls:
         return "changed"
 
 
-class _SigintStop:
-    """First Ctrl-C sets ``event`` (a clean stop); a second one raises KeyboardInterrupt."""
-
-    def __init__(self, event: threading.Event, enabled: bool):
-        self.event = event
-        self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self._old = None
-
-    def _handler(self, signum, frame) -> None:
-        if self.event.is_set():
-            raise KeyboardInterrupt
-        self.event.set()
-
-    def __enter__(self):
-        if self.enabled:
-            self._old = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.enabled:
-            signal.signal(signal.SIGINT, self._old)
-
-
 def make_sink(spec: str, *, vcam_device: Optional[str] = None, vcam_backend: Optional[str] = None,
               vcam_format: str = "auto", crf: int = 20, preset: str = "veryfast", allow_remote: bool = False,
               stream_fill: str = "chroma", on_event: Optional[Callable[[str], None]] = None,
@@ -286,8 +263,8 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
     """Run ``source`` (not yet opened) through ``matter`` and ``controls.effect`` into ``sinks`` until stopped.
 
     Stops at ``duration`` seconds, after ``max_frames`` frames out, at the end of a file source
-    (unless ``loop``), on the key q in a preview, when ``stop`` is set, or on Ctrl-C (the first one
-    stops cleanly when called from the main thread; a second one interrupts). The sinks are always
+    (unless ``loop``), on the key q in a preview, when ``stop`` is set, or on Ctrl-C or SIGTERM / SIGHUP / SIGQUIT
+    (called from the main thread: the first one stops cleanly, later ones wait for the finish). The sinks are always
     closed, so a recording is finished and plays. ``stats_json`` is written at exit.
     A sink with a ``problem`` after opening goes into ``stats.warnings`` (its ``describe()``).
 
@@ -306,7 +283,13 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
         raise
     stats.warnings.extend(sink.describe() for sink in sinks if sink.problem)
     blank = Frame(image=np.zeros((info.height, info.width, 3), np.uint8))
-    controls.effect.apply(blank.image, matter(blank))  # warm up (first-call allocations), then forget it
+    try:
+        controls.effect.apply(blank.image, matter(blank))  # warm up (first-call allocations), then forget it
+    except BaseException:  # Ctrl-C here: nothing recorded yet, nothing left behind
+        for sink in sinks:
+            sink.abort()
+        source.close()
+        raise
     matter.reset()
 
     period = 1.0 / float(info.fps)
@@ -317,7 +300,7 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
     epoch, next_keepalive, failure = 0, 0.0, None
     start = time.perf_counter()
     next_status = start + status_every
-    with _SigintStop(stop, handle_sigint):
+    with StopEvent(stop, handle_sigint):
         try:
             capture.start()
             while True:

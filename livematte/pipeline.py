@@ -13,14 +13,15 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 import cv2
 import numpy as np
 
+from . import signals
 from .engine import as_numpy
 from .matter import Matter
-from .types import Frame, Sink, StreamInfo
+from .types import Frame, LivematteError, Sink, StreamInfo
 from .worker import END as _END
 from .worker import Worker
 
@@ -88,18 +89,31 @@ class _Reader(threading.Thread):
 
 class _Writer(Worker):
     """Hands computed pictures to every output in order; applies the effect first when given one
-    (then the effect and the encoder share this thread, and the matte has the other to itself)."""
+    (then the effect and the encoder share this thread, and the matte has the other to itself).
+
+    An output whose sink fails to write (``LivematteError``: a full disk) fails alone: it is
+    aborted, kept in ``failed`` (index -> error) and skipped from then on; the others go on
+    (when every output has failed, the error ends the run)."""
 
     def __init__(self, outputs: List[Output], effect=None, depth: int = 4):
         super().__init__("livematte-write", depth, self._write)
         self.outputs, self.effect = outputs, effect
+        self.failed: Dict[int, LivematteError] = {}
 
     def _write(self, item) -> None:
         frame, picture, alpha = item
         if self.effect is not None:
             picture = self.effect.apply(frame.image, alpha)
-        for out in self.outputs:
-            out.sink.write(_select(out.kind, picture, alpha), frame)
+        for index, out in enumerate(self.outputs):
+            if index in self.failed:
+                continue
+            try:
+                out.sink.write(_select(out.kind, picture, alpha), frame)
+            except LivematteError as err:
+                self.failed[index] = err
+                out.sink.abort()
+                if len(self.failed) == len(self.outputs):
+                    raise
 
 
 class _Back(Worker):
@@ -143,7 +157,8 @@ def run(
 
     Each output's sink is opened here (``alpha`` = the effect's pictures carry alpha) and closed
     at the end, also after Ctrl-C; on any other error the sinks are aborted (no partial file is
-    left under the requested name) and the error is raised.
+    left under the requested name) and the error is raised. An output that fails to write fails
+    alone (see :class:`_Writer`): the others are finished, then a ``LivematteError`` names it.
     """
     stats = RunStats()
     opened: List[Output] = []
@@ -184,7 +199,7 @@ def run(
         stats.interrupted = True
     except BaseException as err:
         failed = err
-    finally:
+    with signals.shield():  # a second Ctrl-C (or a SIGTERM) now waits for the outputs to be finished
         reader.stop.set()
         if back is not None:  # it finishes the frames already started, then ends the writer
             back.q.put(_END)
@@ -192,11 +207,27 @@ def run(
         writer.q.put(_END)
         writer.join()
         stats.seconds = time.perf_counter() - start
-    failed = failed or (back.error if back is not None else None) or writer.error or reader.error
-    if failed is not None:
-        for out in outputs:
-            out.sink.abort()
-        raise failed
-    for out in outputs:
-        out.sink.close()
+        failed = failed or (back.error if back is not None else None) or writer.error or reader.error
+        if failed is not None:
+            for out in outputs:
+                out.sink.abort()
+            raise failed
+        _close(outputs, writer.failed, stats)
+    stats.interrupted = stats.interrupted or signals.received() is not None
     return stats
+
+
+def _close(outputs: List[Output], failed: Dict[int, LivematteError], stats: RunStats) -> None:
+    """Finish every output that has not failed; then one ``LivematteError`` naming those that
+    failed (while writing or finishing) and the ones kept."""
+    for index, out in enumerate(outputs):
+        if index in failed:
+            continue
+        try:
+            out.sink.close()
+        except LivematteError as err:
+            failed[index] = err
+    if failed:
+        kept = [outputs[i].sink.describe() for i in range(len(outputs)) if i not in failed]
+        what = "; ".join(str(failed[i]) for i in sorted(failed))
+        raise LivematteError(what + (f"; kept {', '.join(kept)} ({stats.frames} frames)" if kept else ""))

@@ -265,7 +265,7 @@ def test_ctrl_c_leaves_a_playable_file(tmp_path):
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 0, stderr
+    assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert out.exists() and [p for p in os.listdir(tmp_path) if p not in ("long.mp4", "o.mp4")] == []
     n = probe(out)["frames"]

@@ -258,7 +258,8 @@ def test_frame_directory_source_natural_order_and_filtering(tmp_path):
         frames = list(source)
     assert [f.name for f in frames] == ["f1", "f2", "F3", "f10"]
     assert [f.index for f in frames] == [0, 1, 2, 3]
-    assert frames[2].image.shape == (9, 5, 3)
+    assert frames[2].image.shape == (6, 8, 3)  # another size: letterboxed into the first frame's
+    assert "1 frames differ in size" in source.warning
 
 
 def test_frame_directory_source_errors(tmp_path):

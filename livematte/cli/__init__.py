@@ -5,7 +5,8 @@ One module per job: :mod:`.files` (video, matte), :mod:`.stills` (image), :mod:`
 processing flags and the Config they make).
 
 Exit codes: 0 success, 1 a check failed (``doctor``), 2 a user error (one line on stderr),
-130 interrupted before anything was written.
+128 + N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT: outputs are finished
+and renamed into place first; see :mod:`livematte.signals`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ import os
 import sys
 from typing import List, Optional
 
+from .. import signals as _signals
+
+if os.path.basename(sys.argv[0]) in ("livematte", "__main__.py"):  # the program, not an import
+    _signals.install(early=True)  # Ctrl-C while the libraries load: exit 130, no traceback
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe / TFLite chatter on stderr
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
@@ -39,14 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run ``livematte ARGV``; returns the exit code (LivematteError -> one line on stderr, 2)."""
+    """Run ``livematte ARGV``; returns the exit code (LivematteError -> one line on stderr, 2;
+    a stop signal -> 128 + its number, after the command finished what it had written)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except LivematteError as err:
-        print(f"livematte: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("livematte: interrupted", file=sys.stderr)
-        return 130
+    with _signals.handling():
+        try:
+            code = args.func(args)
+        except LivematteError as err:
+            print(f"livematte: error: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("livematte: interrupted", file=sys.stderr)
+            return _signals.exit_code()
+        return _signals.exit_code() if _signals.received() is not None else code

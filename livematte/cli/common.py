@@ -49,6 +49,7 @@ def config_from_args(args):
     Raises LivematteError on an unknown preset or a bad value (model engine, mask options).
     """
     from ..config import load_config
+    from ..config_check import check_config
 
     cfg = load_config(args.config)
     cfg.override("model", name=args.model, runtime=args.runtime, device=args.device, engine=args.engine,
@@ -60,8 +61,7 @@ def config_from_args(args):
         cfg.override("output", crf=args.crf, preset=args.preset)
     if hasattr(args, "background"):
         cfg.override("effect", background=args.background, blur_strength=args.blur_strength)
-    cfg.model.validate()
-    cfg.mask.validate()
+    check_config(cfg, "flags")  # every value: type, finite, in range
     return cfg
 
 

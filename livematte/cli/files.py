@@ -20,7 +20,7 @@ def cmd_video(args) -> int:
     state = "interrupted: kept" if stats.interrupted else "wrote"
     extra = f" and {args.alpha_out}" if args.alpha_out else ""
     print(f"{state} {stats.frames} frames to {args.output}{extra} ({stats.fps:.1f} fps)")
-    return 130 if stats.interrupted and stats.frames == 0 else 0
+    return 130 if stats.interrupted else 0
 
 
 def cmd_matte(args) -> int:
@@ -31,8 +31,9 @@ def cmd_matte(args) -> int:
                              progress=lambda total: progress(total, os.path.basename(args.input.rstrip("/"))))
     for w in stats.warnings:
         warn(w)
-    print(f"wrote {stats.frames} mattes to {args.out}")
-    return 0
+    state = "interrupted: wrote" if stats.interrupted else "wrote"
+    print(f"{state} {stats.frames} mattes to {args.out}")
+    return 130 if stats.interrupted else 0
 
 
 def add_video(sub) -> None:

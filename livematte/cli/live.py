@@ -50,6 +50,7 @@ class StatusLine:
 
 def cmd_cam(args) -> int:
     from ..api import live_matter
+    from ..atomic import remove_stale
     from ..io import check_output
     from ..live import EffectControls, make_sink, run_live
     from ..sources.camera import SimulatedDisconnect, is_camera, open_live_source, parse_size
@@ -65,6 +66,8 @@ def cmd_cam(args) -> int:
     for spec in outputs:
         if spec not in ("vcam", "preview", "null", "-") and "://" not in spec:  # URLs: checked by make_sink
             check_output(spec, bool(controls.effect.alpha))
+            for name in remove_stale(spec):
+                print(f"livematte: removed {name}, a partial file left by a run that was killed", file=sys.stderr)
     source = open_live_source(args.source, size=size, fps=args.fps, mirror=args.mirror, disconnect=disconnect)
     sinks = [make_sink(spec, vcam_device=args.vcam_device, vcam_backend=args.vcam_backend,
                        vcam_format=args.vcam_format, crf=cfg.output.crf, preset=cfg.output.preset,

@@ -320,6 +320,8 @@ def open_live_source(source: Union[str, int], *, size: Optional[Size] = None, fp
             raise LivematteError("--simulate-disconnect works with a file --source only")
         return CameraSource(source, size=size, fps=fps, mirror=mirror)
     path = str(source)
+    if os.path.isdir(path):
+        raise LivematteError(f"{path}: is a folder; --source takes a camera number, /dev/videoN or a video file")
     if not os.path.isfile(path):
         raise LivematteError(f"{path}: no such file (for a camera, give its number or /dev/videoN)")
     return FileCameraSource(path, size=size, fps=fps, mirror=mirror, disconnect=disconnect)

@@ -5,7 +5,7 @@
 keeps it), CMYK JPEGs are converted, 16-bit and float samples are scaled to 8 bit, and the EXIF
 orientation of JPEG and PNG files is applied, so the array is upright as a viewer shows it.
 Images with a side over :data:`MAX_SIDE` pixels are refused (from the header, before decoding,
-for PNG, JPEG, GIF and WebP). An animated GIF or WebP gives its first frame (GIF through Pillow).
+for PNG, JPEG, GIF, WebP, TIFF and BMP). An animated GIF or WebP gives its first frame (GIF through Pillow).
 
 Example:
     >>> import os, tempfile, cv2, numpy as np
@@ -28,6 +28,8 @@ import numpy as np
 
 from ..types import Frame, LivematteError, StreamInfo
 from .base import Source
+from .fit import SizeFitter
+from .image_headers import bmp_size, tiff_size
 
 MAX_SIDE = 8192
 """The largest width or height accepted, in pixels."""
@@ -141,6 +143,10 @@ def _header(data: np.ndarray) -> Tuple[Optional[Tuple[int, int]], int]:
         return struct.unpack("<HH", head[6:10]), 1  # the logical screen
     if head[:4] == b"RIFF":
         return _webp_size(head), 1
+    if head[:2] in (b"II", b"MM"):  # the IFD may sit anywhere, often at the end; orientation: the decoder's
+        return tiff_size(data.tobytes()), 1
+    if head[:2] == b"BM":
+        return bmp_size(head), 1
     return None, 1  # others: size checked after decoding; TIFF orientation is applied by the decoder
 
 
@@ -339,9 +345,10 @@ class FrameDirectorySource(ImageFilesSource):
     """Frames read from the image files of one folder, as an image sequence.
 
     Files ending in one of :data:`IMAGE_EXTENSIONS` (any case) are taken in natural name order
-    (``f2.png`` before ``f10.png``); other files and sub-folders are ignored. Unlike
+    (``f2.png`` before ``f10.png``); hidden files, other files and sub-folders are ignored. Unlike
     :class:`ImageFilesSource` the frames are one sequence (``stills`` is False). ``info`` holds
-    the first frame's size; later frames may differ and carry their own size.
+    the first frame's size, and every frame has it: one of another size is scaled and padded to
+    it (:func:`~livematte.sources.fit.letterbox`), and ``warning`` then says so once.
 
     Raises:
         LivematteError: the folder is missing, not a folder, or holds no image files.
@@ -358,9 +365,9 @@ class FrameDirectorySource(ImageFilesSource):
             raise LivematteError(f"{self.directory}: no such folder")
         if not os.path.isdir(self.directory):
             raise LivematteError(f"{self.directory}: not a folder")
-        names = [
-            n for n in os.listdir(self.directory)
-            if n.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(self.directory, n))
+        names = [  # hidden files (``.x.png``, macOS ``._x.png``) are not frames
+            n for n in os.listdir(self.directory) if not n.startswith(".")
+            and n.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(self.directory, n))
         ]
         if not names:
             raise LivematteError(
@@ -369,3 +376,10 @@ class FrameDirectorySource(ImageFilesSource):
         super().__enter__()
         self.info.name = self.directory
         return self
+
+    def __iter__(self) -> Iterator[Frame]:
+        """The frames, every one at the first frame's size (others letterboxed; ``warning`` says so)."""
+        fit = SizeFitter((self.info.width, self.info.height), self.directory)
+        for frame in super().__iter__():
+            yield fit(frame)
+        self.warning = fit.note

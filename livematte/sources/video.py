@@ -48,6 +48,8 @@ def open_container(path: str) -> "av.container.InputContainer":
         raise LivematteError(f"{path}: not a readable video file: {reason}{hint}") from err
     except OSError as err:
         raise LivematteError(f"{path}: cannot open ({err.strerror or err})") from err
+    except UnicodeDecodeError as err:  # PyAV decodes the tags as UTF-8 while opening
+        raise LivematteError(f"{path}: not a readable video file: its metadata is damaged (not UTF-8)") from err
 
 
 def _video_stream(container, path: str):
@@ -69,7 +71,10 @@ def _stream_duration(container, stream) -> Optional[float]:
     """Duration of the video stream in seconds, or None when the file does not say."""
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
-    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    try:
+        tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    except UnicodeDecodeError:  # damaged tags
+        tag = None
     if tag:  # Matroska writes "HH:MM:SS.nnnnnnnnn" per stream
         try:
             h, m, s = tag.split(":")
@@ -99,8 +104,9 @@ class VideoFileSource(Source):
 
     Errors (``LivematteError``, one line naming the file): missing file, not a video, no
     video stream, no decodable frame. A file damaged or cut short part way is not an error:
-    iteration stops at the first fatal decode error (or at the early end), every frame
-    decoded before it is yielded, and ``warning`` becomes a one-line explanation.
+    packets the decoder refuses are skipped (``damaged`` counts them; the frames lost are
+    counted in ``warning``), iteration stops at a demuxing error or at the early end, and
+    ``warning`` becomes a one-line explanation.
 
     Example:
         >>> with VideoFileSource("clip.mp4") as src:  # doctest: +SKIP
@@ -114,6 +120,8 @@ class VideoFileSource(Source):
         self.info: StreamInfo = StreamInfo(width=0, height=0)
         self.warning: Optional[str] = None
         self.frames_read = 0
+        self.damaged = 0  # packets skipped because the decoder refused them
+        self._damage: Optional[str] = None
         self._container = None
         self._stream = None
         self._decoded: Optional[Iterator["av.VideoFrame"]] = None
@@ -173,12 +181,19 @@ class VideoFileSource(Source):
 
     # -- decoding ----------------------------------------------------------------------
     def _decode(self) -> Iterator["av.VideoFrame"]:
-        """Decoded frames in order; stops quietly at the first fatal error (kept in _error)."""
+        """Decoded frames in order. A packet the decoder refuses is skipped (counted in
+        ``damaged``), as ffmpeg does; a demuxing error ends the frames (kept in _error)."""
         stream = self._stream
         try:
             for packet in self._container.demux(stream):
                 # The last packet of demux() is empty: decoding it flushes the decoder.
-                yield from packet.decode()
+                try:
+                    frames = packet.decode()
+                except av.InvalidDataError as err:
+                    self.damaged += 1
+                    self._damage = getattr(err, "strerror", None) or str(err)
+                    continue
+                yield from frames
         except (av.FFmpegError, OSError) as err:
             self._error = getattr(err, "strerror", None) or str(err)
             try:  # frames still queued inside the decoder (threads, reordering) are good
@@ -209,6 +224,12 @@ class VideoFileSource(Source):
     def _finish(self, last_pts: Optional[int], time_base: Fraction) -> None:
         """Set ``warning`` when decoding stopped early."""
         n, name = self.frames_read, self.info.name
+        if self.damaged:
+            expected = self._stream.frames
+            lost = f"{expected - n} of {expected} frames lost" if expected and n < expected else "frames lost"
+            self.warning = (f"{name}: {self.damaged} damaged packets skipped ({self._damage}), {lost}; "
+                            f"{n} frames decoded" + (f", then decoding stopped ({self._error})" if self._error else ""))
+            return
         if self._error is not None:
             self.warning = (f"{name}: decoding stopped after {n} frames ({self._error}); "
                             "the file is damaged or truncated")
