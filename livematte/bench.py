@@ -50,6 +50,9 @@ class BenchResult:
     pipeline_vs_codec: float = 0.0
     codec_cpu_ms: float = 0.0
     pipeline_cpu_ms: float = 0.0
+    cpu_ms_per_frame: float = 0.0
+    baseline_cpu_ms_per_frame: float = 0.0
+    cpu_vs_baseline: float = 0.0
     versions: dict = field(default_factory=dict)
     machine: str = ""
 
@@ -175,12 +178,35 @@ def _random_weight_path(cfg: Config):
     return frame_path(cfg, reuse_output=True, segmenter=segmenter)
 
 
+def _cpu_per_frame(matter, effect, frames) -> float:
+    """Process CPU milliseconds (all threads) per frame of matte + effect over ``frames``, in this thread."""
+    matter.reset()
+    t = _cpu_seconds()
+    for f in frames:
+        effect.apply(f.image, matter(f))
+    return 1000 * (_cpu_seconds() - t) / max(len(frames), 1)
+
+
+def _against_baseline(matter, effect, frames, threads: int, rounds: int = 3) -> tuple:
+    """(ours, baseline) CPU ms per frame, medians of ``rounds`` alternating runs on the same frames:
+    livematte's matte + effect against the naive recipe (:mod:`livematte.baseline`)."""
+    from .baseline import NaiveBlur, NaiveMatter
+
+    naive, blur = NaiveMatter(threads=threads), NaiveBlur()
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(_cpu_per_frame(matter, effect, frames))
+        theirs.append(_cpu_per_frame(naive, blur, frames))
+    return float(np.median(ours)), float(np.median(theirs))
+
+
 def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float = 10.0,
-          clip: Optional[str] = None, random_weights: bool = False) -> BenchResult:
+          clip: Optional[str] = None, random_weights: bool = False, baseline: bool = False) -> BenchResult:
     """Run the three measurements on one clip (made from the sample unless ``clip`` is given).
 
     ``random_weights``: run ``modnet`` / ``rvm`` with random weights instead of their checkpoint
-    (LivematteError for other models, or with ``config.model.weights`` set).
+    (LivematteError for other models, or with ``config.model.weights`` set). ``baseline``: also
+    measure the naive recipe's CPU per frame on the same frames, alternately (``cpu_vs_baseline``).
     """
     from .checkout import sample_path
     from .models.registry import spec
@@ -214,10 +240,15 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
             effect.apply(f.image, matter(f))
         matter.reset()
         times = []
+        cpu = _cpu_seconds()
         for f in frames:  # the effect's picture is back on the host: synchronised every frame
             t = time.perf_counter()
             effect.apply(f.image, matter(f))
             times.append(time.perf_counter() - t)
+        cpu_ms = 1000 * (_cpu_seconds() - cpu) / max(len(frames), 1)
+        naive_ms = 0.0
+        if baseline:
+            cpu_ms, naive_ms = _against_baseline(matter, effect, frames[:100], cfg.model.threads or 1)
     ms = np.array(times) * 1000
     device = f"{matter.engine.device} ({matter.describe()})"
     return BenchResult(
@@ -228,5 +259,7 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
         latency_ms_p50=round(float(np.percentile(ms, 50)), 2), latency_ms_p95=round(float(np.percentile(ms, 95)), 2),
         pipeline_vs_codec=round(pipeline / codec, 3) if codec else 0.0,
         codec_cpu_ms=round(codec_cpu, 2), pipeline_cpu_ms=round(pipeline_cpu, 2),
+        cpu_ms_per_frame=round(cpu_ms, 2), baseline_cpu_ms_per_frame=round(naive_ms, 2),
+        cpu_vs_baseline=round(cpu_ms / naive_ms, 3) if naive_ms else 0.0,
         versions=_versions(), machine=_machine(),
     )

@@ -22,12 +22,14 @@ def cmd_bench(args) -> int:
 
     cfg = config_from_args(args)
     report_path(args.json)
-    result = bench(cfg, size=args.size, seconds=args.seconds, clip=args.clip, random_weights=args.random_weights)
+    result = bench(cfg, size=args.size, seconds=args.seconds, clip=args.clip, random_weights=args.random_weights,
+                   baseline=args.baseline)
     r = result.as_dict()
     print(f"{r['width']}x{r['height']} {r['model']} on {r['device']} ({r['machine']}), {r['frames']} frames, "
           f"background {r['background']}, weights: {r['weights']}")
     for key in ("codec_only_fps", "pipeline_fps", "matte_fps", "latency_ms_p50", "latency_ms_p95", "pipeline_vs_codec",
-                "codec_cpu_ms", "pipeline_cpu_ms"):
+                "codec_cpu_ms", "pipeline_cpu_ms", "cpu_ms_per_frame") + (
+                    ("baseline_cpu_ms_per_frame", "cpu_vs_baseline") if args.baseline else ()):
         print(f"  {key:18s} {r[key]}")
     if args.json:
         write_json(args.json, r)
@@ -77,6 +79,9 @@ def add_bench(sub) -> None:
     s.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     s.add_argument("--random-weights", action="store_true",
                    help="modnet / rvm: random weights instead of the checkpoint (speed only; the mattes are meaningless)")
+    s.add_argument("--baseline", action="store_true",
+                   help="also measure the naive recipe of the peer tools (selfie model on the frame, threshold, "
+                        "feather, blur) on the same frames: CPU per frame side by side")
     add_processing_args(s)
     s.set_defaults(func=cmd_bench)
 
