@@ -124,8 +124,9 @@ def _run_source(source, matter, effect, outputs: List[Output], progress: Optiona
 
 def process_file(input: str, output: str, *, config=None, background: Optional[str] = None,
                  alpha_out: Optional[str] = None, progress: Optional[Callable] = None,
-                 on_event: Optional[Callable[[str], None]] = None) -> RunStats:
-    """Process a video file (or a folder of frames) into ``output``; returns :class:`RunStats`.
+                 on_event: Optional[Callable[[str], None]] = None, fps: Optional[float] = None) -> RunStats:
+    """Process a video file (or a folder of frames, at ``fps``, default 30) into ``output``; returns
+    :class:`RunStats`.
 
     ``output`` ``-`` writes raw RGBA frames to stdout (:mod:`livematte.sinks.pipe`); ``on_event``
     is then called once with their size and rate.
@@ -158,7 +159,7 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
         if target is not None and target != "-" and on_event is not None:
             for name in remove_stale(target):
                 on_event(f"removed {name}, a partial file left by a run that was killed")
-    with open_source(input) as source:
+    with open_source(input, fps=fps) as source:
         info = source.info
         audio = info.path if info.has_audio else None
         if output == "-":

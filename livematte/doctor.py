@@ -229,7 +229,7 @@ def check_cameras(only: Optional[str] = None, verbose: bool = False) -> Check:
         fix = ["plug in a webcam; on Linux `ls /dev/video*` should list it (the uvcvideo driver handles USB webcams)"]
         if sys.platform.startswith("linux") and not os.path.isdir("/sys/class/video4linux"):
             fix.append("this kernel has no video4linux support (a container or VM without camera passthrough)")
-        fix.append("to try livematte without a camera: `livematte cam --source VIDEO_FILE --loop --to preview`")
+        fix.append(f"to try livematte without a camera: `livematte cam --source VIDEO_FILE --loop --to {_try_output()}`")
         return Check("camera", False, "no camera found", fix)
     cams = [probe_camera(s) for s in specs]
     items = []
@@ -309,20 +309,31 @@ def check_devices() -> Check:
     return Check("devices", True, "where the model can run", required=False, items=items)
 
 
-def check_display() -> Check:
+def _try_output() -> str:
+    """The ``--to`` to suggest for a first try: a window where there is a display, else a file."""
+    from .sinks.preview import display_problem
+
+    return "preview" if display_problem() is None else "try.mp4"
+
+
+def check_display(vcam_ok: bool = False) -> Check:
+    """The preview window; without a display, the outputs that still work (vcam only if ``vcam_ok``)."""
     from .sinks.preview import display_problem
 
     problem = display_problem()
+    others = "the virtual camera, " if vcam_ok else ""
     return Check("preview window", problem is None, "a display is available" if problem is None else problem,
-                 [] if problem is None else ["`--to preview` is skipped without a display; vcam and files still work"],
+                 [] if problem is None else [f"`--to preview` needs a display; {others}files (--to out.mp4), "
+                                             "--to http://127.0.0.1:8765 (a page) and --to - still work"],
                  required=False)
 
 
 def run_checks(camera: Optional[str] = None, vcam_device: Optional[str] = None,
                vcam_backend: Optional[str] = None, verbose: bool = False) -> List[Check]:
     """Every check, in report order."""
-    return [*check_vcam(vcam_device, vcam_backend), check_cameras(camera, verbose), *check_backends(),
-            check_devices(), check_display()]
+    vcam = check_vcam(vcam_device, vcam_backend)
+    return [*vcam, check_cameras(camera, verbose), *check_backends(), check_devices(),
+            check_display(vcam_ok=all(c.ok for c in vcam if c.name == "virtual camera"))]
 
 
 def format_report(checks: List[Check], verbose: bool = False) -> str:

@@ -13,12 +13,20 @@ def is_image_path(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 
-def open_source(path: str):
-    """A directory of frames, one image file, or a video file (decided by what ``path`` is)."""
+def open_source(path: str, fps: Optional[float] = None):
+    """A directory of frames, one image file, or a video file (decided by what ``path`` is).
+
+    ``fps``: the frame rate of a directory of frames (default 30); LivematteError for a video file,
+    which has its own.
+    """
     if os.path.isdir(path):
+        from fractions import Fraction
+
         from .sources.images import FrameDirectorySource
 
-        return FrameDirectorySource(path)
+        return FrameDirectorySource(path, fps=Fraction(fps or 30).limit_denominator(1001))
+    if fps is not None and os.path.isfile(path):
+        raise LivematteError(f"--fps {fps:g}: only a folder of frames takes a frame rate; {path} has its own")
     if not os.path.exists(path):
         raise LivematteError(f"{path}: no such file or directory")
     if is_image_path(path):

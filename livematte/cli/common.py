@@ -13,8 +13,9 @@ ENGINE_HELP = ("which implementation runs the frame algorithm: auto (torch on CU
                "numpy, torch (with --device cpu: the torch engine on the CPU, for debugging)")
 
 
-def add_processing_args(p: argparse.ArgumentParser, *, effect: bool = True) -> None:
-    """Add ``--config`` and the model / mask / quality (and, with ``effect``, effect) flags to ``p``."""
+def add_processing_args(p: argparse.ArgumentParser, *, effect: bool = True, temporal: bool = True) -> None:
+    """Add ``--config`` and the model / mask / quality (and, with ``effect``, effect) flags to ``p``;
+    ``temporal=False`` leaves out the flags about smoothing across frames (stills)."""
     p.add_argument("--config", metavar="NAME|FILE", help="a shipped preset (meeting-blur, green-screen, ...) or a TOML file; "
                    "flags override it")
     g = p.add_argument_group("model")
@@ -29,8 +30,9 @@ def add_processing_args(p: argparse.ArgumentParser, *, effect: bool = True) -> N
     g.add_argument("--grow", type=int, metavar="PX", help="grow (>0) or shrink (<0) the person by PX pixels")
     g = p.add_argument_group("quality")
     g.add_argument("--refine", choices=["guided", "none"], help="edge refinement at full resolution")
-    g.add_argument("--temporal", choices=["motion", "ema", "none"], help="smoothing across frames")
-    g.add_argument("--smoothing", type=float, metavar="S", help="temporal smoothing strength (0..1)")
+    if temporal:
+        g.add_argument("--temporal", choices=["motion", "ema", "none"], help="smoothing across frames")
+        g.add_argument("--smoothing", type=float, metavar="S", help="temporal smoothing strength (0..1)")
     g.add_argument("--roi", dest="roi", action="store_true", default=None, help="track the person's region (default)")
     g.add_argument("--no-roi", dest="roi", action="store_false", help="segment the whole frame only")
     g.add_argument("--pose", dest="pose", action="store_true", default=None,
@@ -55,7 +57,8 @@ def config_from_args(args):
     cfg.override("model", name=args.model, runtime=args.runtime, device=args.device, engine=args.engine,
                  weights=args.weights)
     cfg.override("mask", threshold=args.threshold, feather=args.feather, grow=args.grow)
-    cfg.override("quality", refine=args.refine, temporal=args.temporal, smoothing=args.smoothing, roi=args.roi,
+    cfg.override("quality", refine=args.refine, temporal=getattr(args, "temporal", None),
+                 smoothing=getattr(args, "smoothing", None), roi=args.roi,
                  pose=args.pose)
     if hasattr(args, "crf"):
         cfg.override("output", crf=args.crf, preset=args.preset)

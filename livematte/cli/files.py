@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import sys
 
-from .common import add_processing_args, config_from_args, progress, warn
+from .common import add_processing_args, config_from_args, positive, progress, warn
 
 
 def cmd_video(args) -> int:
     from .. import api
 
     cfg = config_from_args(args)
-    stats = api.process_file(args.input, args.output, config=cfg, alpha_out=args.alpha_out,
+    stats = api.process_file(args.input, args.output, config=cfg, alpha_out=args.alpha_out, fps=args.fps,
                              progress=lambda total: progress(total, os.path.basename(args.input)),
                              on_event=lambda m: print(f"livematte: {m}", file=sys.stderr, flush=True))
     for w in stats.warnings:
@@ -38,8 +38,13 @@ def cmd_matte(args) -> int:
 
 def add_video(sub) -> None:
     """``livematte video IN -o OUT``."""
-    s = sub.add_parser("video", help="process a video file (or a folder of frames) into a video")
-    s.add_argument("input", metavar="IN")
+    s = sub.add_parser("video", help="process a video file (or a folder of frames) into a video",
+                       description="Remove, blur or replace the background of a video file, or of a folder of "
+                                   "numbered frames, frame by frame, into a video (audio kept where the container "
+                                   "can carry it). Ctrl-C stops and keeps a playable file of what was done.")
+    s.add_argument("input", metavar="IN", help="a video file, or a folder of frames (PNG/JPEG/WebP..., in name order)")
+    s.add_argument("--fps", type=positive(float), metavar="N",
+                   help="frame rate of a folder of frames IN (default 30; a video file keeps its own)")
     s.add_argument("-o", "--output", required=True, metavar="OUT", help=".mp4/.mkv (H.264), .webm (VP9, alpha), .mov (ProRes 4444 with alpha), "
                    "- (raw RGBA frames on stdout, for ffmpeg; size and rate on stderr)")
     s.add_argument("--alpha-out", metavar="FILE|DIR/", help="also write the matte: a video file, or a folder of PNGs")
@@ -51,8 +56,10 @@ def add_video(sub) -> None:
 
 def add_matte(sub) -> None:
     """``livematte matte INPUT --out DIR``."""
-    s = sub.add_parser("matte", help="write the alpha of every frame as 8-bit PNGs")
-    s.add_argument("input", metavar="INPUT")
-    s.add_argument("--out", required=True, metavar="DIR")
+    s = sub.add_parser("matte", help="write the alpha of every frame as 8-bit PNGs",
+                       description="Write the matte (alpha, 0 background .. 255 person) of every frame of a video "
+                                   "or folder of frames as 8-bit grey PNGs: DIR/00000.png, DIR/00001.png ...")
+    s.add_argument("input", metavar="INPUT", help="a video file, or a folder of frames")
+    s.add_argument("-o", "--out", required=True, metavar="DIR", help="the folder for the PNGs (created if missing)")
     add_processing_args(s, effect=False)
     s.set_defaults(func=cmd_matte)

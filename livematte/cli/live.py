@@ -19,6 +19,22 @@ def check_outputs(specs: List[str]) -> List[str]:
     return specs
 
 
+def check_preview(outputs: List[str]) -> None:
+    """Without a display, ``--to preview`` alone is an error; beside other outputs, a warning now
+    (not only at the end of the run)."""
+    if "preview" not in outputs:
+        return
+    from ..sinks.preview import display_problem
+
+    problem = display_problem()
+    if problem is None:
+        return
+    if outputs == ["preview"]:
+        raise LivematteError(f"--to preview: {problem}; write a file (--to out.mp4), serve a page for a browser "
+                             "(--to http://127.0.0.1:8765) or use --to vcam")
+    warn(f"--to preview skipped: {problem}")
+
+
 class StatusLine:
     """Prints the live status line on a terminal; elsewhere only loss/recovery events."""
 
@@ -58,6 +74,7 @@ def cmd_cam(args) -> int:
     cfg = config_from_args(args)
     size = parse_size(args.size) if args.size else None
     outputs = check_outputs(args.to)
+    check_preview(outputs)
     report_path(args.stats_json)
     disconnect = SimulatedDisconnect.parse(args.simulate_disconnect) if args.simulate_disconnect else None
     if args.loop and is_camera(args.source):

@@ -78,5 +78,5 @@ def add_image(sub) -> None:
                    help="crop to the faces (box / ZOOM, default 0.5) or to the subject (margin, default 0.05)")
     g.add_argument("--size", metavar="WxH[:fit|cover]", help="the output's size: fit (padded) or cover (trimmed)")
     g.add_argument("--place", metavar="SCALE[@X,Y]", help="scale the subject to SCALE of the picture, centred at X,Y")
-    add_processing_args(s)
+    add_processing_args(s, temporal=False)
     s.set_defaults(func=cmd_image)
