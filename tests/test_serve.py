@@ -90,7 +90,7 @@ def test_limits_and_bad_requests(base, photo_jpeg):
     cases = [
         (dict(content=b"x" * (5 << 20)), 413, "byte limit"),
         (dict(content=_png_header(30000, 30000) + b"\0" * 64), 413, "pixel limit"),  # a bomb, never decoded
-        (dict(content=b"BM" + b"\0" * 64), 415, "unsupported image format"),
+        (dict(content=b"\0" * 64), 415, "unsupported image format"),  # no header we can size
         (dict(content=b""), 400, "no image"),
         (dict(content=photo_jpeg[:200]), 400, "not an image"),
         (dict(content=photo_jpeg, params={"background": "/etc/hostname"}), 400, "reads no files"),
@@ -131,3 +131,14 @@ def test_report_header_is_json(base, photo_jpeg):
     w, h = report["size"]["output"]
     assert decode(r.content).shape[:2] == (h, w) and report["crop"][2] - report["crop"][0] == w
     assert io.BytesIO(r.content).getbuffer().nbytes == int(r.headers["content-length"])
+
+
+def test_fast_serves_the_video_path_and_the_default_the_still_path():
+    from livematte.matter import Matter
+    from livematte.still_matter import StillMatter
+
+    fast = make_server(Config(), port=0, workers=1, fast=True).pool
+    full = make_server(Config(), port=0, workers=1).pool
+    assert type(fast.jobs[0].matter) is Matter and isinstance(full.jobs[0].matter, StillMatter)
+    fast.close()
+    full.close()

@@ -23,7 +23,7 @@ def cmd_serve(args) -> int:
         raise LivematteError(f"--host {host}: listening beyond this machine needs --allow-remote")
     limits = Limits(max_body=int(args.max_body_mb * (1 << 20)), max_pixels=int(args.max_megapixels * 1e6),
                     timeout=args.timeout)
-    server = make_server(cfg, host=host, port=args.port, workers=args.workers, limits=limits)
+    server = make_server(cfg, host=host, port=args.port, workers=args.workers, limits=limits, fast=args.fast)
     print(f"livematte: serving on http://{host}:{args.port} ({server.pool.workers} workers, model "
           f"{cfg.model.name}); POST /remove, GET /health; Ctrl-C stops", file=sys.stderr, flush=True)
     server.run()
@@ -33,7 +33,7 @@ def cmd_serve(args) -> int:
 def add_serve(sub) -> None:
     """``livematte serve [--port P] [--allow-remote]``."""
     s = sub.add_parser("serve", help=SERVE_HELP, description=SERVE_HELP + ".")
-    s.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
+    s.add_argument("--port", type=int, default=8770, help="TCP port (default 8770)")
     s.add_argument("--allow-remote", action="store_true", help="listen on every interface (default: 127.0.0.1 only)")
     s.add_argument("--host", help="the address to listen on (beyond 127.0.0.1 only with --allow-remote)")
     s.add_argument("--workers", type=positive(int), help="images processed at once (default: one per core)")
@@ -41,5 +41,7 @@ def add_serve(sub) -> None:
     s.add_argument("--max-megapixels", type=positive(float), default=40.0,
                    help="largest image, read from its header before decoding (default 40 MP)")
     s.add_argument("--timeout", type=positive(float), default=30.0, help="seconds per request (default 30)")
+    s.add_argument("--fast", action="store_true",
+                   help="the video path's matte per image (about twice the requests per second; less fine edges)")
     add_processing_args(s)
     s.set_defaults(func=cmd_serve)

@@ -57,22 +57,22 @@ class Shadow:
         return cls(dx, dy, blur, opacity)
 
     def map(self, ops, alpha):
-        """Engine alpha float32 ``(H, W)`` -> the shadow's darkening float32 ``(H, W)`` in [0, opacity]."""
+        """Engine alpha float32 ``(H, W)`` -> the shadow's strength float32 ``(H, W)`` in [0, opacity]:
+        shrunk to the working grid, shifted there (bilinear, sub-cell), blurred, brought back up."""
         H, W = alpha.shape[:2]
         f = max(1.0, H / GRID)  # full-size pixels per grid cell
         h, w = max(1, round(H / f)), max(1, round(W / f))
         small = ops.resize_area(alpha, (h, w))  # (h, w)
+        # target cell u -> source cell u - offset (in cells); edges replicated
+        m = np.array([[1.0, 0.0, -self.dx * H * w / W], [0.0, 1.0, -self.dy * H * h / H]], np.float32)
+        small = ops.regrid(small, m, (h, w))
         sigma = self.blur * h
         if sigma >= 0.3:
             small = ops.gaussian_blur(small, sigma)
-        sy, sx = h / H, w / W
-        # target pixel centre (x + 0.5) -> source cell: ((x + 0.5 - dx*H) * sx) - 0.5
-        m = np.array([[sx, 0.0, (0.5 - self.dx * H) * sx - 0.5],
-                      [0.0, sy, (0.5 - self.dy * H) * sy - 0.5]], np.float32)
-        return ops.regrid(small, m, (H, W)) * self.opacity  # (H, W)
+        return ops.resize_linear(small * self.opacity, (H, W))  # (H, W)
 
     def __call__(self, ops, picture, image, background, alpha):
         """The post-composite step: the background darkened under the shadow, the subject over it."""
-        shade = 1.0 - self.map(ops, alpha)  # (H, W)
-        darker = ops.to_u8(ops.to_float(background) * shade[..., None] + 0.5)  # (H, W, 3)
+        H, W = alpha.shape[:2]
+        darker = ops.composite(ops.fill((0, 0, 0), (H, W)), background, self.map(ops, alpha))  # (H, W, 3)
         return ops.composite(image, darker, alpha, into=True)

@@ -13,14 +13,25 @@ from .pool import JobPool, default_workers
 __all__ = ["JobPool", "Limits", "build_app", "default_workers", "make_server"]
 
 
-def make_server(cfg, *, host: str = "127.0.0.1", port: int = 8765, workers: Optional[int] = None,
-                limits: Limits = Limits(), log_level: str = "warning"):
-    """A ``uvicorn.Server`` for the API with ``workers`` jobs of ``cfg`` (default: one per core)."""
+def make_server(cfg, *, host: str = "127.0.0.1", port: int = 8770, workers: Optional[int] = None,
+                limits: Limits = Limits(), log_level: str = "warning", fast: bool = False):
+    """A ``uvicorn.Server`` for the API with ``workers`` jobs of ``cfg`` (default: one per core).
+    ``fast``: the video path's matter per image instead of the full-quality still path (about
+    twice the requests per second, BENCHMARKS.md)."""
     import uvicorn
 
     from ..stills import StillJob
 
-    pool = JobPool(lambda: StillJob(cfg), workers or default_workers(), timeout=limits.timeout)
+    def make_job():
+        if not fast:
+            return StillJob(cfg)
+        from ..engine import resolve_engine
+        from ..matter import Matter
+
+        return StillJob(cfg, matter=Matter(None, cfg, engine=resolve_engine(cfg.model.engine, cfg.model.device),
+                                           output="engine"))
+
+    pool = JobPool(make_job, workers or default_workers(), timeout=limits.timeout)
     config = uvicorn.Config(build_app(pool, limits), host=host, port=port, log_level=log_level,
                             timeout_keep_alive=5, lifespan="on", access_log=False)
     server = uvicorn.Server(config)
