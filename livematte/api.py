@@ -192,53 +192,22 @@ def process_image(input: str, output: str, *, config=None, background: Optional[
     return process_images([input], output, config=config, background=background)[0]
 
 
-def process_images(inputs: List[str], output: str, *, config=None, background: Optional[str] = None,
-                   fmt: Optional[str] = None, progress: Optional[Callable] = None) -> List[str]:
-    """Process still images; ``output`` is a file for one input, else a folder (created).
-
-    Each image is independent (temporal state is reset between them). Returns the paths written.
+def process_images(inputs: List[str], output: Optional[str] = None, *, config=None, background: Optional[str] = None,
+                   fmt: Optional[str] = None, progress: Optional[Callable] = None, **tools) -> List[str]:
+    """Process still images as ``livematte image`` does (:func:`livematte.stills.process_images`):
+    ``inputs`` files or folders, ``output`` a file for one input, a folder, or None (beside each
+    input); a transparent cut-out where the format holds alpha unless ``background`` (or the
+    config) names one. ``tools``: ``shadow``, ``crop``, ``size``, ``place`` (the CLI's texts),
+    ``recursive``, ``skip_existing``, ``on_written``. Returns the paths written; when an image
+    failed (the others are written) raises LivematteError naming it.
     """
-    from .colors import parse_color
-    from .sinks.images import save_image
-    from .sources.images import load_image
+    from . import stills
 
-    cfg = _config(config, background)
-    matter, effect = frame_path(cfg, still=True)
-    to_dir = len(inputs) > 1 or os.path.isdir(output) or output.endswith(os.sep)
-    if not to_dir and not is_image_path(output):
-        raise LivematteError(f"{output}: not an image file name (.png, .webp, .jpg); give a folder for many inputs")
-    if to_dir and os.path.exists(output) and not os.path.isdir(output):
-        raise LivematteError(f"{output}: is a file; give a folder for many inputs")
-    missing = [p for p in inputs if not os.path.isfile(p)]
-    if missing:
-        raise LivematteError(f"{missing[0]}: no such file")
-    if to_dir:
-        ext = "." + (fmt or "png")
-        stems = [os.path.splitext(os.path.basename(p))[0] for p in inputs]
-        if len(set(stems)) != len(stems):
-            raise LivematteError("two inputs have the same file name; their outputs would overwrite each other")
-        os.makedirs(output, exist_ok=True)
-        targets = [os.path.join(output, s + ext) for s in stems]
-    else:
-        targets = [output]
-    for target in targets[:1]:
-        check_output(target, effect.alpha)
-    for target in targets:
-        check_not_input(target, inputs)
-    flatten = parse_color(cfg.effect.flatten)
-    bar = _progress_bar(progress, len(inputs))
-    written = []
-    try:
-        for path, target in zip(inputs, targets):
-            image = load_image(path)
-            matter.reset()  # stills are independent: nothing carries from one to the next
-            effect.reset()
-            alpha = matter(Frame(image=image, name=os.path.splitext(os.path.basename(path))[0]))
-            save_image(target, effect.apply(image, alpha), flatten_color=flatten)
-            written.append(target)
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    return written
+    stats = stills.process_images(inputs, output, config=_config(config, None), background=background, fmt=fmt,
+                                  progress=progress, **tools)
+    if stats.failed:
+        message = stats.failed[0][1]
+        more = f" ({len(stats.failed)} of {len(stats.failed) + len(stats.written)} images failed)" \
+            if len(stats.failed) > 1 else ""
+        raise LivematteError(f"{message}{more}")
+    return stats.written

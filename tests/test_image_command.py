@@ -225,3 +225,14 @@ def test_face_boxes_agree_with_mediapipe(photo):
     inter = max(0, min(x1, rx1) - max(x0, rx0)) * max(0, min(y1, ry1) - max(y0, ry0))
     iou = inter / ((x1 - x0) * (y1 - y0) + (rx1 - rx0) * (ry1 - ry0) - inter)
     assert iou > 0.85 and abs(face.score - ref.score[0]) < 0.1, (iou, face.score, ref.score[0])
+
+
+def test_python_api_matches_the_command(tmp_path, still):
+    import livematte
+
+    assert livematte.process_image(str(still), str(tmp_path / "api.png")) == str(tmp_path / "api.png")
+    assert read(tmp_path / "api.png").shape == (360, 640, 4)  # a cut-out by default, as the command
+    (bad := tmp_path / "bad.png").write_bytes(b"junk")
+    with pytest.raises(LivematteError, match="bad.png"):
+        livematte.process_images([str(still), str(bad)], str(tmp_path / "out"), size="64x64")
+    assert read(tmp_path / "out" / "still.png").shape == (64, 64, 4)  # the good one is written
