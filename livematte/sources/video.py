@@ -56,6 +56,8 @@ def _video_stream(container, path: str):
     """The first real video stream (cover art in audio files does not count)."""
     for stream in container.streams.video:
         if not (stream.disposition & av.stream.Disposition.attached_pic):
+            if stream.codec_context is None:  # codec parameters damaged or cut off (found by fuzzing)
+                raise LivematteError(f"{path}: its video stream cannot be decoded (unknown or damaged codec)")
             return stream
     raise LivematteError(f"{path}: has no video stream")
 
