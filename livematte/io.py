@@ -41,9 +41,16 @@ def open_source(path: str, fps: Optional[float] = None):
 def check_output(path: str, alpha: bool) -> None:
     """Raise LivematteError now, before any work, if ``path`` cannot be written as asked.
 
-    ``-`` (raw RGBA frames on stdout) can always be written.
+    ``-`` (raw RGBA frames on stdout) can always be written. ``DIR/`` and ``NAME%05d.png`` are
+    image sequences (:mod:`livematte.sinks.sequence`).
     """
     if path == "-":
+        return
+    from .sinks.sequence import check_sequence_output, sequence_target
+
+    target = sequence_target(path)
+    if target is not None:
+        check_sequence_output(target)
         return
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
@@ -69,6 +76,12 @@ def check_not_input(output: str, inputs) -> None:
 
 
 def video_sink(path: str, *, audio_from: Optional[str], crf: int, preset: str):
+    """The sink for a video output ``path``: a video file, or an image sequence (``DIR/``, ``%05d.png``)."""
+    from .sinks.sequence import ImageSequenceSink, sequence_target
     from .sinks.video import VideoFileSink
+
+    target = sequence_target(path)
+    if target is not None:
+        return ImageSequenceSink(target)
 
     return VideoFileSink(path, audio_from=audio_from, crf=crf, preset=preset)

@@ -111,6 +111,7 @@ def _maker(name, tmp_path, request):
     from livematte.sinks.pipe import PipeSink
     from livematte.sinks.preview import PreviewSink
     from livematte.sinks.recorder import NullSink
+    from livematte.sinks.sequence import ImageSequenceSink, sequence_target
     from livematte.sinks.stream import StreamSink
     from livematte.sinks.vcam import VirtualCameraSink
 
@@ -127,6 +128,7 @@ def _maker(name, tmp_path, request):
         "PreviewSink": (lambda: (request.getfixturevalue("no_display"), PreviewSink())[1], "rgb", False),
         "VirtualCameraSink": (lambda: VirtualCameraSink(backend=request.getfixturevalue("contract_backend")), "rgba", False),
         "BrowserSink": (lambda: BrowserSink("http://127.0.0.1:0"), "rgba", False),
+        "ImageSequenceSink": (lambda: ImageSequenceSink(sequence_target(f"{tmp_path}/seq{next(n)}/")), "rgba", True),
     }
     return makers.get(name)
 

@@ -1,0 +1,86 @@
+"""``video -o DIR/`` and ``-o NAME%05d.png|webp``: a video written as numbered images with alpha;
+the ``.mp4`` transparency error names outputs that work (issue #18)."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from livematte.sinks.sequence import ImageSequenceSink, sequence_target
+from livematte.types import LivematteError, StreamInfo
+
+from .helpers import REPO, SAMPLES
+
+W, H, N = 128, 72, 4
+
+
+@pytest.fixture(scope="module")
+def small_clip(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("seq") / "small.mp4")
+    with av.open(os.path.join(SAMPLES, "person.mp4")) as src, av.open(path, "w") as dst:
+        stream = dst.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == N:
+                break
+            dst.mux(stream.encode(frame.reformat(W, H, "yuv420p")))
+        dst.mux(stream.encode())
+    return path
+
+
+def video(*args):
+    return subprocess.run([sys.executable, "-m", "livematte", "video", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("target,names", [("out/", ["00000.png", "00001.png", "00002.png", "00003.png"]),
+                                          ("frames/%05d.png", ["00000.png", "00001.png", "00002.png", "00003.png"]),
+                                          ("shot_%03d.webp", ["shot_000.webp", "shot_001.webp", "shot_002.webp",
+                                                              "shot_003.webp"])])
+def test_video_writes_an_image_sequence_with_alpha(small_clip, tmp_path, target, names):
+    out = tmp_path / "o"
+    out.mkdir()
+    proc = video(small_clip, "-o", os.path.join(str(out), target), "--background", "transparent", "--no-pose")
+    assert proc.returncode == 0, proc.stderr
+    folder = out / os.path.dirname(target) if "/" in target else out
+    assert sorted(os.listdir(folder)) == names  # nothing else: no temporary files left
+    pictures = [cv2.imread(str(folder / n), cv2.IMREAD_UNCHANGED) for n in names]
+    assert all(p.shape == (H, W, 4) for p in pictures)
+    alpha = np.stack([p[..., 3] for p in pictures])
+    assert (alpha == 0).mean() > 0.1 and (alpha == 255).mean() > 0.05  # a person on transparency
+
+
+def test_mp4_transparency_error_suggests_outputs_that_work(small_clip, tmp_path):
+    proc = video(small_clip, "-o", str(tmp_path / "cut.mp4"), "--background", "transparent")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    suggested = re.findall(r"-o (\S+)", proc.stderr)
+    assert ".webm" in proc.stderr and ".mov" in proc.stderr and len(suggested) == 2
+    assert suggested[0].endswith("cut/") and suggested[1].endswith("cut_%05d.png")
+    assert not os.listdir(tmp_path)
+    proc = video(small_clip, "-o", suggested[1], "--background", "transparent", "--no-pose")  # the suggestion works
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(tmp_path)) == [f"cut_{i:05d}.png" for i in range(N)]
+
+
+def test_sequence_targets_and_their_errors(tmp_path):
+    assert sequence_target("clip.mp4") is None and sequence_target("a.png") is None
+    assert sequence_target(str(tmp_path)).name(7) == os.path.join(str(tmp_path), "00007.png")  # an existing folder
+    assert sequence_target("x/f_%03d.webp").name(12) == os.path.join("x", "f_012.webp")
+    with pytest.raises(LivematteError, match="written as .png or .webp"):
+        sequence_target("x/f_%03d.jpg")
+    with pytest.raises(LivematteError, match="exactly one %d"):
+        sequence_target("x/%d_%d.png")
+    sink = ImageSequenceSink(sequence_target(str(tmp_path / "s" / "%02d.webp")))
+    sink.open(StreamInfo(8, 6), True)
+    rgba = np.random.default_rng(0).integers(0, 256, (6, 8, 4), dtype=np.uint8)
+    sink.write(rgba, None)
+    sink.close()
+    back = cv2.cvtColor(cv2.imread(str(tmp_path / "s" / "00.webp"), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+    assert np.array_equal(back[..., 3], rgba[..., 3])  # lossless WebP: the alpha exact
+    assert np.array_equal(back[..., :3][rgba[..., 3] > 0], rgba[..., :3][rgba[..., 3] > 0])
