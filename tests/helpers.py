@@ -31,6 +31,21 @@ def sample_frame(index: int = 30) -> np.ndarray:
     raise AssertionError("sample too short")
 
 
+def small_clip(path: str, width: int, height: int, frames: int) -> str:
+    """Write the first ``frames`` frames of the sample clip, scaled to ``width`` x ``height``, as H.264 ``path``."""
+    import av
+
+    with av.open(os.path.join(SAMPLES, "person.mp4")) as src, av.open(path, "w") as dst:
+        stream = dst.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == frames:
+                break
+            dst.mux(stream.encode(frame.reformat(width, height, "yuv420p")))
+        dst.mux(stream.encode())
+    return path
+
+
 def real_images() -> list:
     """Real photos of people: the sample clip's frame, plus the shared photos when present."""
     return [("sample", sample_frame())] + [(os.path.basename(p), read_rgb(p)) for p in PERSON_PHOTOS]

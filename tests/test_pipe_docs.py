@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from .helpers import REPO, SAMPLES
+from .helpers import REPO, small_clip
 
 W, H, N = 160, 96, 6
 DOCS = [os.path.join(REPO, "README.md"), os.path.join(REPO, "docs", "obs.md")]
@@ -42,15 +42,7 @@ def ffmpeg_output(args):
 @pytest.fixture(scope="module")
 def rgba_frames(tmp_path_factory):
     """Raw RGBA frames from ``livematte video SMALL.mp4 -o - --background transparent`` (the README's side)."""
-    small = str(tmp_path_factory.mktemp("pipe") / "small.mp4")
-    with av.open(os.path.join(SAMPLES, "person.mp4")) as src, av.open(small, "w") as dst:
-        stream = dst.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        for i, frame in enumerate(src.decode(video=0)):
-            if i == N:
-                break
-            dst.mux(stream.encode(frame.reformat(W, H, "yuv420p")))
-        dst.mux(stream.encode())
+    small = small_clip(str(tmp_path_factory.mktemp("pipe") / "small.mp4"), W, H, N)
     proc = subprocess.run([sys.executable, "-m", "livematte", "video", small, "-o", "-", "--background",
                            "transparent"], cwd=REPO, capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()

@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -15,23 +14,14 @@ import pytest
 from livematte.sinks.sequence import ImageSequenceSink, sequence_target
 from livematte.types import LivematteError, StreamInfo
 
-from .helpers import REPO, SAMPLES
+from .helpers import REPO, small_clip
 
 W, H, N = 128, 72, 4
 
 
 @pytest.fixture(scope="module")
-def small_clip(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("seq") / "small.mp4")
-    with av.open(os.path.join(SAMPLES, "person.mp4")) as src, av.open(path, "w") as dst:
-        stream = dst.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        for i, frame in enumerate(src.decode(video=0)):
-            if i == N:
-                break
-            dst.mux(stream.encode(frame.reformat(W, H, "yuv420p")))
-        dst.mux(stream.encode())
-    return path
+def clip(tmp_path_factory):
+    return small_clip(str(tmp_path_factory.mktemp("seq") / "small.mp4"), W, H, N)
 
 
 def video(*args):
@@ -43,10 +33,10 @@ def video(*args):
                                           ("frames/%05d.png", ["00000.png", "00001.png", "00002.png", "00003.png"]),
                                           ("shot_%03d.webp", ["shot_000.webp", "shot_001.webp", "shot_002.webp",
                                                               "shot_003.webp"])])
-def test_video_writes_an_image_sequence_with_alpha(small_clip, tmp_path, target, names):
+def test_video_writes_an_image_sequence_with_alpha(clip, tmp_path, target, names):
     out = tmp_path / "o"
     out.mkdir()
-    proc = video(small_clip, "-o", os.path.join(str(out), target), "--background", "transparent", "--no-pose")
+    proc = video(clip, "-o", os.path.join(str(out), target), "--background", "transparent", "--no-pose")
     assert proc.returncode == 0, proc.stderr
     folder = out / os.path.dirname(target) if "/" in target else out
     assert sorted(os.listdir(folder)) == names  # nothing else: no temporary files left
@@ -56,14 +46,14 @@ def test_video_writes_an_image_sequence_with_alpha(small_clip, tmp_path, target,
     assert (alpha == 0).mean() > 0.1 and (alpha == 255).mean() > 0.05  # a person on transparency
 
 
-def test_mp4_transparency_error_suggests_outputs_that_work(small_clip, tmp_path):
-    proc = video(small_clip, "-o", str(tmp_path / "cut.mp4"), "--background", "transparent")
+def test_mp4_transparency_error_suggests_outputs_that_work(clip, tmp_path):
+    proc = video(clip, "-o", str(tmp_path / "cut.mp4"), "--background", "transparent")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     suggested = re.findall(r"-o (\S+)", proc.stderr)
     assert ".webm" in proc.stderr and ".mov" in proc.stderr and len(suggested) == 2
     assert suggested[0].endswith("cut/") and suggested[1].endswith("cut_%05d.png")
     assert not os.listdir(tmp_path)
-    proc = video(small_clip, "-o", suggested[1], "--background", "transparent", "--no-pose")  # the suggestion works
+    proc = video(clip, "-o", suggested[1], "--background", "transparent", "--no-pose")  # the suggestion works
     assert proc.returncode == 0, proc.stderr
     assert sorted(os.listdir(tmp_path)) == [f"cut_{i:05d}.png" for i in range(N)]
 
