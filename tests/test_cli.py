@@ -15,7 +15,7 @@ from livematte.bench import make_clip
 from livematte.cli import build_parser, main
 from livematte.cli.common import config_from_args
 
-from .helpers import REPO, SAMPLES
+from .helpers import REPO, SAMPLES, sample_frame
 
 SAMPLE = os.path.join(SAMPLES, "person.mp4")
 BACKGROUND = os.path.join(SAMPLES, "background.jpg")
@@ -123,10 +123,12 @@ def test_transparency_in_a_format_that_cannot_hold_it(capsys, tmp_path, small_cl
 
 
 def test_transparency_to_jpeg_is_flattened(capsys, tmp_path):
-    code, _, err = run_cli(capsys, "image", os.path.join(SAMPLES, "background.jpg"), "-o", tmp_path / "x.jpg",
-                           "--background", "transparent")
+    still = tmp_path / "person.png"  # a person: the picture has a subject whatever --subject decides
+    cv2.imwrite(str(still), cv2.cvtColor(sample_frame(30), cv2.COLOR_RGB2BGR))
+    code, _, err = run_cli(capsys, "image", still, "-o", tmp_path / "x.jpg", "--background", "transparent")
     assert code == 0, err
-    assert cv2.imread(str(tmp_path / "x.jpg")).shape == (720, 1280, 3)
+    flat = cv2.imread(str(tmp_path / "x.jpg"))
+    assert flat.shape == (720, 1280, 3) and (flat[:20, :20] > 245).all()  # the room flattened onto white
 
 
 def test_bad_inputs_are_one_line_errors(capsys, tmp_path):
