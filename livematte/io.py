@@ -55,7 +55,11 @@ def check_output(path: str, alpha: bool) -> None:
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise LivematteError(f"{path}: the folder {parent} does not exist")
-    if is_image_path(path):
+    if path.lower().endswith(".gif"):
+        from .atomic import check_writable_dir
+
+        check_writable_dir(path)  # GIF keeps (1-bit) transparency: livematte.sinks.gif
+    elif is_image_path(path):
         from .sinks.images import check_image_output
 
         check_image_output(path, alpha)
@@ -83,5 +87,9 @@ def video_sink(path: str, *, audio_from: Optional[str], crf: int, preset: str):
     target = sequence_target(path)
     if target is not None:
         return ImageSequenceSink(target)
+    if path.lower().endswith(".gif"):
+        from .sinks.gif import GifSink
+
+        return GifSink(path)
 
     return VideoFileSink(path, audio_from=audio_from, crf=crf, preset=preset)

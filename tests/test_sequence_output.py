@@ -1,5 +1,5 @@
 """``video -o DIR/`` and ``-o NAME%05d.png|webp``: a video written as numbered images with alpha;
-the ``.mp4`` transparency error names outputs that work (issue #18)."""
+``-o clip.gif`` with transparency; the ``.mp4`` transparency error names outputs that work (issue #18)."""
 from __future__ import annotations
 
 import os
@@ -10,6 +10,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from livematte.sinks.sequence import ImageSequenceSink, sequence_target
 from livematte.types import LivematteError, StreamInfo
@@ -74,3 +75,23 @@ def test_sequence_targets_and_their_errors(tmp_path):
     back = cv2.cvtColor(cv2.imread(str(tmp_path / "s" / "00.webp"), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
     assert np.array_equal(back[..., 3], rgba[..., 3])  # lossless WebP: the alpha exact
     assert np.array_equal(back[..., :3][rgba[..., 3] > 0], rgba[..., :3][rgba[..., 3] > 0])
+
+
+def test_video_writes_a_gif_with_transparency(clip, tmp_path):
+    gif, seq = str(tmp_path / "cut.gif"), os.path.join(str(tmp_path), "ref") + "/"
+    for target in (gif, seq):
+        proc = video(clip, "-o", target, "--background", "transparent", "--no-pose")
+        assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["cut.gif", "ref"]  # no temporary file left
+    with Image.open(gif) as im:
+        assert im.n_frames == N and im.info.get("loop") == 0
+        frames = []
+        for k in range(N):
+            im.seek(k)
+            frames.append(np.asarray(im.convert("RGBA")))  # (H, W, 4)
+    for k, got in enumerate(frames):
+        ref = cv2.cvtColor(cv2.imread(f"{seq}{k:05d}.png", cv2.IMREAD_UNCHANGED), cv2.COLOR_BGRA2RGBA)
+        assert ((got[..., 3] == 0) == (ref[..., 3] < 128)).mean() > 0.999, f"frame {k}: transparency"
+        opaque = ref[..., 3] >= 128
+        assert 0.05 < opaque.mean() < 0.95
+        assert np.abs(got[opaque, :3].astype(int) - ref[opaque, :3]).mean() < 6, f"frame {k}: colours"

@@ -107,6 +107,7 @@ def no_display(monkeypatch):
 def _maker(name, tmp_path, request):
     """``(make, picture kind, files abort may keep)`` for sink class ``name``; ``make()`` builds a fresh one."""
     from livematte.sinks.browser import BrowserSink
+    from livematte.sinks.gif import GifSink
     from livematte.sinks.images import ImageFilesSink, MatteSequenceSink
     from livematte.sinks.pipe import PipeSink
     from livematte.sinks.preview import PreviewSink
@@ -129,6 +130,7 @@ def _maker(name, tmp_path, request):
         "VirtualCameraSink": (lambda: VirtualCameraSink(backend=request.getfixturevalue("contract_backend")), "rgba", False),
         "BrowserSink": (lambda: BrowserSink("http://127.0.0.1:0"), "rgba", False),
         "ImageSequenceSink": (lambda: ImageSequenceSink(sequence_target(f"{tmp_path}/seq{next(n)}/")), "rgba", True),
+        "GifSink": (lambda: GifSink(str(tmp_path / f"anim{next(n)}.gif")), "rgba", False),
     }
     return makers.get(name)
 

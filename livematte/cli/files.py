@@ -46,6 +46,7 @@ def add_video(sub) -> None:
     s.add_argument("--fps", type=positive(float), metavar="N",
                    help="frame rate of a folder of frames IN (default 30; a video file keeps its own)")
     s.add_argument("-o", "--output", required=True, metavar="OUT", help=".mp4/.mkv (H.264), .webm (VP9, alpha), .mov (ProRes 4444 with alpha), "
+                   ".gif (1-bit alpha), DIR/ or NAME%%05d.png|webp (numbered images, alpha), "
                    "- (raw RGBA frames on stdout, for ffmpeg; size and rate on stderr)")
     s.add_argument("--alpha-out", metavar="FILE|DIR/", help="also write the matte: a video file, or a folder of PNGs")
     s.add_argument("--crf", type=int, help="H.264/VP9 quality, lower is better (default 20)")

@@ -74,7 +74,7 @@ def check_output(path: "str | os.PathLike[str]", alpha: bool) -> None:
             + ", ".join(VIDEO_EXTENSIONS))
     if alpha and ext not in ALPHA_EXTENSIONS:
         raise LivematteError(
-            f"{p}: {ext} cannot hold transparency; use .webm (VP9 alpha), .mov (ProRes 4444), "
+            f"{p}: {ext} cannot hold transparency; use .webm (VP9 alpha), .mov (ProRes 4444), .gif, "
             f"or an image sequence: -o {p.with_suffix('')}/ or -o {p.with_suffix('')}_%05d.png (.webp too)")
     check_writable_dir(p)
 
