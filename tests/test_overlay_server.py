@@ -132,7 +132,8 @@ def test_page_headers_frame_and_script_policy(served):
     script = re.search(rb"<script>(.*?)</script>", html, re.S).group(1)
     digest = base64.b64encode(hashlib.sha256(script).digest()).decode()
     assert f"script-src 'sha256-{digest}';" in csp  # exactly the page's own script may run
-    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "connect-src 'self'" in csp
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert f"connect-src 'self' ws://127.0.0.1:{served.port};" in csp  # the page's own /ws, spelled out too
     assert b"location.search" in script  # the page passes its ?token= on to /ws
     assert status_of(served.url + "nothing-here") == 404
 

@@ -47,15 +47,19 @@ def page_html() -> bytes:
     return resources.files("livematte.sinks").joinpath("overlay_page.html").read_bytes()
 
 
-def page_csp(html: bytes) -> str:
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def page_csp(html: bytes, host: str = "") -> str:
     """A Content-Security-Policy allowing exactly the page's inline ``<script>``/``<style>`` blocks,
-    a WebSocket to its own origin, and nothing else (no framing, no forms, no other loads)."""
+    a WebSocket to its own origin (``'self'``, and ``ws://host`` spelled out for browsers whose
+    ``'self'`` does not cover ws:), and nothing else (no framing, no forms, no other loads)."""
     def hashes(tag: str) -> str:
         blocks = re.findall(rb"<%s>(.*?)</%s>" % (tag.encode(), tag.encode()), html, re.S)
         return " ".join("'sha256-%s'" % base64.b64encode(hashlib.sha256(b).digest()).decode() for b in blocks)
 
     return (f"default-src 'none'; script-src {hashes('script')}; style-src {hashes('style')}; "
-            "connect-src 'self'; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+            f"connect-src 'self'{' ws://' + host if _HOST.fullmatch(host) else ''}; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 def _headers(ctype: str, body: bytes, **extra: str) -> Headers:
@@ -150,7 +154,6 @@ class OverlayServer:
         self.host, self.port = sock.getsockname()[:2]
         self.policy = policy_for(self.port)
         self.html = page_html()
-        self.csp = page_csp(self.html)
         self.server = serve(on_viewer, sock=sock, process_request=self._process_request, server_header=None,
                             compression=None, open_timeout=limits.open_timeout, ping_interval=limits.ping,
                             ping_timeout=limits.ping, close_timeout=1.0, max_size=limits.message, max_queue=4)
@@ -169,7 +172,7 @@ class OverlayServer:
         route = urlsplit(request.path).path
         if route == "/":
             return Response(200, "OK", _headers("text/html; charset=utf-8", self.html, X_Frame_Options="DENY",
-                                                Content_Security_Policy=self.csp), self.html)
+                                                Content_Security_Policy=page_csp(self.html, hosts[0])), self.html)
         if route != "/ws":
             return self._text(404, "not found")
         if self.viewer_count() >= self.limits.viewers:
