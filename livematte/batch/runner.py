@@ -64,7 +64,8 @@ def connect(ray, address: Optional[str], workers: Optional[int]) -> tuple:
     try:
         if address == "local":
             n = workers or os.cpu_count() or 1
-            ray.init(num_cpus=max(n, os.cpu_count() or 1), include_dashboard=False, **quiet)
+            # address="local": a new instance here even when RAY_ADDRESS names a cluster
+            ray.init(address="local", num_cpus=max(n, os.cpu_count() or 1), include_dashboard=False, **quiet)
             return True, n
         ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as err:
