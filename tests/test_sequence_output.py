@@ -30,21 +30,33 @@ def video(*args):
                           text=True, timeout=120)
 
 
-@pytest.mark.parametrize("target,names", [("out/", ["00000.png", "00001.png", "00002.png", "00003.png"]),
-                                          ("frames/%05d.png", ["00000.png", "00001.png", "00002.png", "00003.png"]),
-                                          ("shot_%03d.webp", ["shot_000.webp", "shot_001.webp", "shot_002.webp",
-                                                              "shot_003.webp"])])
-def test_video_writes_an_image_sequence_with_alpha(clip, tmp_path, target, names):
-    out = tmp_path / "o"
-    out.mkdir()
-    proc = video(clip, "-o", os.path.join(str(out), target), "--background", "transparent", "--no-pose")
+@pytest.fixture(scope="module")
+def ref_sequence(clip, tmp_path_factory):
+    """The folder of ``video CLIP -o DIR/ --background transparent`` (run once for the module)."""
+    folder = str(tmp_path_factory.mktemp("ref")) + "/"
+    proc = video(clip, "-o", folder, "--background", "transparent", "--no-pose")
     assert proc.returncode == 0, proc.stderr
-    folder = out / os.path.dirname(target) if "/" in target else out
-    assert sorted(os.listdir(folder)) == names  # nothing else: no temporary files left
-    pictures = [cv2.imread(str(folder / n), cv2.IMREAD_UNCHANGED) for n in names]
+    return folder
+
+
+def test_video_writes_a_png_folder_with_alpha(ref_sequence):
+    names = [f"{i:05d}.png" for i in range(N)]
+    assert sorted(os.listdir(ref_sequence)) == names  # nothing else: no temporary files left
+    pictures = [cv2.imread(ref_sequence + n, cv2.IMREAD_UNCHANGED) for n in names]
     assert all(p.shape == (H, W, 4) for p in pictures)
     alpha = np.stack([p[..., 3] for p in pictures])
     assert (alpha == 0).mean() > 0.1 and (alpha == 255).mean() > 0.05  # a person on transparency
+
+
+def test_video_writes_a_webp_pattern_with_alpha(clip, ref_sequence, tmp_path):
+    proc = video(clip, "-o", str(tmp_path / "shot_%03d.webp"), "--background", "transparent",
+                 "--no-pose")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(tmp_path)) == [f"shot_{i:03d}.webp" for i in range(N)]
+    for i in range(N):
+        got = cv2.imread(str(tmp_path / f"shot_{i:03d}.webp"), cv2.IMREAD_UNCHANGED)
+        ref = cv2.imread(f"{ref_sequence}{i:05d}.png", cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(got[..., 3], ref[..., 3])  # lossless: the same alpha as the PNGs
 
 
 def test_mp4_transparency_error_suggests_outputs_that_work(clip, tmp_path):
@@ -77,12 +89,11 @@ def test_sequence_targets_and_their_errors(tmp_path):
     assert np.array_equal(back[..., :3][rgba[..., 3] > 0], rgba[..., :3][rgba[..., 3] > 0])
 
 
-def test_video_writes_a_gif_with_transparency(clip, tmp_path):
-    gif, seq = str(tmp_path / "cut.gif"), os.path.join(str(tmp_path), "ref") + "/"
-    for target in (gif, seq):
-        proc = video(clip, "-o", target, "--background", "transparent", "--no-pose")
-        assert proc.returncode == 0, proc.stderr
-    assert sorted(os.listdir(tmp_path)) == ["cut.gif", "ref"]  # no temporary file left
+def test_video_writes_a_gif_with_transparency(clip, ref_sequence, tmp_path):
+    gif, seq = str(tmp_path / "cut.gif"), ref_sequence
+    proc = video(clip, "-o", gif, "--background", "transparent", "--no-pose")
+    assert proc.returncode == 0, proc.stderr
+    assert os.listdir(tmp_path) == ["cut.gif"]  # no temporary file left
     with Image.open(gif) as im:
         assert im.n_frames == N and im.info.get("loop") == 0
         frames = []
