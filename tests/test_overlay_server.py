@@ -188,11 +188,36 @@ def test_idle_and_silent_clients_are_dropped(served):
                 viewer.recv(5)
 
 
+def test_a_viewer_that_stops_reading_is_dropped_as_too_slow():
+    limits = Limits(send_timeout=0.5, ack_timeout=60.0)
+    sink = BrowserSink("http://127.0.0.1:0", limits=limits)
+    sink.open(StreamInfo(640, 360), True)
+    try:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills at once: the server's send blocks
+        s.connect(("127.0.0.1", sink.port))
+        s.sendall(handshake_request(sink.port))
+        picture = np.random.default_rng(0).integers(0, 256, (360, 640, 4), dtype=np.uint8)  # JPEG/PNG-hostile
+        deadline = time.monotonic() + 15
+        while not any("disconnected" in e for e in sink.events):
+            assert time.monotonic() < deadline, sink.events
+            sink.write(picture, None)
+            time.sleep(0.05)
+        assert any("disconnected: too slow (took no data for 0.5 s)" in e for e in sink.events), sink.events
+        s.close()
+    finally:
+        sink.close()
+
+
+def handshake_request(port) -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+
+
 def handshake(port) -> socket.socket:
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    s.sendall(handshake_request(port))
     head = b""
     while b"\r\n\r\n" not in head:
         head += s.recv(4096)

@@ -243,9 +243,10 @@ class BrowserSink(LiveSink):
         try:
             self._send_loop(viewer)
         except ConnectionClosed as err:
-            cause = err.__cause__
-            viewer.close(f"too slow (took no data for {self.limits.send_timeout:.0f} s)"
-                         if isinstance(cause, (BlockingIOError, TimeoutError)) else f"connection lost ({err})")
+            if isinstance(err.__cause__, (BlockingIOError, TimeoutError)):  # SO_SNDTIMEO ran out
+                with viewer.cond:  # the root cause, whatever the reader thread saw after it
+                    viewer.closed = f"too slow (took no data for {self.limits.send_timeout:g} s)"
+            viewer.close(f"connection lost ({err})")
         finally:
             connection.close(1001 if self._stop.is_set() else 1000)
             reader.join(timeout=2)
