@@ -94,6 +94,11 @@ class QualityConfig:
             on the first frame of a source or shot the crop opens at once whatever this says.
         attach: add back full-frame foreground that the crop left out when it touches the person
             and moves with them (a pushed stroller, a board), judged by optical flow on a small grid.
+        raw: the backend's own output, upsampled bilinearly to the frame where it is smaller, and
+            nothing else (no partner model, crop, refinement, smoothing or mask options): ``--raw``,
+            for comparing backends and debugging.
+        fine_edges: stills: alpha matting on the matte's edge band and the foreground's own
+            colours there (``--fine-edges``, :mod:`livematte.stages.fine_edges`; pymatting).
         pose: the crop pass also runs the person mask of MediaPipe's full-body pose model (bundled
             with mediapipe) on a square around the person and averages it with the selfie model's
             (the larger of the two where the pose model is sure): limbs in any posture come back.
@@ -119,6 +124,8 @@ class QualityConfig:
     roi_seam: float = 0.03
     roi_tiles: bool = True
     attach: bool = True
+    raw: bool = False
+    fine_edges: bool = False
     roi_confirm: int = 2
     temporal_sure: float = 0.1
     roi_outside: str = "drop"
@@ -179,12 +186,26 @@ class OutputConfig:
 
 
 @dataclass
+class SubjectConfig:
+    """Which subject the matte keeps.
+
+    Attributes:
+        choice: for stills ``auto`` (a person when the selfie model finds one, else the salient
+            object: an installed object model, else the backdrop keyer), ``person`` or ``object``
+            (:mod:`livematte.stills.subject`).
+    """
+
+    choice: str = "auto"
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     mask: MaskOptions = field(default_factory=MaskOptions)
     quality: QualityConfig = field(default_factory=QualityConfig)
     effect: EffectConfig = field(default_factory=EffectConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    subject: SubjectConfig = field(default_factory=SubjectConfig)
 
     def __post_init__(self) -> None:
         #: ``"section.key"`` of every value a preset, a file or a flag set (not a field: a

@@ -22,6 +22,7 @@ on the numpy engine the file pipeline runs them on two threads, overlapped by a 
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -106,6 +107,8 @@ class Matter:
         self.engine, self.ops = engine, engine.ops
         name = m.name if segmenter is None else segmenter.name
         self.spec = backend_spec(name if segmenter is None or _registered(name) else m.name)
+        if q.raw:  # the backend's own output: no partner, subject decisions, refinement, smoothing, mask options
+            self.spec = dataclasses.replace(self.spec, crop_pass=False, partner=None)
         threads = m.threads or 1
         self.runner = _wrap(engine, segmenter, self.spec, m, precision)
         if partner is None and segmenter is None and q.ensemble and self.spec.partner:
@@ -126,7 +129,7 @@ class Matter:
         self.refiner = GuidedRefiner(self.ops, q.radius, q.eps) if q.refine == "guided" and crop_pass else None
         mode = "ema" if q.temporal == "ema" else "motion"
         self.smoother = None
-        if q.temporal != "none":
+        if q.temporal != "none" and not q.raw:
             self.smoother = MotionSmoother(self.ops, q.smoothing, q.motion_noise, mode, sure=q.temporal_sure)
         self.cuts = SceneCutDetector()
         self.attacher = AttachedObjects() if q.attach and q.roi and crop_pass else None
@@ -273,7 +276,7 @@ class Matter:
                 alpha = add_attached(ops, alpha, prob, add)
         if self.smoother is not None:
             alpha = self.smoother(alpha, state.thumb_grey)
-        return shape_mask(ops, alpha, self.mask)
+        return alpha if self.quality.raw else shape_mask(ops, alpha, self.mask)
 
     # ------------------------------------------------------------------ per frame
     def matte(self, image):
@@ -318,7 +321,7 @@ def _wrap(engine: Engine, backend, spec, model_config, precision: str):
     """A runner for ``backend`` (a runner already, a backend object, or None: built from ``spec``)."""
     if backend is None:
         return segmenter_runner(engine, spec.name, runtime=model_config.runtime, threads=model_config.threads,
-                                weights=model_config.weights, precision=precision)
+                                weights=model_config.weights, precision=precision, device=model_config.device)
     if isinstance(backend, Runner):
         return backend
     if engine.name == "numpy":

@@ -30,6 +30,8 @@ def add_processing_args(p: argparse.ArgumentParser, *, effect: bool = True, temp
     g.add_argument("--grow", type=int, metavar="PX", help="grow (>0) or shrink (<0) the person by PX pixels")
     g = p.add_argument_group("quality")
     g.add_argument("--refine", choices=["guided", "none"], help="edge refinement at full resolution")
+    g.add_argument("--raw", action="store_true", default=None,
+                   help="the backend's own mask and nothing else (no crop, refinement, smoothing or mask options)")
     if temporal:
         g.add_argument("--temporal", choices=["motion", "ema", "none"], help="smoothing across frames")
         g.add_argument("--smoothing", type=float, metavar="S", help="temporal smoothing strength (0..1)")
@@ -57,6 +59,7 @@ def config_from_args(args):
     cfg.override("model", name=args.model, runtime=args.runtime, device=args.device, engine=args.engine,
                  weights=args.weights)
     cfg.override("mask", threshold=args.threshold, feather=args.feather, grow=args.grow)
+    cfg.override("quality", raw=getattr(args, "raw", None))
     cfg.override("quality", refine=args.refine, temporal=getattr(args, "temporal", None),
                  smoothing=getattr(args, "smoothing", None), roi=args.roi,
                  pose=args.pose)

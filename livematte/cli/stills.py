@@ -14,6 +14,8 @@ def cmd_image(args) -> int:
     from ..types import LivematteError
 
     cfg = config_from_args(args)
+    cfg.override("subject", choice=args.subject)
+    cfg.override("quality", fine_edges=args.fine_edges)
     options = StillOptions.parse(background=args.background, shadow=args.shadow, crop=args.crop,
                                  size=args.size, place=args.place)
     report_path(args.json)
@@ -78,5 +80,10 @@ def add_image(sub) -> None:
                    help="crop to the faces (box / ZOOM, default 0.5) or to the subject (margin, default 0.05)")
     g.add_argument("--size", metavar="WxH[:fit|cover]", help="the output's size: fit (padded) or cover (trimmed)")
     g.add_argument("--place", metavar="SCALE[@X,Y]", help="scale the subject to SCALE of the picture, centred at X,Y")
+    g.add_argument("--subject", metavar="auto|person|object",
+                   help="auto (default): a person if one is found, else the salient object (an installed object "
+                        "model, else the backdrop keyer); person; object")
+    g.add_argument("--fine-edges", action="store_true", default=None,
+                   help="alpha matting on the edge band and the foreground's own colours there (hair, fur; pymatting)")
     add_processing_args(s, temporal=False)
     s.set_defaults(func=cmd_image)

@@ -65,6 +65,20 @@ class HostRunner(Runner):
         self.backend.reset()
 
 
+class HostOnEngineRunner(Runner):
+    """A host backend (onnxruntime: the object family) on the torch engine: the frame comes down
+    once, its mask (float32 ``(H, W)``) goes up once."""
+
+    def __init__(self, engine, backend):
+        self.engine, self.backend = engine, backend
+
+    def __call__(self, image):
+        return self.engine.ops.from_host(np.asarray(self.backend.predict(self.engine.download(image)), np.float32))
+
+    def reset(self) -> None:
+        self.backend.reset()
+
+
 def check_precision(precision: str, engine) -> None:
     """One-line errors for an unknown precision, or fp16 off CUDA."""
     if precision not in PRECISIONS:
@@ -170,9 +184,11 @@ class TorchBackendRunner(Runner):
 
 
 def segmenter_runner(engine, name: str, *, runtime: str = "auto", threads: int = 0, weights=None,
-                     precision: str = "auto", backend=None):
+                     precision: str = "auto", backend=None, device: str = "auto"):
     """The runner of backend ``name`` on ``engine`` (``backend``: one already built, e.g. with
-    random weights). LivematteError when the engine cannot run it."""
+    random weights). LivematteError when the engine cannot run it. ``device``: where an
+    onnxruntime backend (the object family) runs on the numpy engine; other host backends run on
+    the CPU there."""
     from ..models import create
     from ..models.registry import spec as backend_spec
 
@@ -181,8 +197,13 @@ def segmenter_runner(engine, name: str, *, runtime: str = "auto", threads: int =
         raise LivematteError(f"the {engine.name} engine cannot run {name!r} (it runs on: {', '.join(s.engines)})")
     if engine.name == "numpy":
         if backend is None:
-            backend = create(name, runtime=runtime, device="cpu", weights=weights, threads=threads)
+            host = device if "onnxruntime" in s.runtimes else "cpu"
+            backend = create(name, runtime=runtime, device=host, weights=weights, threads=threads)
         return HostRunner(backend, model_input=s.model_input)
+    if "onnxruntime" in s.runtimes:  # a host model: its own execution provider, not torch
+        if backend is None:
+            backend = create(name, runtime=runtime, device=device, weights=weights, threads=threads)
+        return HostOnEngineRunner(engine, backend)
     if s.model_input:
         if backend is not None:
             raise LivematteError(f"a prebuilt backend is for the whole-frame models, not {name!r}")

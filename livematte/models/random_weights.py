@@ -24,8 +24,9 @@ from .checkpoints import torch_device, torch_runtime
 from .registry import backend_module, names, spec
 from .rvm import MattingNetwork
 
-#: the backends random weights exist for: those that need a user checkpoint
-MODELS = tuple(n for n in names() if spec(n).needs_weights)
+#: the backends random weights exist for: the matting networks (user checkpoints; the object
+#: family's random-weight files are ONNX exports, made by the tests)
+MODELS = tuple(names("matting"))
 
 
 def smooth_picture(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -91,7 +92,7 @@ def random_network(name: str, seed: int = 0) -> nn.Module:
 
     Raises LivematteError for an unknown name or a backend that ships with its own weights.
     """
-    if not spec(name).needs_weights:
+    if spec(name).family != "matting":
         raise LivematteError(f"random weights are for {' and '.join(MODELS)}; {name!r} ships with its own weights")
     net = backend_module(name).network()
     fill_random(net, seed)

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ..types import LivematteError
 from .base import BackendInfo, Segmenter
-from .spec import BackendSpec
+from .spec import BackendSpec, OnnxFormat
 
 # Facts shared by the members of each family (read from the model files and the backends' modules).
 _SELFIE = dict(
@@ -26,6 +26,40 @@ _SELFIE = dict(
 _MATTING = dict(
     family="matting", input_size=None, soft_alpha=True, partner=None, crop_pass=False, needs_weights=True,
     engines=("numpy", "torch"), runtimes=("torch",), model_input=False)
+
+_IMAGENET = dict(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+_OBJECT = dict(
+    module=".objects", family="object", resize="lanczos",
+    size_rule="fixed: the picture is Lanczos-resized to the model's input size (as rembg does)",
+    output="frame", recurrent=False, soft_alpha=True, partner=None, crop_pass=False, needs_weights=True,
+    engines=("numpy", "torch"), runtimes=("onnxruntime",), model_input=False)  # torch: host model, frame down once
+
+
+def _object(name: str, description: str, size: int, release: str, activation: str = "none", **norm) -> BackendSpec:
+    """One rembg model: its facts as rembg's session of that name states them (rembg/sessions/)."""
+    return BackendSpec(name, description=f"{description} (rembg's ONNX file, user-supplied)",
+                       input_size=(size, size), onnx=OnnxFormat(f"{name}.onnx", release, activation),
+                       **{**_IMAGENET, **norm}, **_OBJECT)
+
+
+_OBJECTS = (
+    _object("u2net", "U^2-Net salient object", 320, "u2net.onnx"),
+    _object("u2netp", "U^2-Net small (4.7 MB) salient object", 320, "u2netp.onnx"),
+    _object("u2net_human_seg", "U^2-Net trained on people", 320, "u2net_human_seg.onnx"),
+    _object("silueta", "Silueta (U^2-Net, 43 MB) salient object", 320, "silueta.onnx"),
+    _object("isnet-general-use", "IS-Net DIS general use", 1024, "isnet-general-use.onnx", mean=0.5, std=1.0),
+    _object("isnet-anime", "IS-Net for anime characters", 1024, "isnet-anime.onnx", std=1.0),
+    _object("birefnet-general", "BiRefNet general", 1024, "BiRefNet-general-epoch_244.onnx", "sigmoid"),
+    _object("birefnet-general-lite", "BiRefNet general, Swin-T backbone", 1024,
+            "BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx", "sigmoid"),
+    _object("birefnet-portrait", "BiRefNet portrait", 1024, "BiRefNet-portrait-epoch_150.onnx", "sigmoid"),
+    _object("birefnet-dis", "BiRefNet DIS", 1024, "BiRefNet-DIS-epoch_590.onnx", "sigmoid"),
+    _object("birefnet-hrsod", "BiRefNet HRSOD", 1024, "BiRefNet-HRSOD_DHU-epoch_115.onnx", "sigmoid"),
+    _object("birefnet-cod", "BiRefNet camouflaged objects", 1024, "BiRefNet-COD-epoch_125.onnx", "sigmoid"),
+    _object("birefnet-massive", "BiRefNet massive dataset", 1024,
+            "BiRefNet-massive-TR_DIS5K_TR_TEs-epoch_420.onnx", "sigmoid"),
+    _object("bria-rmbg", "BRIA RMBG 2.0 (non-commercial licence)", 1024, "bria-rmbg-2.0.onnx"),
+)
 
 _BACKENDS: Dict[str, BackendSpec] = {s.name: s for s in (
     BackendSpec("selfie", description="MediaPipe selfie segmenter, general (MobileNetV3, 256x256), "
@@ -44,6 +78,7 @@ _BACKENDS: Dict[str, BackendSpec] = {s.name: s for s in (
                 size_rule="downsample_ratio keeps the long side at 480 px (768 full body; 1 up to 512 px), "
                           "a deep guided filter returns the matte at full size",
                 output="frame", recurrent=True, **_MATTING),
+    *_OBJECTS,
 )}
 
 

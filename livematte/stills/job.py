@@ -90,6 +90,11 @@ class StillJob:
 
         family = spec(cfg.model.name).family
         self.kind = "person" if family in ("selfie", "matting") else family
+        self.cutter, self.last_cut = None, None  # --subject: person path, object model or backdrop keyer
+        if family != "object" and not cfg.quality.raw:
+            from .subject import SubjectCutter
+
+            self.cutter = SubjectCutter(cfg.subject.choice, cfg.model.device)
 
     def effect(self, background: str, shadow: Optional[Shadow] = None) -> EffectStage:
         """The effect stage for ``background`` (with ``shadow`` as its post step), built once."""
@@ -120,7 +125,11 @@ class StillJob:
     def matte(self, image: np.ndarray, name: str = "") -> np.ndarray:
         """Alpha float32 ``(H, W)`` (numpy) of RGB uint8 ``image`` ``(H, W, 3)``, nothing carried over."""
         self.matter.reset()
-        return as_numpy(self.matter(Frame(image=image, name=name)))
+        if self.cutter is None:
+            return as_numpy(self.matter(Frame(image=image, name=name)))
+        self.last_cut = self.cutter(image, lambda im: as_numpy(self.matter(Frame(image=im, name=name))), name or "image")
+        self.kind = self.last_cut.kind
+        return self.last_cut.alpha
 
     def run(self, image: np.ndarray, fmt: str = "png", *, name: str = "",
             options: Optional[StillOptions] = None) -> StillResult:
@@ -129,10 +138,20 @@ class StillJob:
         opts = options or self.options
         t0 = time.perf_counter()
         alpha = self.matte(image, name)  # (H, W)
+        if self.cfg.quality.fine_edges:
+            from ..stages.fine_edges import fine_edges
+
+            image, alpha = fine_edges(image, alpha)  # the band's alpha matted, its colours the foreground's
         t1 = time.perf_counter()
         report = {"size": {"input": [int(image.shape[1]), int(image.shape[0])]},
                   "subject": subject_report(alpha, self.kind), "model": self.cfg.model.name,
                   "engine": self.matter.engine.name}
+        if self.last_cut is not None:
+            report["subject"]["via"] = self.last_cut.model
+            if self.last_cut.confidence is not None:
+                report["subject"]["keyer_confidence"] = self.last_cut.confidence
+            if self.last_cut.note:
+                report["subject"]["note"] = self.last_cut.note
         image, alpha = self._tools(image, alpha, report, opts)
         t2 = time.perf_counter()
         background = background_for(self.cfg, opts, fmt)
