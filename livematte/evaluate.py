@@ -18,6 +18,8 @@ Metrics, on the alpha quantised to 8 bits exactly as a PNG would store it (``rou
 * ``dtssd``: 100 x mean over consecutive frame pairs of
   ``sqrt(mean_pixels(((a_t - a_t-1) - (g_t - g_t-1)) ** 2))``; for N the gt change is taken as 0.
 * ``fp`` (N only): mean fraction of pixels with alpha >= 0.5.
+* ``lost`` (not for N): frames whose annotated person is kept (alpha >= 0.5) on under 10% of its
+  pixels; ``raw_lost``: the same count for the raw model (``evaluate(raw=...)``) on the same frames.
 
 A gt mask whose frame is absent counts in ``missing`` and breaks the chain of frame pairs. Group
 figures are the mean of the per-sequence figures (rounded to 4 places), like the team's reference
@@ -40,6 +42,7 @@ from .davis import read_frame, read_manifest, read_mask, sample_stems, sequence_
 from .types import Frame, LivematteError
 
 BF_TOLERANCE = 3
+LOST_BELOW = 0.1  # a frame is lost when under this share of the annotated person is kept
 GROUP_NAMES = {
     "A": "one person, clean",
     "B": "main person annotated, bystanders not",
@@ -142,9 +145,11 @@ class SequenceScorer:
         self._fp: List[float] = []
         self._dt: List[float] = []
         self._prev: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self.lost, self.raw_lost = 0, None
 
-    def add(self, alpha_u8: Optional[np.ndarray], gt_u8: np.ndarray) -> None:
-        """Score one frame: predicted alpha and gt mask, uint8 ``(H, W)``; alpha None = missing."""
+    def add(self, alpha_u8: Optional[np.ndarray], gt_u8: np.ndarray, raw_u8: Optional[np.ndarray] = None) -> None:
+        """Score one frame: predicted alpha and gt mask, uint8 ``(H, W)``; alpha None = missing;
+        ``raw_u8`` the raw model's alpha on the frame, counted for ``raw_lost`` only."""
         self.frames += 1
         if alpha_u8 is None:
             self.missing += 1
@@ -157,6 +162,9 @@ class SequenceScorer:
             gt = gt_u8 >= 128
             self._iou.append(iou(pred, gt))
             self._bf.append(boundary_f(pred, gt))
+            self.lost += lost(pred, gt)
+            if raw_u8 is not None:
+                self.raw_lost = (self.raw_lost or 0) + lost(raw_u8 >= 128, gt)
         g = np.zeros_like(gt_u8) if self.no_person else gt_u8
         if self._prev is not None:
             self._dt.append(dtssd_pair(self._prev[0], alpha_u8, self._prev[1], g))
@@ -173,7 +181,14 @@ class SequenceScorer:
             r["fp"] = mean(self._fp)
         else:
             r["iou"], r["bf"] = mean(self._iou), mean(self._bf)
+            r["lost"], r["raw_lost"] = self.lost, self.raw_lost
         return r
+
+
+def lost(pred: np.ndarray, gt: np.ndarray) -> int:
+    """1 when ``gt`` (bool, non-empty) is kept by ``pred`` (bool) on under :data:`LOST_BELOW` of its pixels."""
+    n = np.count_nonzero(gt)
+    return int(n > 0 and np.count_nonzero(pred & gt) < LOST_BELOW * n)
 
 
 def summarize(per_sequence: Dict[str, dict]) -> Dict[str, dict]:
@@ -190,6 +205,9 @@ def summarize(per_sequence: Dict[str, dict]) -> Dict[str, dict]:
             if vals:
                 g[k] = round(float(np.mean(vals)), 4)
         g["missing"] = sum(r["missing"] for r in rows)
+        for k in ("lost", "raw_lost"):
+            if any(r.get(k) is not None for r in rows):
+                g[k] = sum(r.get(k) or 0 for r in rows)
         out[key] = g
     return out
 
@@ -235,6 +253,7 @@ def evaluate(
     progress: Optional[Callable[[int], object]] = None,
     config=None,
     sheet_frames: int = 3,
+    raw: Optional[Callable[[np.ndarray], np.ndarray]] = None,
 ) -> EvalResults:
     """Run a matter over every sequence of ``data_dir`` and score it against the masks.
 
@@ -248,6 +267,8 @@ def evaluate(
         progress: called as ``progress(1)`` after each frame (``tqdm.update`` fits).
         config: any JSON-ready description of the run (model, options), stored under ``"config"``.
         sheet_frames: how many frames per sequence to keep in ``results.mattes`` for the contact sheet.
+        raw: the raw model, ``image (H, W, 3) -> alpha (H, W)``, run on person sequences' frames
+            for ``raw_lost``.
 
     Returns:
         :class:`EvalResults`: ``{"per_sequence": {seq: {"group", "frames", "missing", "dtssd",
@@ -314,7 +335,10 @@ def evaluate(
                     writes.append(writer.submit(_write_png, pred_dir / seq / f"{stem}.png", a8))
                 if gt is not None:
                     _check_size("mask", gt.shape, image.shape, gts[stem])
-                    scorer.add(a8, gt)
+                    raw_a8 = None
+                    if raw is not None and not scorer.no_person:
+                        raw_a8 = quantize_alpha(np.asarray(raw(image)))
+                    scorer.add(a8, gt, raw_a8)
                     if stem in keep:
                         mattes[seq][stem] = a8
                 n_frames += 1
@@ -346,6 +370,12 @@ def evaluate(
 # ----------------------------------------------------------------------------- report
 
 
+def _lost(r: dict) -> str:
+    if r.get("lost") is None:
+        return "-"
+    return f"{r['lost']}" + ("" if r.get("raw_lost") is None else f" ({r['raw_lost']})")
+
+
 def _fmt(v, scale: float = 1.0, digits: int = 3) -> str:
     return "-" if v is None else f"{v * scale:.{digits}f}"
 
@@ -356,22 +386,22 @@ def format_table(results: dict, per_sequence: bool = False) -> str:
     Columns: group, what it holds, sequences, frames, IoU, BF, dtSSD, fg % (group N), missing.
     """
     per_seq = results["per_sequence"]
-    head = "| group | what | seqs | frames | IoU | BF | dtSSD | fg % | missing |"
-    lines = [head, "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
+    head = "| group | what | seqs | frames | IoU | BF | dtSSD | fg % | lost (raw) | missing |"
+    lines = [head, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for key, g in results["groups"].items():
         seqs = [r for r in per_seq.values() if r["group"][0] == key]
         lines.append(
             f"| {key} | {GROUP_NAMES.get(key, seqs[0]['group'] if seqs else '')} | {len(seqs)} | "
             f"{sum(r['frames'] for r in seqs)} | {_fmt(g.get('iou'))} | {_fmt(g.get('bf'))} | "
-            f"{_fmt(g.get('dtssd'), digits=1)} | {_fmt(g.get('fp'), 100, 2)} | {g['missing']} |"
+            f"{_fmt(g.get('dtssd'), digits=1)} | {_fmt(g.get('fp'), 100, 2)} | {_lost(g)} | {g['missing']} |"
         )
     if per_sequence:
-        lines += ["", "| sequence | group | frames | IoU | BF | dtSSD | fg % | missing |",
-                  "|---|---|--:|--:|--:|--:|--:|--:|"]
+        lines += ["", "| sequence | group | frames | IoU | BF | dtSSD | fg % | lost (raw) | missing |",
+                  "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
         for seq, r in per_seq.items():
             lines.append(
                 f"| {seq} | {r['group'][0]} | {r['frames']} | {_fmt(r.get('iou'))} | "
                 f"{_fmt(r.get('bf'))} | {_fmt(r.get('dtssd'), digits=1)} | "
-                f"{_fmt(r.get('fp'), 100, 2)} | {r['missing']} |"
+                f"{_fmt(r.get('fp'), 100, 2)} | {_lost(r)} | {r['missing']} |"
             )
     return "\n".join(lines)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..types import LivematteError
 from .common import add_processing_args, config_from_args, positive, progress, report_path, size, write_json
 
 
@@ -46,18 +47,51 @@ def cmd_eval(args) -> int:
     cfg = config_from_args(args)
     report_path(args.json)
     report_path(args.sheet)
+    if (args.data_dir is None) == (args.unlabeled is None):
+        raise LivematteError("eval: give DATA_DIR (annotated, DAVIS layout) or --unlabeled DIR (videos), one of them")
+    if args.unlabeled is not None:
+        return _eval_unlabeled(args, cfg)
     bar = progress(None, "eval")
     try:
         results = evaluate(args.data_dir, lambda: build_matter(cfg), pred_dir=args.pred_dir,
-                           progress=lambda n=1: bar.update(n), config=dataclasses.asdict(cfg))
+                           progress=lambda n=1: bar.update(n), config=dataclasses.asdict(cfg), raw=_raw_model())
     finally:
         bar.close()
-    print(format_table(results))
+    print(format_table(results, per_sequence=args.per_sequence))
     if args.json:
         write_json(args.json, results)
     if args.sheet:
         write_contact_sheet(args.data_dir, results, args.sheet)
         print(f"contact sheet: {args.sheet}")
+    return 0
+
+
+def _raw_model():
+    """The raw landscape selfie model, bilinearly upsampled to the frame: the reference for lost frames."""
+    import cv2
+
+    from ..models.selfie import create
+
+    seg = create("selfie-landscape", runtime="litert")
+
+    def raw(image):
+        return cv2.resize(seg.predict(image), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+    return raw
+
+
+def _eval_unlabeled(args, cfg) -> int:
+    from ..fog import evaluate_unlabeled, format_fog
+    from ..matter import build_matter
+
+    bar = progress(None, "eval")
+    try:
+        results = evaluate_unlabeled(args.unlabeled, lambda: build_matter(cfg), progress=lambda n=1: bar.update(n))
+    finally:
+        bar.close()
+    print(format_fog(results))
+    if args.json:
+        write_json(args.json, results)
     return 0
 
 
@@ -89,7 +123,10 @@ def add_bench(sub) -> None:
 def add_eval(sub) -> None:
     """``livematte eval DATA_DIR``."""
     s = sub.add_parser("eval", help="score mattes against annotated video (DAVIS layout)")
-    s.add_argument("data_dir", metavar="DATA_DIR")
+    s.add_argument("data_dir", metavar="DATA_DIR", nargs="?", help="annotated clips in the DAVIS layout")
+    s.add_argument("--unlabeled", metavar="DIR", help="instead: a folder of videos, scored without ground truth "
+                   "(fog inside the person, flicker)")
+    s.add_argument("--per-sequence", action="store_true", help="also print one row per sequence")
     s.add_argument("--json", metavar="FILE", help="write per-sequence and per-group figures")
     s.add_argument("--sheet", metavar="PNG", help="draw a contact sheet (frames, mattes, errors)")
     s.add_argument("--pred-dir", metavar="DIR", help="also write the predicted mattes as PNGs")
