@@ -108,6 +108,10 @@ class QualityConfig:
             from the same file.
         pose_margin: extra context around the crop for the pose model's square, as a fraction of
             the crop's larger side (the pose model was trained on loosely framed whole bodies).
+        presence: the bundled person detector decides whether anyone is in the picture; with
+            nobody there the matte fades to empty within a few frames (docs/quality.md, issue #13 revision).
+        solid: while a crop tracks a person, alpha inside their silhouette is raised to 1 (the
+            model's unsure middle of a body no longer lets the background through; issue #13 revision).
     """
 
     refine: str = "guided"
@@ -131,6 +135,8 @@ class QualityConfig:
     roi_outside: str = "drop"
     pose: bool = True
     pose_margin: float = 0.1
+    presence: bool = True
+    solid: bool = True
 
     def validate(self) -> "QualityConfig":
         """Raise LivematteError on an unknown mode or an out-of-range value; returns self."""

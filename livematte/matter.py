@@ -35,10 +35,12 @@ from .stages.attach import add_attached
 from .stages.mask import shape_mask
 from .stages.pyramid import Pyramid
 from .stages.refine import GuidedRefiner
+from .stages.solid import solidify
 from .stages.temporal import MotionSmoother, SceneCutDetector
 from .stages.tiles import fuse_pose, paste_tiles
 from .subject.attached import GRID, AttachedObjects
 from .subject.planner import SubjectPlanner
+from .subject.presence import in_frame
 from .types import Frame, LivematteError
 
 REFINE_MODES = ("guided", "none")
@@ -59,6 +61,7 @@ class FrontResult(NamedTuple):
         thumb_host: ``thumb_grey`` on the host (uint8), when attach needs it, else None.
         crop: the subject crop for this frame (integer frame pixels), or None.
         tiles: ``(box, guide, prob)`` per tile of the crop, in paste order.
+        gain: the matte's gain from the presence decision (0: nobody there, 1: a person).
     """
 
     image: object
@@ -70,6 +73,7 @@ class FrontResult(NamedTuple):
     thumb_host: Optional[np.ndarray]
     crop: Optional[Tuple[int, int, int, int]]
     tiles: List[tuple]
+    gain: float = 1.0
 
 
 class Matter:
@@ -87,6 +91,9 @@ class Matter:
             segmenter's while searching (``quality.ensemble``); built from the spec when None and
             ``segmenter`` is None.
         pose: the pose model's runner for whole bodies (``quality.pose``); built likewise.
+        detector: the person detector (``quality.presence``; an object with ``detect(image)`` and
+            ``input_side``); built likewise. It runs on the host on both engines, on a small copy
+            of the frame brought down with the frame's host sync on the frames it runs.
         precision: torch engine on CUDA: ``auto`` (fp16 where it agrees with fp32 on frame 1),
             ``fp32`` or ``fp16``.
         output: what ``__call__`` returns: ``numpy`` (float32 ``(H, W)``) or ``engine`` (the
@@ -94,7 +101,7 @@ class Matter:
     """
 
     def __init__(self, segmenter=None, config: Optional[Config] = None, *, engine: Optional[Engine] = None,
-                 partner=None, pose=None, precision: str = "auto", output: str = "numpy"):
+                 partner=None, pose=None, detector=None, precision: str = "auto", output: str = "numpy"):
         self.config = config or Config()
         m = self.config.model
         if output not in ("numpy", "engine"):
@@ -125,7 +132,13 @@ class Matter:
             pose = HostRunner(pose, model_input=True)
         self.pose = pose if q.pose and q.roi and self.spec.crop_pass else None
         crop_pass = self.spec.crop_pass
-        self.planner = SubjectPlanner(q, crop_pass=crop_pass, pose=self.pose is not None)
+        if detector is None and segmenter is None and q.presence and crop_pass:
+            from .models.person_detector import PersonDetector
+
+            detector = PersonDetector(threads=threads)
+        self.detector = detector if crop_pass else None
+        self.planner = SubjectPlanner(q, crop_pass=crop_pass, pose=self.pose is not None,
+                                      presence=self.detector is not None)
         self.refiner = GuidedRefiner(self.ops, q.radius, q.eps) if q.refine == "guided" and crop_pass else None
         mode = "ema" if q.temporal == "ema" else "motion"
         self.smoother = None
@@ -188,12 +201,18 @@ class Matter:
         partner = self.partner is not None and self.planner.partner_now()
         prob, hist, guide, thumb_grey, *levels = self._fronts[partner](image)
         want_thumb = self.attacher is not None
-        host = ops.to_host(prob, hist, thumb_grey) if want_thumb else ops.to_host(prob, hist)  # the host sync
+        extra = [thumb_grey] if want_thumb else []
+        dbox = self.planner.detect_box((H, W))
+        if dbox is not None:  # the detector's input (h, w, 3), max(h, w) = its side; letterboxed on the host
+            size = _fit((dbox[3] - dbox[1], dbox[2] - dbox[0]), self.detector.input_side)
+            extra.append(Pyramid(ops, levels=levels).resize(dbox, size))
+        host = ops.to_host(prob, hist, *extra)  # the host sync
         prob_h = host[0]
         cut = self.cuts(host[1])
         if cut:
             self._forget_front()
-        plan = self.planner.plan(prob_h, (H, W))
+        found = None if dbox is None else in_frame(self.detector.detect(host[-1]), dbox, (H, W))
+        plan = self.planner.plan(prob_h, (H, W), found)
         if plan.prob is not None:
             prob_h, prob = plan.prob, ops.from_host(plan.prob)
         tiles = []
@@ -209,7 +228,7 @@ class Matter:
                     prob_t = fuse_pose(ops, prob_t, pose, plan.pose_square, box)
                 tiles.append((box, ops.grey(x), prob_t))
         return FrontResult(image, thumb_grey, cut, guide, prob, prob_h, host[2] if want_thumb else None,
-                           plan.crop, tiles)
+                           plan.crop, tiles, plan.gain)
 
     def _front_whole(self, image) -> FrontResult:
         """The front of a whole-frame backend (modnet, rvm): a scene cut clears its recurrent state
@@ -276,6 +295,10 @@ class Matter:
                 alpha = add_attached(ops, alpha, prob, add)
         if self.smoother is not None:
             alpha = self.smoother(alpha, state.thumb_grey)
+        if self.quality.solid and state.crop is not None:  # a tracked person: no see-through body
+            alpha = solidify(ops, alpha)
+        if state.gain < 1.0:  # the presence fade (after the smoother: its past stays the person's)
+            alpha = alpha * state.gain
         return alpha if self.quality.raw else shape_mask(ops, alpha, self.mask)
 
     # ------------------------------------------------------------------ per frame
@@ -327,6 +350,13 @@ def _wrap(engine: Engine, backend, spec, model_config, precision: str):
     if engine.name == "numpy":
         return HostRunner(backend, model_input=spec.model_input)
     return segmenter_runner(engine, spec.name, precision=precision, backend=backend)
+
+
+def _fit(frame_hw: Tuple[int, int], side: int) -> Tuple[int, int]:
+    """``(h, w)`` of a frame scaled so its longer side is ``side`` (aspect kept)."""
+    H, W = frame_hw
+    s = side / max(H, W)
+    return max(1, int(round(H * s))), max(1, int(round(W * s)))
 
 
 def _upsample(ops, prob, size):

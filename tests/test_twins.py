@@ -24,6 +24,7 @@ from livematte.stages.attach import add_attached
 from livematte.stages.mask import MaskOptions, shape_mask
 from livematte.stages.pyramid import Pyramid
 from livematte.stages.refine import GuidedRefiner
+from livematte.stages.solid import solidify
 from livematte.stages.temporal import MotionSmoother
 from livematte.stages.tiles import fuse_pose, paste_tiles
 from livematte.types import Frame
@@ -122,6 +123,12 @@ def test_tiles_pose_fusion_and_attach(clip):
     assert_twins(add_attached(NUMPY, alpha, full, add), add_attached(T, tt(alpha), tt(full), add), "attach")
 
 
+def test_solid_bodies():
+    alpha = soft_prob(270, 480)
+    alpha[100:140, 200:260] *= 0.5  # a foggy patch inside the body
+    assert_twins(solidify(NUMPY, alpha), solidify(T, tt(alpha)), "solidify")
+
+
 # ----------------------------------------------------------------------------- the whole frame path
 
 VARIANTS = {
@@ -136,6 +143,8 @@ VARIANTS = {
     "outside kept": {"quality.roi_outside": "keep"},
     "no attach": {"quality.attach": False},
     "no pose": {"quality.pose": False},
+    "no presence": {"quality.presence": False},
+    "no solid": {"quality.solid": False},
     "mask": {"mask.threshold": 0.5, "mask.grow": 3, "mask.feather": 2.0},
 }
 
@@ -164,6 +173,16 @@ def test_frame_path_on_the_sample(clip, variant):
     for i, ((a, ca), (b, cb)) in enumerate(zip(ref, got)):
         assert ca == cb, f"{variant} frame {i}: crop {ca} vs {cb}"
         assert_twins(a, b, f"{variant} frame {i}")
+
+
+def test_frame_path_when_the_person_leaves(clip):
+    """The presence gate's fade and empty mattes: the sample's person, then an empty grey picture."""
+    frames = clip[:2] + [np.full_like(clip[0], 120)] * 12
+    ref, got = run_engines(frames, Config())
+    assert float(ref[1][0].max()) > 0.9 and float(ref[-1][0].max()) < 0.5 / 255  # 6 misses, a 4-frame fade
+    for i, ((a, ca), (b, cb)) in enumerate(zip(ref, got)):
+        assert ca == cb, f"frame {i}: crop {ca} vs {cb}"
+        assert_twins(a, b, f"leaving, frame {i}")
 
 
 @pytest.mark.parametrize("seq", ["hike", "breakdance-flare"])

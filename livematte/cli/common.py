@@ -41,6 +41,10 @@ def add_processing_args(p: argparse.ArgumentParser, *, effect: bool = True, temp
                    help="also segment a whole-body person with the bundled pose model (default)")
     g.add_argument("--no-pose", dest="pose", action="store_false",
                    help="the selfie model alone on the person's crop (~9 ms less per full-body frame)")
+    g.add_argument("--no-presence", dest="presence", action="store_false", default=None,
+                   help="no person detector: the segmenter alone decides whether anyone is there")
+    g.add_argument("--no-solid", dest="solid", action="store_false", default=None,
+                   help="leave the model's unsure alpha inside the person (see-through bodies)")
     if effect:
         g = p.add_argument_group("effect")
         g.add_argument("--background", "-b", metavar="SPEC", help="blur[:S] | COLOR | IMAGE | VIDEO | transparent | chroma[:COLOR] | matte (default blur)")
@@ -62,7 +66,8 @@ def config_from_args(args):
     cfg.override("quality", raw=getattr(args, "raw", None))
     cfg.override("quality", refine=args.refine, temporal=getattr(args, "temporal", None),
                  smoothing=getattr(args, "smoothing", None), roi=args.roi,
-                 pose=args.pose)
+                 pose=args.pose, presence=args.presence,
+                 solid=args.solid)
     if hasattr(args, "crf"):
         cfg.override("output", crf=args.crf, preset=args.preset)
     if hasattr(args, "background"):

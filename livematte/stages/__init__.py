@@ -9,6 +9,7 @@ the torch engine run the same arithmetic in the same order:
 :mod:`.tiles`                 the crop's tiles pasted with soft seams; the pose model fused in
 :mod:`.attach`                regions that move with the person added back
 :mod:`.temporal`              motion-aware smoothing across frames; scene cuts
+:mod:`.solid`                 alpha raised to 1 inside a tracked person's silhouette
 :mod:`.mask`                  the user's threshold / grow / feather
 ============================  ==============================================================
 """

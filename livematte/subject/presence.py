@@ -1,0 +1,96 @@
+"""Whether a person is in the picture at all, from the person detector, with hysteresis.
+
+The segmenters call many things a person (a cat, a bear, a flamingo: 7% of the frame on average on
+DAVIS's no-person clips, docs/quality.md issue #13 revision). The bundled person detector
+(:mod:`livematte.models.person_detector`) is a separate opinion; a detection counts as a person when
+the segmenter is confident at the detection's face box too (the two models seldom make the same
+mistake). :class:`PresenceGate` turns those per-frame answers into a steady decision and a gain
+for the matte:
+
+* absent -> present at the first frame with a sure person (score >= ``on``; the matte is there
+  within a frame or two);
+* present -> absent after ``off`` detector runs in a row without a person (score >= ``stay``), then
+  a fade over ``fade`` frames (no pop, no flicker on a single missed detection);
+* the detector runs on every frame while absent or unsure, every ``every`` frames while present.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+Box = Tuple[float, float, float, float]
+
+
+def supported(face: Box, prob: np.ndarray, sure: float = 0.9) -> bool:
+    """Whether the segmenter is sure (``prob >= sure`` somewhere) inside ``face`` (normalised frame
+    box) on its grid ``prob`` float32 ``(h, w)``."""
+    h, w = prob.shape
+    xa, ya = int(max(0.0, face[0]) * w), int(max(0.0, face[1]) * h)
+    xb, yb = int(np.ceil(min(1.0, face[2]) * w)), int(np.ceil(min(1.0, face[3]) * h))
+    if xb <= xa or yb <= ya:
+        return False
+    return bool(prob[ya:yb, xa:xb].max() >= sure)
+
+
+class PresenceGate:
+    """A steady present / absent decision and the matte's gain in [0, 1].
+
+    >>> g = PresenceGate(every=2, off=2, fade=2)
+    >>> [round(g.update(s), 2) for s in [0.6, 0.9, None, 0.6, 0.0, 0.0, None, None]]
+    [0.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0]
+    """
+
+    def __init__(self, every: int = 4, off: int = 6, fade: int = 4, on: float = 0.7, stay: float = 0.3):
+        self.every, self.off, self.fade = max(1, every), max(1, off), max(1, fade)
+        self.on, self.stay = on, stay
+        self.reset()
+
+    def reset(self) -> None:
+        """A new source, seek or shot: absent until a person is seen (the first frame decides)."""
+        self.present = False
+        self.gain = 0.0
+        self.misses = 0
+        self.since = 0  # frames since the detector last ran
+
+    def due(self) -> bool:
+        """Whether the detector runs on this frame."""
+        return not self.present or self.misses > 0 or self.since + 1 >= self.every
+
+    def update(self, score: Optional[float]) -> float:
+        """Advance one frame: ``score`` is the best person the detector found (0: none; None: it
+        did not run). Returns the gain."""
+        if score is None:
+            self.since += 1
+        else:
+            self.since = 0
+            if score >= (self.stay if self.present else self.on):
+                self.present, self.misses = True, 0
+            else:
+                self.misses += 1
+                if self.misses >= self.off:
+                    self.present = False
+        if self.present:
+            self.gain = 1.0
+        else:
+            self.gain = max(0.0, self.gain - 1.0 / self.fade)
+        return self.gain
+
+
+def best_person(detections: Sequence, prob: np.ndarray, sure: float = 0.9) -> float:
+    """The best score of ``detections`` (:class:`~livematte.models.person_detector.Detection`)
+    :func:`supported` by the segmenter's probability ``prob``; 0 when none is."""
+    return max((d.score for d in detections if supported(d.face, prob, sure)), default=0.0)
+
+
+def in_frame(detections: Sequence, box: Tuple[int, int, int, int], frame_hw: Tuple[int, int]) -> list:
+    """``detections`` normalised to ``box`` (integer frame pixels) -> normalised to the frame."""
+    H, W = frame_hw
+    x0, y0 = box[0] / W, box[1] / H
+    sx, sy = (box[2] - box[0]) / W, (box[3] - box[1]) / H
+
+    def f(b):
+        return (x0 + b[0] * sx, y0 + b[1] * sy, x0 + b[2] * sx, y0 + b[3] * sy)
+
+    return [d._replace(face=f(d.face), body=f(d.body), hip=(x0 + d.hip[0] * sx, y0 + d.hip[1] * sy))
+            for d in detections]

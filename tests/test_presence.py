@@ -1,0 +1,170 @@
+"""Person presence: the bundled person detector, its decoding, the gate, and empty mattes with nobody there."""
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+import pytest
+
+from livematte.config import Config
+from livematte.matter import Matter, build_matter
+from livematte.models.person_detector import PersonDetector, anchor_centres, letterbox, weighted_nms
+from livematte.subject.planner import detection_box
+from livematte.subject.presence import PresenceGate, in_frame, supported
+
+from .helpers import SHARED, read_rgb, sample_frame
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return PersonDetector()
+
+
+def test_anchors_follow_the_ssd_layout():
+    a = anchor_centres()
+    assert a.shape == (2254, 2)
+    # the stride-8 grid first, two anchors per cell, rows first: cell (0, 0) then (0, 1)
+    assert np.allclose(a[0], a[1]) and np.allclose(a[0], (0.5 / 28, 0.5 / 28))
+    assert np.allclose(a[2], (1.5 / 28, 0.5 / 28))
+    # the last block: 7x7 cells, six anchors each (three stride-32 layers)
+    assert np.allclose(a[-6:], (6.5 / 7, 6.5 / 7))
+
+
+def test_letterbox_keeps_the_aspect():
+    x, pad = letterbox(np.full((120, 240, 3), 255, np.uint8))
+    assert x.shape == (224, 224, 3)
+    assert pad == (0.0, 56 / 224, 0.0, 56 / 224)
+    assert x[0, 0, 0] == 0.0 and x[112, 112, 0] == 1.0
+
+
+def test_weighted_nms_averages_overlapping_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], np.float64)
+    kept = weighted_nms(boxes, np.array([0.9, 0.3, 0.5]))
+    assert [round(s, 2) for s, _ in kept] == [0.9, 0.5]
+    assert np.allclose(kept[0][1], [0.25, 0, 10.25, 10])
+
+
+def test_the_detector_finds_the_sample_person_and_nobody_in_noise(detector):
+    img = sample_frame()
+    found = detector.detect(img)
+    assert found and found[0].score > 0.8
+    face = found[0].face
+    assert 0 <= face[0] < face[2] <= 1 and 0 <= face[1] < face[3] <= 1
+    rng = np.random.default_rng(0)
+    assert detector.detect(rng.integers(0, 255, img.shape, dtype=np.uint8)) == []
+
+
+def test_gate_hysteresis_and_fade():
+    g = PresenceGate(every=3, off=2, fade=4)
+    assert g.due() and g.update(0.0) == 0.0
+    assert g.update(0.6) == 0.0  # not sure enough to start
+    assert g.update(0.8) == 1.0 and g.present
+    assert not g.due()  # present and sure: the detector rests
+    assert g.update(None) == 1.0 and not g.due()
+    assert g.update(None) == 1.0 and g.due()  # every third frame checks again
+    assert g.update(0.55) == 1.0  # enough to stay
+    assert g.update(None) == 1.0 and not g.due()
+    assert g.update(None) == 1.0 and g.due()
+    assert g.update(0.0) == 1.0 and g.due()  # one miss: still present, checked every frame
+    gains = [g.update(0.0) for _ in range(5)]
+    assert gains == [0.75, 0.5, 0.25, 0.0, 0.0]
+    g.reset()
+    assert g.gain == 0.0 and not g.present
+
+
+def test_support_and_frame_mapping():
+    prob = np.zeros((10, 20), np.float32)
+    prob[2:4, 5:7] = 0.95
+    assert supported((0.25, 0.2, 0.35, 0.4), prob) and not supported((0.6, 0.2, 0.8, 0.4), prob)
+    from livematte.models.person_detector import Detection
+
+    d = Detection(0.9, (0.5, 0.5, 1.0, 1.0), (0.0, 0.0, 1.0, 1.0), (0.5, 0.5))
+    (m,) = in_frame([d], (100, 0, 200, 100), (100, 400))
+    assert m.face == (0.375, 0.5, 0.5, 1.0) and m.hip == (0.375, 0.5)
+    assert detection_box(None, (100, 400)) == (0, 0, 400, 100)
+
+
+class Everywhere:
+    """A stand-in segmenter sure of a person in the middle of any picture (a segmenter's false positive)."""
+
+    name = "selfie"
+    input_size = (256, 256)
+
+    def predict_model_input(self, x):
+        p = np.zeros(x.shape[:2], np.float32)
+        p[64:192, 96:160] = 0.99
+        return p
+
+    def reset(self):
+        pass
+
+
+def test_a_false_blob_with_no_person_gives_an_empty_matte(detector):
+    """Synthetic: the segmenter insists on a person, the detector finds none -> empty from frame 1."""
+    rng = np.random.default_rng(1)
+    cfg = Config()
+    m = Matter(Everywhere(), cfg, detector=detector)
+    alphas = [m(rng.integers(0, 255, (180, 320, 3), dtype=np.uint8)) for _ in range(4)]
+    assert all(float(a.max()) == 0.0 for a in alphas)
+    off = Matter(Everywhere(), cfg)  # no detector: the blob is kept
+    assert float(off(rng.integers(0, 255, (180, 320, 3), dtype=np.uint8)).max()) > 0.9
+
+
+def test_a_person_appearing_is_matted_within_two_frames():
+    m = build_matter(Config())
+    empty = np.full((360, 640, 3), 128, np.uint8)
+    person = sample_frame()
+    for _ in range(3):
+        assert float(m(empty).max()) == 0.0
+    a = [m(person) for _ in range(2)]
+    assert max(float((x >= 0.5).mean()) for x in a) > 0.05
+
+
+def _frames(pattern: str, n: int):
+    files = sorted(glob.glob(pattern))[:n]
+    if not files:
+        pytest.skip(f"{os.path.dirname(pattern)} is not here (shared data)")
+    return [read_rgb(p) for p in files]
+
+
+@pytest.mark.parametrize("seq", ["flamingo", "bear", "rhino"])
+def test_no_person_clips_give_an_empty_matte(seq):
+    """DAVIS no-person clips where the segmenter alone kept 16-19% of the frame."""
+    frames = _frames(os.path.join(SHARED, "davis2016", seq, "frames", "*.jpg"), 8)
+    m = build_matter(Config())
+    fg = [float((m(f) >= 0.5).mean()) for f in frames]
+    assert max(fg[3:]) <= 0.003, fg
+
+
+def test_background_video_gives_an_empty_matte():
+    videos = sorted(glob.glob(os.path.join(SHARED, "bg-video", "videos", "*.mp4")))
+    if not videos:
+        pytest.skip("../shared/data/bg-video is not here")
+    import av
+
+    m = build_matter(Config())
+    fg = []
+    with av.open(videos[0]) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i % 15 == 0:
+                fg.append(float((m(f.to_ndarray(format="rgb24")) >= 0.5).mean()))
+            if len(fg) >= 12:
+                break
+    assert max(fg[2:]) <= 0.003, fg
+
+
+def test_solidify_fills_an_unsure_body_and_keeps_real_holes_and_edges():
+    from livematte.engine import numpy_engine
+    from livematte.stages.solid import solidify
+
+    ops = numpy_engine().ops
+    a = np.zeros((288, 512), np.float32)
+    a[40:260, 150:350] = 1.0
+    a[100:140, 200:260] = 0.5  # the model unsure in the middle of the body
+    a[180:230, 230:290] = 0.05  # background seen through a gap (arm and torso)
+    out = solidify(ops, a)
+    assert out[100:140, 200:260].min() == 1.0
+    assert out[190:220, 240:280].max() < 0.25
+    assert out[:30].max() == 0.0 and out[:, :140].max() == 0.0  # nothing grows outside
+    assert (out >= a).all()
