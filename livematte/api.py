@@ -29,7 +29,7 @@ def to_numpy(alpha):
     return as_numpy(alpha)
 
 
-def _config(config, background: Optional[str]) -> Config:
+def config_copy(config, background: Optional[str]) -> Config:
     """A Config of our own (the caller's object is copied, never changed)."""
     cfg = load_config(config) if isinstance(config, (str, type(None))) else copy.deepcopy(config)
     if background is not None:
@@ -80,7 +80,7 @@ class Livematte:
     """
 
     def __init__(self, background: Optional[str] = None, config=None):
-        self.config = _config(config, background)
+        self.config = config_copy(config, background)
         self.matter, self.effect = frame_path(self.config)
         self._index = 0
 
@@ -138,7 +138,7 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
     if os.path.isfile(input) and is_image_path(input):
         raise LivematteError(f"{input}: a still image, not a video; use `livematte image {input} -o OUT.png` "
                              "(a video is made from a video file or a folder of frames)")
-    cfg = _config(config, background)
+    cfg = config_copy(config, background)
     matter, effect = frame_path(cfg, reuse_output=True)
     check_output(output, effect.alpha)
     check_not_input(output, [input])
@@ -180,7 +180,7 @@ def write_mattes(input: str, out_dir: str, *, config=None, progress: Optional[Ca
     """
     from .sinks.images import MatteSequenceSink
 
-    cfg = _config(config, None)
+    cfg = config_copy(config, None)
     matter, _ = frame_path(cfg)
     with open_source(input) as source:
         outputs = [Output(MatteSequenceSink(out_dir), "alpha")]
@@ -203,7 +203,7 @@ def process_images(inputs: List[str], output: Optional[str] = None, *, config=No
     """
     from . import stills
 
-    stats = stills.process_images(inputs, output, config=_config(config, None), background=background, fmt=fmt,
+    stats = stills.process_images(inputs, output, config=config_copy(config, None), background=background, fmt=fmt,
                                   progress=progress, **tools)
     if stats.failed:
         message = stats.failed[0][1]

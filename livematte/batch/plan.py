@@ -133,11 +133,11 @@ def collect(inputs: List[str], outdir: str, *, recursive: bool = False, video_ex
 
 def _stream_info(path: str):
     """``(container, video stream)`` of ``path``; LivematteError when it is not a readable video."""
-    from ..sources.video import _video_stream, open_container
+    from ..sources.video import video_stream, open_container
 
     container = open_container(path)
     try:
-        return container, _video_stream(container, path)
+        return container, video_stream(container, path)
     except BaseException:
         container.close()
         raise
@@ -181,10 +181,10 @@ def plan_item(item: Item, *, segment_s: float, warmup_s: float, work_dir: str) -
         return item
     container, stream = _stream_info(item.input)
     try:
-        from ..sources.video import _stream_duration, _stream_fps
+        from ..sources.video import stream_duration, stream_fps
 
-        fps = _stream_fps(stream)
-        duration = _stream_duration(container, stream) or 0.0
+        fps = stream_fps(stream)
+        duration = stream_duration(container, stream) or 0.0
         frames = stream.frames or max(1, round(duration * fps))
         whole = Task(key=item.output, input=item.input, target=item.output, kind="video", frames=frames)
         ext = os.path.splitext(item.output)[1].lower()

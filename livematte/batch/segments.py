@@ -16,7 +16,7 @@ import av
 
 from ..atomic import AtomicPath
 from ..sinks.base import Sink
-from ..sources.video import VideoFileSource, _video_stream, open_container
+from ..sources.video import VideoFileSource, video_stream, open_container
 from ..types import LivematteError
 
 
@@ -73,7 +73,7 @@ def _first_pts(path: str) -> int:
     """The smallest video pts of a part, as its demuxer gives it (containers may shift timestamps)."""
     container = open_container(path)
     try:
-        stream = _video_stream(container, path)
+        stream = video_stream(container, path)
         return min(p.pts for p in container.demux(stream) if p.size and p.pts is not None)
     finally:
         container.close()
@@ -87,7 +87,7 @@ def join_parts(parts: List[str], starts: List[int], output: str, *, audio_from: 
     ``audio_from`` is copied (or transcoded where the container needs it) once for the whole file.
     The output appears under its name only when complete.
     """
-    from ..sinks.video import _AudioCopier
+    from ..sinks.video import AudioCopier
 
     out = AtomicPath(output)
     ext = os.path.splitext(output)[1].lower()
@@ -97,20 +97,20 @@ def join_parts(parts: List[str], starts: List[int], output: str, *, audio_from: 
     frames = 0
     try:
         first = open_container(parts[0])
-        template = _video_stream(first, parts[0])
+        template = video_stream(first, parts[0])
         extradata = template.codec_context.extradata
         video = container.add_stream_from_template(template)
         video.time_base = template.time_base
         base = template.time_base
         first.close()
         if audio_from is not None:
-            audio = _AudioCopier.create(audio_from, container, ext)
+            audio = AudioCopier.create(audio_from, container, ext)
         end = 0.0
         for path, start in zip(parts, starts):
             offset = start - _first_pts(path)
             part = open_container(path)
             try:
-                stream = _video_stream(part, path)
+                stream = video_stream(part, path)
                 if stream.codec_context.extradata != extradata or stream.time_base != base:
                     raise LivematteError(f"{path}: codec parameters differ from the first segment; cannot join")
                 for packet in part.demux(stream):

@@ -164,7 +164,7 @@ class VideoFileSink(Sink):
         self._atomic: Optional[AtomicPath] = None
         self._container = None
         self._video = None
-        self._audio: Optional[_AudioCopier] = None
+        self._audio: Optional[AudioCopier] = None
         self._state = "new"
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -197,7 +197,7 @@ class VideoFileSink(Sink):
             ctx.colorspace, ctx.color_range = _BT601, _LIMITED
             self._video = stream
             if self.audio_from is not None:
-                self._audio = _AudioCopier.create(self.audio_from, self._container, self.ext)
+                self._audio = AudioCopier.create(self.audio_from, self._container, self.ext)
                 self.has_audio = self._audio is not None
         except LivematteError:
             self.abort()
@@ -300,7 +300,7 @@ def _reason(err: BaseException) -> str:
     return getattr(err, "strerror", None) or str(err)
 
 
-class _AudioCopier:
+class AudioCopier:
     """Moves the audio of one file into an output container, up to a given time.
 
     Packets are stream-copied when the output accepts the codec, else decoded and
@@ -319,7 +319,7 @@ class _AudioCopier:
         self._done = False
 
     @classmethod
-    def create(cls, path: str, container, ext: str) -> Optional["_AudioCopier"]:
+    def create(cls, path: str, container, ext: str) -> Optional["AudioCopier"]:
         """An audio copier into ``container``, or None when ``path`` has no audio."""
         source = open_container(path)
         if not source.streams.audio:

@@ -52,7 +52,7 @@ def open_container(path: str) -> "av.container.InputContainer":
         raise LivematteError(f"{path}: not a readable video file: its metadata is damaged (not UTF-8)") from err
 
 
-def _video_stream(container, path: str):
+def video_stream(container, path: str):
     """The first real video stream (cover art in audio files does not count)."""
     for stream in container.streams.video:
         if not (stream.disposition & av.stream.Disposition.attached_pic):
@@ -62,14 +62,14 @@ def _video_stream(container, path: str):
     raise LivematteError(f"{path}: has no video stream")
 
 
-def _stream_fps(stream) -> Fraction:
+def stream_fps(stream) -> Fraction:
     for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
         if rate:
             return Fraction(rate)
     return DEFAULT_FPS
 
 
-def _stream_duration(container, stream) -> Optional[float]:
+def stream_duration(container, stream) -> Optional[float]:
     """Duration of the video stream in seconds, or None when the file does not say."""
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
@@ -154,7 +154,7 @@ class VideoFileSource(Source):
 
     def _setup(self) -> None:
         container = self._container
-        stream = _video_stream(container, self.path)
+        stream = video_stream(container, self.path)
         # SLICE threading: cheap on 2 cores; FRAME/AUTO added latency and lost speed here.
         stream.codec_context.thread_type = "SLICE"
         stream.codec_context.thread_count = self.threads
@@ -164,10 +164,10 @@ class VideoFileSource(Source):
         if self._first is None:
             why = f": {self._error}" if self._error else ""
             raise LivematteError(f"{self.path}: no video frame could be decoded{why}")
-        fps = _stream_fps(stream)
+        fps = stream_fps(stream)
         first_rgb_shape = _display_size(self._first)
         frames = stream.frames or None
-        self._duration = _stream_duration(container, stream)
+        self._duration = stream_duration(container, stream)
         if frames is None and self._duration:
             frames = max(1, round(self._duration * fps))
         self.info = StreamInfo(
@@ -301,7 +301,7 @@ def read_alpha_frames(path: "str | os.PathLike[str]") -> List[np.ndarray]:
     path = os.fspath(path)
     container = open_container(path)
     try:
-        stream = _video_stream(container, path)
+        stream = video_stream(container, path)
         decoder = None
         name = stream.codec_context.name
         if name in ("vp9", "vp8"):

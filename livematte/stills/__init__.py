@@ -43,10 +43,10 @@ def process_images(inputs: List[str], output: Optional[str] = None, *, config=No
     ``on_error`` and skipped (``stats.failed``); a bad option or output raises LivematteError
     before any image is read. ``progress(total)`` returns a bar with ``update(n)`` and ``close()``.
     """
-    from ..api import _config
+    from ..api import config_copy
 
     options = StillOptions.parse(background=background, shadow=shadow, crop=crop, size=size, place=place)
-    job, items = prepare(_config(config, None), options, inputs, output, fmt=fmt, recursive=recursive)
+    job, items = prepare(config_copy(config, None), options, inputs, output, fmt=fmt, recursive=recursive)
     bar = progress(len(items)) if progress is not None else None
     try:
         return run_items(job, items, skip_existing=skip_existing, on_written=on_written, on_error=on_error,
