@@ -99,7 +99,7 @@ def test_the_pose_pass_runs_only_with_a_crop_and_is_averaged_into_it():
     person = (280, 100, 360, 260)
     pose = ConstantPose(level=0.0)
     seg = BrightSegmenter(size=(64, 64))
-    m = Matter(seg, quality(temporal="none", refine="none", ensemble=False, pose=True), pose=pose)
+    m = Matter(seg, quality(temporal="none", refine="none", ensemble=False, pose=True, solid=False), pose=pose)
     for i in range(2):  # an empty scene: no crop, the pose model never runs
         m(Frame(scene(), i))
     assert pose.calls == []
@@ -167,7 +167,7 @@ def test_where_the_pose_model_is_sure_its_limb_comes_out_solid(level, expected):
     """Around the person the selfie model says 0: a sure pose model (>= 0.9) wins there (a limb the
     selfie model dropped is not left half transparent); an unsure one is averaged."""
     person = (280, 100, 360, 260)
-    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", ensemble=False, pose=True),
+    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", ensemble=False, pose=True, solid=False),
                pose=ConstantPose(level=level))
     alpha = m(Frame(scene(rect=person), 0))
     x0, y0, x1, y1 = person
