@@ -109,7 +109,9 @@ class QualityConfig:
         pose_margin: extra context around the crop for the pose model's square, as a fraction of
             the crop's larger side (the pose model was trained on loosely framed whole bodies).
         presence: the bundled person detector decides whether anyone is in the picture; with
-            nobody there the matte fades to empty within a few frames (docs/quality.md, issue #13 revision).
+            nobody there the matte fades to empty within a few frames (docs/quality.md, issue #13
+            revision). Off by default (``--presence`` turns it on): the detector misses close-up
+            selfies with a tilted head and riders on vehicles, and then empties a real person's matte.
         solid: while a crop tracks a person, alpha inside their silhouette is raised to 1 (the
             model's unsure middle of a body no longer lets the background through; issue #13 revision).
     """
@@ -135,7 +137,7 @@ class QualityConfig:
     roi_outside: str = "drop"
     pose: bool = True
     pose_margin: float = 0.1
-    presence: bool = True
+    presence: bool = False
     solid: bool = True
 
     def validate(self) -> "QualityConfig":

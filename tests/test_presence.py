@@ -103,7 +103,7 @@ class Everywhere:
 def test_a_false_blob_with_no_person_gives_an_empty_matte(detector):
     """Synthetic: the segmenter insists on a person, the detector finds none -> empty from frame 1."""
     rng = np.random.default_rng(1)
-    cfg = Config()
+    cfg = _presence_on()
     m = Matter(Everywhere(), cfg, detector=detector)
     alphas = [m(rng.integers(0, 255, (180, 320, 3), dtype=np.uint8)) for _ in range(4)]
     assert all(float(a.max()) == 0.0 for a in alphas)
@@ -112,7 +112,7 @@ def test_a_false_blob_with_no_person_gives_an_empty_matte(detector):
 
 
 def test_a_person_appearing_is_matted_within_two_frames():
-    m = build_matter(Config())
+    m = build_matter(_presence_on())
     empty = np.full((360, 640, 3), 128, np.uint8)
     person = sample_frame()
     for _ in range(3):
@@ -132,7 +132,7 @@ def _frames(pattern: str, n: int):
 def test_no_person_clips_give_an_empty_matte(seq):
     """DAVIS no-person clips where the segmenter alone kept 16-19% of the frame."""
     frames = _frames(os.path.join(SHARED, "davis2016", seq, "frames", "*.jpg"), 8)
-    m = build_matter(Config())
+    m = build_matter(_presence_on())
     fg = [float((m(f) >= 0.5).mean()) for f in frames]
     assert max(fg[3:]) <= 0.003, fg
 
@@ -143,7 +143,7 @@ def test_background_video_gives_an_empty_matte():
         pytest.skip("../shared/data/bg-video is not here")
     import av
 
-    m = build_matter(Config())
+    m = build_matter(_presence_on())
     fg = []
     with av.open(videos[0]) as c:
         for i, f in enumerate(c.decode(video=0)):
@@ -168,3 +168,10 @@ def test_solidify_fills_an_unsure_body_and_keeps_real_holes_and_edges():
     assert out[190:220, 240:280].max() < 0.25
     assert out[:30].max() == 0.0 and out[:, :140].max() == 0.0  # nothing grows outside
     assert (out >= a).all()
+
+
+def _presence_on() -> Config:
+    """The defaults with the person detector on (it is off by default)."""
+    cfg = Config()
+    cfg.quality.presence = True
+    return cfg

@@ -143,7 +143,7 @@ VARIANTS = {
     "outside kept": {"quality.roi_outside": "keep"},
     "no attach": {"quality.attach": False},
     "no pose": {"quality.pose": False},
-    "no presence": {"quality.presence": False},
+    "presence": {"quality.presence": True},
     "no solid": {"quality.solid": False},
     "mask": {"mask.threshold": 0.5, "mask.grow": 3, "mask.feather": 2.0},
 }
@@ -178,7 +178,9 @@ def test_frame_path_on_the_sample(clip, variant):
 def test_frame_path_when_the_person_leaves(clip):
     """The presence gate's fade and empty mattes: the sample's person, then an empty grey picture."""
     frames = clip[:2] + [np.full_like(clip[0], 120)] * 12
-    ref, got = run_engines(frames, Config())
+    cfg = Config()
+    cfg.quality.presence = True
+    ref, got = run_engines(frames, cfg)
     assert float(ref[1][0].max()) > 0.9 and float(ref[-1][0].max()) < 0.5 / 255  # 6 misses, a 4-frame fade
     for i, ((a, ca), (b, cb)) in enumerate(zip(ref, got)):
         assert ca == cb, f"frame {i}: crop {ca} vs {cb}"
