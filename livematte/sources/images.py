@@ -147,7 +147,7 @@ def _header(data: np.ndarray) -> Tuple[Optional[Tuple[int, int]], int]:
         return tiff_size(data.tobytes()), 1
     if head[:2] == b"BM":
         return bmp_size(head), 1
-    return None, 1  # others: size checked after decoding; TIFF orientation is applied by the decoder
+    return None, 1  # others: size checked after decoding
 
 
 def header_size(data: bytes) -> Optional[Tuple[int, int]]:
