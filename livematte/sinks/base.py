@@ -100,3 +100,16 @@ def check_live_sinks(sinks: Iterable[object]) -> None:
         if not isinstance(sink, LiveSink):
             raise TypeError(f"{type(sink).__name__} is not a livematte.sinks.base.LiveSink "
                             "(a file sink goes live inside livematte.sinks.recorder.Recorder)")
+
+
+def close_quietly(container) -> None:
+    """Close a PyAV container whose output is being dropped (an abort): FFmpeg and OS errors on the
+    way out change nothing and are not raised. ``None`` is accepted."""
+    if container is None:
+        return
+    import av
+
+    try:
+        container.close()
+    except (av.FFmpegError, OSError):
+        pass

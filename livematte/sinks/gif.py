@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..atomic import AtomicPath
 from ..types import Frame, LivematteError, StreamInfo
-from .base import Sink
+from .base import Sink, close_quietly
 
 ALPHA_CUT = 128  # alpha below this is transparent in the GIF
 
@@ -80,11 +80,7 @@ class GifSink(Sink):
 
     def abort(self) -> None:
         """Drop the unfinished GIF; ``path`` is left as it was."""
-        if self._container is not None:
-            try:
-                self._container.close()
-            except (av.FFmpegError, OSError):
-                pass
+        close_quietly(self._container)
         self._stream = self._container = None
         if self._atomic is not None:
             self._atomic.discard()

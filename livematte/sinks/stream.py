@@ -29,7 +29,7 @@ import numpy as np
 from ..effects import CHROMA_GREEN, EffectStage, Replace, make_effect
 from ..colors import parse_color
 from ..types import Frame, LivematteError, StreamInfo
-from .base import Sink
+from .base import Sink, close_quietly
 
 SCHEMES = {"udp": "mpegts", "tcp": "mpegts", "srt": "mpegts", "rtmp": "flv"}
 
@@ -145,12 +145,8 @@ class StreamSink(Sink):
 
     def abort(self) -> None:
         """Close the connection without flushing the encoder (nothing is kept: it is a stream)."""
-        if self._container is not None:
-            try:
-                self._container.close()
-            except (av.FFmpegError, OSError):
-                pass
-            self._container = None
+        close_quietly(self._container)
+        self._container = None
 
     def describe(self) -> str:
         return self.path
