@@ -8,33 +8,19 @@
 """
 from __future__ import annotations
 
-import copy
 import os
 from typing import Callable, List, Optional
 
 import numpy as np
 
 from .atomic import remove_stale
-from .config import Config, load_config
+from .config import Config, config_copy
 from .effects import make_effect
 from .io import check_not_input, check_output, is_image_path, open_source, video_sink
 from .engine import as_numpy, resolve_engine
 from .matter import Matter, build_matter
 from .pipeline import Output, RunStats, run
 from .types import Frame, LivematteError
-
-
-def to_numpy(alpha):
-    """An alpha of any engine (a device tensor on the torch engine) as a numpy array."""
-    return as_numpy(alpha)
-
-
-def config_copy(config, background: Optional[str]) -> Config:
-    """A Config of our own (the caller's object is copied, never changed)."""
-    cfg = load_config(config) if isinstance(config, (str, type(None))) else copy.deepcopy(config)
-    if background is not None:
-        cfg.effect.background = background
-    return cfg
 
 
 def _effect(cfg: Config):

@@ -8,6 +8,7 @@ A preset file has one table per section (``[model]``, ``[mask]``, ``[quality]``,
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import sys
@@ -295,3 +296,12 @@ def load_config(name_or_path: Optional[str]) -> Config:
     except tomllib.TOMLDecodeError as err:
         raise LivematteError(f"{origin}: not valid TOML ({err})") from None
     return from_dict(data, origin=origin)
+
+
+def config_copy(config, background: Optional[str] = None) -> Config:
+    """A Config of our own from a Config, a preset name, a TOML path or None (the defaults): the
+    caller's object is copied, never changed; ``background`` overrides the effect when given."""
+    cfg = load_config(config) if isinstance(config, (str, type(None))) else copy.deepcopy(config)
+    if background is not None:
+        cfg.effect.background = background
+    return cfg

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from .davis import read_frame, read_mask, sample_stems, sequence_files
+from .annotations import read_frame, read_mask, sample_stems, sequence_files
 from .types import LivematteError
 
 GAP = 4

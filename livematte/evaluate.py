@@ -1,6 +1,6 @@
 """Matte quality on DAVIS-layout data: the metrics behind ``livematte eval``.
 
-Data layout (``DATA_DIR``; read by :mod:`livematte.davis`)::
+Data layout (``DATA_DIR``; read by :mod:`livematte.annotations`)::
 
     manifest.csv            columns ``sequence`` and ``group`` (others ignored; ``width``/``height``
                             are checked when present)
@@ -38,7 +38,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .davis import read_frame, read_manifest, read_mask, sample_stems, sequence_files
+from .annotations import read_frame, read_manifest, read_mask, sample_stems, sequence_files
 from .types import Frame, LivematteError
 
 BF_TOLERANCE = 3

@@ -14,7 +14,7 @@ from typing import Callable, Dict, List
 import cv2
 import numpy as np
 
-from .davis import read_frame, read_manifest, read_mask, sequence_files
+from .annotations import read_frame, read_manifest, read_mask, sequence_files
 from .evaluate import boundary_f, iou
 
 #: degrees from the axes that count as axis-aligned

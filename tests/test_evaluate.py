@@ -275,7 +275,7 @@ def test_evaluate_and_contact_sheet_share_the_readers_without_importing_each_oth
     import ast
 
     import livematte.contact_sheet
-    import livematte.davis
+    import livematte.annotations
     import livematte.evaluate
 
     def imported(module):
@@ -284,5 +284,5 @@ def test_evaluate_and_contact_sheet_share_the_readers_without_importing_each_oth
 
     assert imported(livematte.evaluate) & {"contact_sheet"} == set()
     assert imported(livematte.contact_sheet) & {"evaluate"} == set()
-    assert {"davis"} <= imported(livematte.evaluate) and {"davis"} <= imported(livematte.contact_sheet)
-    assert livematte.contact_sheet.read_frame is livematte.davis.read_frame is livematte.evaluate.read_frame
+    assert {"annotations"} <= imported(livematte.evaluate) and {"annotations"} <= imported(livematte.contact_sheet)
+    assert livematte.contact_sheet.read_frame is livematte.annotations.read_frame is livematte.evaluate.read_frame

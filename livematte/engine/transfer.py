@@ -109,10 +109,3 @@ class Transfer:
     def forget(self) -> None:
         """Drop the one-entry upload cache (a new source)."""
         self._last = None
-
-
-def to_numpy(value) -> np.ndarray:
-    """numpy stays numpy; a tensor (any device) becomes an owned numpy array (for alpha sinks)."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return value

@@ -43,7 +43,7 @@ def process_images(inputs: List[str], output: Optional[str] = None, *, config=No
     ``on_error`` and skipped (``stats.failed``); a bad option or output raises LivematteError
     before any image is read. ``progress(total)`` returns a bar with ``update(n)`` and ``close()``.
     """
-    from ..api import config_copy
+    from ..config import config_copy
 
     options = StillOptions.parse(background=background, shadow=shadow, crop=crop, size=size, place=place)
     job, items = prepare(config_copy(config, None), options, inputs, output, fmt=fmt, recursive=recursive)
