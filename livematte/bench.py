@@ -10,6 +10,10 @@ Figures (all medians or whole-run rates, frames per second):
 * ``codec_cpu_ms`` / ``pipeline_cpu_ms``: CPU time of the whole process (all threads, the codec's
   included) per frame in those two runs. When ``pipeline_cpu_ms`` approaches the core count times
   ``1000 / pipeline_fps`` the cores are saturated, and only less work (not more overlap) is faster.
+* ``cpu_ms_per_frame``: process CPU per frame of the matte loop (matte + effect, one thread);
+  ``stage_cpu_ms_p50`` / ``stage_cpu_ms_mean`` / ``unattributed_cpu_ms``: the same loop per stage
+  (:mod:`livematte.cpu_meter`); ``pipeline_stage_cpu_ms_*``: the file run per stage (decode and
+  encode included; the matter's halves and the encoder on their own threads).
 
 ``weights`` says what the network ran with: ``shipped`` (the selfie models), ``checkpoint`` (the
 modnet / rvm file) or ``random`` (``random_weights=True``: modnet / rvm with random weights, for
@@ -27,6 +31,7 @@ from typing import Optional
 import numpy as np
 
 from .config import Config
+from .cpu_meter import StageMeter, process_cpu
 from .engine import numpy_engine
 from .api import frame_path
 from .pipeline import Output, run
@@ -51,6 +56,13 @@ class BenchResult:
     codec_cpu_ms: float = 0.0
     pipeline_cpu_ms: float = 0.0
     cpu_ms_per_frame: float = 0.0
+    stage_cpu_ms_p50: dict = field(default_factory=dict)
+    stage_cpu_ms_mean: dict = field(default_factory=dict)
+    unattributed_cpu_ms: float = 0.0
+    pipeline_stage_cpu_ms_p50: dict = field(default_factory=dict)
+    pipeline_stage_cpu_ms_mean: dict = field(default_factory=dict)
+    pipeline_unattributed_cpu_ms: float = 0.0
+    quality: str = "balanced"
     baseline_cpu_ms_per_frame: float = 0.0
     cpu_vs_baseline: float = 0.0
     versions: dict = field(default_factory=dict)
@@ -140,24 +152,22 @@ class _PassThrough:
         pass
 
 
-def _cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
-def _file_run(clip: str, out: str, matter, effect, cfg: Config) -> tuple:
-    """One file run: (frames per second, process CPU milliseconds per frame)."""
+def _file_run(clip: str, out: str, matter, effect, cfg: Config, meter: Optional[StageMeter] = None) -> tuple:
+    """One file run: (frames per second, process CPU milliseconds per frame); with ``meter``, its
+    stages are timed too (``matter`` and ``effect`` already instrumented by it)."""
     from .api import on_cpu
 
     from .sinks.video import VideoFileSink
     from .sources.video import VideoFileSource
 
+    meter = meter or StageMeter()
     with VideoFileSource(clip) as source:
-        sink = VideoFileSink(out, crf=cfg.output.crf, preset=cfg.output.preset)
-        cpu = _cpu_seconds()
-        stats = run(source, source.info, matter, effect, [Output(sink)], effect_on_writer=on_cpu(effect))
-        cpu = _cpu_seconds() - cpu
-    return stats.fps, 1000 * cpu / max(stats.frames, 1)
+        sink = meter.wrap(VideoFileSink(out, crf=cfg.output.crf, preset=cfg.output.preset), "write", "output")
+        meter.start()
+        stats = run(meter.iterate(source), source.info, matter, effect, [Output(sink)],
+                    effect_on_writer=on_cpu(effect))
+        meter.stop(stats.frames)
+    return stats.fps, meter.report()["cpu_ms_per_frame"]
 
 
 def _random_weight_path(cfg: Config):
@@ -181,10 +191,10 @@ def _random_weight_path(cfg: Config):
 def _cpu_per_frame(matter, effect, frames) -> float:
     """Process CPU milliseconds (all threads) per frame of matte + effect over ``frames``, in this thread."""
     matter.reset()
-    t = _cpu_seconds()
+    t = process_cpu()
     for f in frames:
         effect.apply(f.image, matter(f))
-    return 1000 * (_cpu_seconds() - t) / max(len(frames), 1)
+    return 1000 * (process_cpu() - t) / max(len(frames), 1)
 
 
 def _against_baseline(matter, effect, frames, threads: int, rounds: int = 3) -> tuple:
@@ -224,6 +234,9 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
         matter, effect = frame_path(cfg, reuse_output=True)
     if effect.alpha:
         raise LivematteError("bench encodes H.264: pick a background without transparency")
+    meter = StageMeter()
+    matter = meter.instrument_matter(matter)
+    meter.wrap(effect, "apply", "effect")
     with tempfile.TemporaryDirectory(prefix="livematte-bench-") as tmp:
         if clip is None:
             clip = os.path.join(tmp, "clip.mp4")
@@ -231,7 +244,8 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
         out = os.path.join(tmp, "out.mp4")
         codec, codec_cpu = _file_run(clip, out, _NoMatte(), _PassThrough(), cfg)
         matter.reset()
-        pipeline, pipeline_cpu = _file_run(clip, out, matter, effect, cfg)
+        pipeline, pipeline_cpu = _file_run(clip, out, matter, effect, cfg, meter)
+        in_pipeline = meter.report()
         with VideoFileSource(clip) as source:
             info = source.info
             frames = [f for _, f in zip(range(300), source)]
@@ -240,12 +254,14 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
             effect.apply(f.image, matter(f))
         matter.reset()
         times = []
-        cpu = _cpu_seconds()
+        meter.start()
         for f in frames:  # the effect's picture is back on the host: synchronised every frame
             t = time.perf_counter()
             effect.apply(f.image, matter(f))
             times.append(time.perf_counter() - t)
-        cpu_ms = 1000 * (_cpu_seconds() - cpu) / max(len(frames), 1)
+        meter.stop(len(frames))
+        in_loop = meter.report()
+        cpu_ms = in_loop["cpu_ms_per_frame"]
         naive_ms = 0.0
         if baseline:
             cpu_ms, naive_ms = _against_baseline(matter, effect, frames[:100], cfg.model.threads or 1)
@@ -259,7 +275,13 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
         latency_ms_p50=round(float(np.percentile(ms, 50)), 2), latency_ms_p95=round(float(np.percentile(ms, 95)), 2),
         pipeline_vs_codec=round(pipeline / codec, 3) if codec else 0.0,
         codec_cpu_ms=round(codec_cpu, 2), pipeline_cpu_ms=round(pipeline_cpu, 2),
-        cpu_ms_per_frame=round(cpu_ms, 2), baseline_cpu_ms_per_frame=round(naive_ms, 2),
+        cpu_ms_per_frame=round(cpu_ms, 2),
+        stage_cpu_ms_p50=in_loop["stage_cpu_ms_p50"], stage_cpu_ms_mean=in_loop["stage_cpu_ms_mean"],
+        unattributed_cpu_ms=in_loop["unattributed_cpu_ms"],
+        pipeline_stage_cpu_ms_p50=in_pipeline["stage_cpu_ms_p50"],
+        pipeline_stage_cpu_ms_mean=in_pipeline["stage_cpu_ms_mean"],
+        pipeline_unattributed_cpu_ms=in_pipeline["unattributed_cpu_ms"],
+        quality=cfg.quality.profile, baseline_cpu_ms_per_frame=round(naive_ms, 2),
         cpu_vs_baseline=round(cpu_ms / naive_ms, 3) if naive_ms else 0.0,
         versions=_versions(), machine=_machine(),
     )

@@ -115,6 +115,10 @@ class QualityConfig:
             selfies with a tilted head and riders on vehicles, and then empties a real person's matte.
         solid: while a crop tracks a person, alpha inside their silhouette is raised to 1 (the
             model's unsure middle of a body no longer lets the background through; issue #13 revision).
+        profile: ``fast``, ``balanced`` or ``best`` (``--quality``; :mod:`livematte.profiles`): the
+            values of the other keys that a preset or a flag did not set.
+        lookahead: frames of look-ahead for two-sided temporal smoothing (files only; 0: off;
+            :mod:`livematte.stages.lookahead`): each output waits for that many later frames.
     """
 
     refine: str = "guided"
@@ -140,6 +144,8 @@ class QualityConfig:
     pose_margin: float = 0.1
     presence: bool = False
     solid: bool = True
+    profile: str = "balanced"
+    lookahead: int = 0
 
     def validate(self) -> "QualityConfig":
         """Raise LivematteError on an unknown mode or an out-of-range value; returns self."""

@@ -30,6 +30,7 @@ RANGES: Dict[Tuple[str, str], Tuple[Optional[float], Optional[float], bool, bool
     ("quality", "roi_confirm"): (1, 10, True, True),
     ("quality", "temporal_sure"): (0.0, 0.5, True, False),
     ("quality", "pose_margin"): (0.0, 1.0, True, True),
+    ("quality", "lookahead"): (0, 64, True, True),
     ("effect", "blur_strength"): (0.0, 500.0, False, True),
     ("output", "crf"): (0, 51, True, True),
 }
@@ -41,6 +42,7 @@ CHOICES: Dict[Tuple[str, str], Tuple[str, ...]] = {
     ("quality", "refine"): ("guided", "none"),
     ("quality", "temporal"): ("motion", "ema", "none"),
     ("quality", "roi_outside"): ("keep", "drop"),
+    ("quality", "profile"): ("fast", "balanced", "best"),
     ("output", "preset"): ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
                            "veryslow", "placebo"),
 }

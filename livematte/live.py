@@ -26,6 +26,7 @@ from typing import Callable, Dict, List, Optional
 import cv2
 import numpy as np
 
+from .cpu_meter import StageMeter
 from .effects import IMAGE_EXTENSIONS, make_effect, spec_keywords
 from .live_stats import LiveStats, write_stats
 from .signals import StopEvent
@@ -291,6 +292,12 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
         source.close()
         raise
     matter.reset()
+    meter = StageMeter()  # CPU per frame and per stage (--stats-json)
+    matter = meter.instrument_matter(matter)
+    meter.wrap(source, "read", "decode")  # on the capture thread
+    for sink in sinks:
+        if isinstance(sink, Recorder):  # its encoder runs on the recorder's thread
+            meter.wrap(sink.sink, "write", "output")
 
     period = 1.0 / float(info.fps)
     keepalive = [sink for sink in sinks if sink.keepalive]
@@ -302,6 +309,7 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
     next_status = start + status_every
     with StopEvent(stop, handle_sigint):
         try:
+            meter.start()
             capture.start()
             while True:
                 now = time.perf_counter()
@@ -338,12 +346,14 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
                     epoch = frame_epoch
                 t0 = now
                 alpha = matter(frame)
-                t1 = time.perf_counter()
+                t1, c1 = time.perf_counter(), time.thread_time()
                 picture = controls.effect.apply(frame.image, alpha)
-                t2 = time.perf_counter()
+                t2, c2 = time.perf_counter(), time.thread_time()
                 for sink in sinks:
                     sink.write(picture, frame)
-                t3 = time.perf_counter()
+                t3, c3 = time.perf_counter(), time.thread_time()
+                meter.add("effect", c2 - c1)
+                meter.add("output", c3 - c2)
                 last_picture = picture
                 stats.frames_out += 1
                 stats.latency.append((t3 - frame.timestamp) * 1000.0)
@@ -376,6 +386,8 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
                     sink.close()
                 except BaseException as err:
                     failure = failure or err
+            meter.stop(stats.frames_out)
+            stats.cpu = meter.report()
             first = capture.first_stamp if capture.first_stamp is not None else start
             stats.seconds = max(0.0, end - first)
             stats.frames_in, stats.dropped, stats.max_backlog = capture.frames_in, mailbox.dropped, mailbox.max_waiting

@@ -1,7 +1,9 @@
 """Figures of a live run: rates, drops, latency per stage; the status line and ``--stats-json``.
 
 Latency of a frame = its capture timestamp to the moment its output was handed to every sink;
-p50/p95 are over the frames that went out.
+p50/p95 are over the frames that went out. CPU per output frame, in all and per stage
+(``cpu_ms_per_frame``, ``stage_cpu_ms_p50`` / ``_mean``, ``unattributed_cpu_ms``): see
+:mod:`livematte.cpu_meter`.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class LiveStats:
     latency: List[float] = field(default_factory=list)  # ms per frame out
     stages: Dict[str, List[float]] = field(default_factory=lambda: {k: [] for k in ("wait", "matte", "effect", "output")})
     outputs: List[dict] = field(default_factory=list)
+    cpu: dict = field(default_factory=dict)  # livematte.cpu_meter.StageMeter.report() at the end
     warnings: List[str] = field(default_factory=list)
     lost: Optional[str] = None
     retry_in: float = 0.0
@@ -73,7 +76,7 @@ class LiveStats:
             "stage_ms_p95": {k: round(_pct(v, 95), 3) for k, v in self.stages.items()},
             "keepalive_frames": self.keepalive_frames, "loops": self.loops, "camera_losses": self.losses,
             "reconnects": self.reconnects, "interrupted": self.interrupted, "stopped_by": self.stopped_by,
-            "outputs": self.outputs, "warnings": self.warnings,
+            "outputs": self.outputs, "warnings": self.warnings, **self.cpu,
         }
 
     def status_line(self) -> str:
@@ -90,7 +93,8 @@ class LiveStats:
     def summary_line(self) -> str:
         d = self.as_dict()
         return (f"{d['frames_out']} frames out in {d['seconds']:.1f} s: in {d['fps_in']:.1f} fps, out {d['fps_out']:.1f} fps, "
-                f"dropped {d['dropped']}, latency p50 {d['latency_ms_p50']:.0f} ms, p95 {d['latency_ms_p95']:.0f} ms")
+                f"dropped {d['dropped']}, latency p50 {d['latency_ms_p50']:.0f} ms, p95 {d['latency_ms_p95']:.0f} ms"
+                + (f", CPU {d['cpu_ms_per_frame']:.1f} ms per frame out" if self.cpu else ""))
 
 
 def write_stats(path: str, stats: LiveStats) -> None:

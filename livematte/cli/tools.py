@@ -20,6 +20,7 @@ def cmd_models(args) -> int:
 
 def cmd_bench(args) -> int:
     from ..bench import bench
+    from ..cpu_meter import format_stages
 
     cfg = config_from_args(args)
     report_path(args.json)
@@ -32,9 +33,16 @@ def cmd_bench(args) -> int:
                 "codec_cpu_ms", "pipeline_cpu_ms", "cpu_ms_per_frame") + (
                     ("baseline_cpu_ms_per_frame", "cpu_vs_baseline") if args.baseline else ()):
         print(f"  {key:18s} {r[key]}")
+    print("  CPU ms per frame by stage (means; p50 in --json):")
+    print(f"    matte loop   {format_stages(_stages(r, ''))}")
+    print(f"    file run     {format_stages(_stages(r, 'pipeline_'))}")
     if args.json:
         write_json(args.json, r)
     return 0
+
+
+def _stages(r: dict, prefix: str) -> dict:
+    return {"stage_cpu_ms_mean": r[prefix + "stage_cpu_ms_mean"], "unattributed_cpu_ms": r[prefix + "unattributed_cpu_ms"]}
 
 
 def cmd_eval(args) -> int:
