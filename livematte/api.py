@@ -105,6 +105,7 @@ def _run_source(source, matter, effect, outputs: List[Output], progress: Optiona
             bar.close()
     if source.warning:
         stats.warnings.append(source.warning)
+    stats.warnings.extend(note for out in outputs for note in out.sink.notes)
     return stats
 
 
@@ -147,7 +148,7 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
                 on_event(f"removed {name}, a partial file left by a run that was killed")
     with open_source(input, fps=fps) as source:
         info = source.info
-        audio = info.path if info.has_audio else None
+        audio = info.path  # its audio and subtitle tracks, where the output can hold them
         if output == "-":
             from .sinks.pipe import PipeSink
 

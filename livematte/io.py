@@ -79,8 +79,9 @@ def check_not_input(output: str, inputs) -> None:
             raise LivematteError(f"{output}: is the input file; write the output to another name")
 
 
-def video_sink(path: str, *, audio_from: Optional[str], crf: int, preset: str):
-    """The sink for a video output ``path``: a video file, or an image sequence (``DIR/``, ``%05d.png``)."""
+def video_sink(path: str, *, audio_from: Optional[str], crf: int, preset: str, fragmented: bool = False):
+    """The sink for a video output ``path``: a video file, or an image sequence (``DIR/``, ``%05d.png``).
+    ``fragmented``: an .mp4/.mov written as fragments, so a failure keeps what was recorded (live)."""
     from .sinks.sequence import ImageSequenceSink, sequence_target
     from .sinks.video import VideoFileSink
 
@@ -92,4 +93,4 @@ def video_sink(path: str, *, audio_from: Optional[str], crf: int, preset: str):
 
         return GifSink(path)
 
-    return VideoFileSink(path, audio_from=audio_from, crf=crf, preset=preset)
+    return VideoFileSink(path, audio_from=audio_from, crf=crf, preset=preset, fragmented=fragmented)

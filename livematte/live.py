@@ -232,7 +232,7 @@ def make_sink(spec: str, *, vcam_device: Optional[str] = None, vcam_backend: Opt
         return NullSink()
     from .io import video_sink
 
-    return Recorder(video_sink(spec, audio_from=None, crf=crf, preset=preset))
+    return Recorder(video_sink(spec, audio_from=None, crf=crf, preset=preset, fragmented=True), fail_alone=True)
 
 
 def _placeholder(info: StreamInfo) -> np.ndarray:
@@ -360,6 +360,9 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
                 for name, value in zip(("wait", "matte", "effect", "output"), (t0 - frame.timestamp, t1 - t0, t2 - t1, t3 - t2)):
                     stats.stages[name].append(value * 1000.0)
                 stats.recent_out.append(t3)
+                if sinks and all(sink.failure for sink in sinks):
+                    stats.stopped_by = "every output failed"
+                    break
                 for sink in sinks:
                     if sink.error is not None:
                         raise sink.error
@@ -394,6 +397,7 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
             stats.loops, stats.losses, stats.reconnects = capture.loops, capture.losses, capture.reconnects
             stats.lost = capture.lost
             stats.outputs = [{"output": s.describe(), "dropped": s.dropped} for s in sinks]
+            stats.warnings.extend(s.failure for s in sinks if s.failure)
             if stats_json:
                 write_stats(stats_json, stats)
     if failure is not None:

@@ -2,6 +2,8 @@
 and holding hidden files, a folder given where a file is expected, an output that fails alone."""
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -75,21 +77,28 @@ def test_cam_source_folder_is_named_a_folder(tmp_path, capsys):
     assert code == 2 and "is a folder" in err and "no such file" not in err and err.count("\n") == 1
 
 
-@pytest.fixture
-def full_disk(tmp_path):
-    """A 96 KiB tmpfs (a disk that fills up); skipped where it cannot be mounted (not root)."""
-    folder = tmp_path / "small-disk"
+@contextlib.contextmanager
+def small_disk(folder: Path, free_kib: int):
+    """A tmpfs at ``folder`` with ``free_kib`` KiB free (a disk that fills up); skips the test where it
+    cannot be mounted (not root)."""
     folder.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(folder)],
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={free_kib + 92}k", "tmpfs", str(folder)],
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here")
     try:
-        with open(folder / "filler", "wb") as f:  # leave one 4 KiB page free
+        with open(folder / "filler", "wb") as f:
             f.write(b"\0" * (92 * 1024))
         (folder / "filler").rename(folder / ".filler")
         yield folder
     finally:
         subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A tmpfs with one 4 KiB page free."""
+    with small_disk(tmp_path / "small-disk", 4) as folder:
+        yield folder
 
 
 def test_a_failing_alpha_output_leaves_the_main_output(tmp_path, full_disk, capsys):
@@ -101,3 +110,26 @@ def test_a_failing_alpha_output_leaves_the_main_output(tmp_path, full_disk, caps
     assert code == 2 and "alpha.mp4" in err and f"kept {out}" in err and "Traceback" not in err, err
     assert err.count("\n") == 1 and os.listdir(full_disk) == [".filler"]
     assert out.exists() and len(_frames(out)) == 40
+
+
+def test_a_live_recording_onto_a_full_disk_keeps_what_it_recorded(tmp_path, capsys):
+    """`cam --to rec.mp4` on a disk with 64 KiB free, beside `--to null`. Before: the recording is
+    deleted (the MP4 index cannot be written) and the run fails; after: the fragments written before
+    the fault play, one line says so, the other output goes on to the end of the source."""
+    noise = [np.random.default_rng(i).integers(0, 255, (48, 64, 3), np.uint8) for i in range(75)]
+    clip = write_video(tmp_path / "noise.mp4", audio=False, frames=noise, size=(64, 48))
+    stats = tmp_path / "stats.json"
+    with small_disk(tmp_path / "disk", 64) as disk:
+        rec = disk / "rec.mp4"
+        code = main(["cam", "--source", str(clip), "--to", str(rec), "--to", "null", "--stats-json", str(stats),
+                     "--no-roi", "--no-pose", "--background", str(clip)])
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if "rec.mp4" in line]
+        assert code == 2 and "Traceback" not in err, err
+        assert len(lines) == 1 and "No space left on device" in lines[0] and "kept the first" in lines[0], err
+        kept = int(lines[0].split("kept the first ")[1].split()[0])
+        decoded = _frames(rec)
+        assert kept >= 20 and len(decoded) == kept  # every frame kept plays
+        assert sorted(os.listdir(disk)) == [".filler", "rec.mp4"]
+    report = json.loads(stats.read_text())
+    assert report["stopped_by"] == "end" and report["frames_out"] >= kept + 15  # the run went on to the end

@@ -83,11 +83,11 @@ def join_parts(parts: List[str], starts: List[int], output: str, *, audio_from: 
     """Remux the video packets of ``parts`` (in order) into ``output``; returns the frames joined.
 
     ``starts[i]``: the input pts (in part 0's video time base) of part ``i``'s first frame, so the
-    output keeps the input's timestamps whatever offset a container applied. The first audio track of
-    ``audio_from`` is copied (or transcoded where the container needs it) once for the whole file.
+    output keeps the input's timestamps whatever offset a container applied. The audio and subtitle tracks
+    of ``audio_from`` are copied (or converted where the container needs it) once for the whole file.
     The output appears under its name only when complete.
     """
-    from ..sinks.video import AudioCopier
+    from ..sinks.tracks import SourceTracks
 
     out = AtomicPath(output)
     ext = os.path.splitext(output)[1].lower()
@@ -104,7 +104,10 @@ def join_parts(parts: List[str], starts: List[int], output: str, *, audio_from: 
         base = template.time_base
         first.close()
         if audio_from is not None:
-            audio = AudioCopier.create(audio_from, container, ext)
+            audio = SourceTracks.create(audio_from, container, ext)
+        container.start_encoding()  # output time bases are final from here
+        if audio is not None:
+            audio.start()
         end = 0.0
         for path, start in zip(parts, starts):
             offset = start - _first_pts(path)

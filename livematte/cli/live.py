@@ -104,7 +104,7 @@ def cmd_cam(args) -> int:
     for out in stats.outputs:
         if out["dropped"]:
             warn(f"{out['output']}: {out['dropped']} frames left out of the recording (the encoder fell behind)")
-    return 0
+    return 2 if any(sink.failure for sink in sinks) else 0  # a recording failed (its line is among the warnings)
 
 
 def add_cam(sub) -> None:

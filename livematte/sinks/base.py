@@ -16,7 +16,7 @@ is stated on the member.
 from __future__ import annotations
 
 import abc
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -29,6 +29,10 @@ class Sink(abc.ABC):
     As a context manager, a normal exit or ``KeyboardInterrupt`` closes (what was written is kept
     and plays), any other exception aborts (nothing partial is left under the requested name).
     """
+
+    notes: Sequence[str] = ()
+    """Lines worth telling the user about the output once it is finished (the input's tracks a
+    container cannot hold); the runner adds them to the run's warnings. Default: none."""
 
     def open(self, info: StreamInfo, alpha: bool = False) -> None:
         """Prepare for pictures of ``info``'s size and rate; ``alpha``: they carry transparency.
@@ -49,6 +53,12 @@ class Sink(abc.ABC):
         writes finished files one by one may keep those). Safe to call twice, also after ``close``.
         Default: :meth:`close` (right for sinks that leave nothing behind)."""
         self.close()
+
+    def salvage(self) -> int:
+        """After a failed write or finish: keep what was written if it plays, instead of :meth:`abort`;
+        returns the frames kept (0: nothing is left under the requested name). Default: :meth:`abort`, 0."""
+        self.abort()
+        return 0
 
     def describe(self) -> str:
         """One line naming the output (a file, a URL, a device) for messages and statistics.
@@ -83,6 +93,10 @@ class LiveSink(Sink):
     error: Optional[BaseException] = None
     """The first failure of work done off the caller's thread (a recording's encoder), else None;
     the runner raises it after the frame in which it appears. Kept after ``close``."""
+
+    failure: Optional[str] = None
+    """One line when this output failed alone while the run went on (a recording on a full disk: what
+    was kept); the runner adds it to the run's warnings and stops when every output has failed."""
 
     dropped: int = 0
     """Pictures this sink left out because its consumer could not keep up (the live output itself

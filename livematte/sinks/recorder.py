@@ -4,6 +4,10 @@
 thread behind a bounded queue: when the encoder falls behind, frames are left out of that
 recording (counted in ``dropped``) and the live output never waits. Frames are stamped with their
 capture time (:data:`RECORD_TIME_BASE`), so a recording plays in real time even across drops.
+
+A recording that fails (a full disk) fails alone when its sink can ``salvage`` (a video file, written
+as fragments): what was recorded before the fault is kept and plays, :attr:`Recorder.failure` says so
+in one line, later frames are left out, and the live run goes on with its other outputs.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..types import Frame, StreamInfo
+from ..types import Frame, LivematteError, StreamInfo
 from ..worker import END, Worker
 from .base import LiveSink, Sink
 from .vcam import as_rgb
@@ -47,21 +51,37 @@ class Recorder(LiveSink):
     """Runs a file sink on its own thread behind a bounded queue (full: this recording drops the frame,
     counted in ``dropped``); the sink's first write error becomes ``error``."""
 
-    def __init__(self, sink: Sink, depth: int = 8, close_timeout: Optional[float] = None):
+    def __init__(self, sink: Sink, depth: int = 8, close_timeout: Optional[float] = None, fail_alone: bool = False):
         """``close_timeout``: seconds to wait at close for a consumer that has stopped reading (a
-        stalled pipe or network peer) before giving up on it; None waits for every queued frame."""
-        self.sink, self.depth, self.close_timeout = sink, depth, close_timeout
+        stalled pipe or network peer) before giving up on it; None waits for every queued frame.
+        ``fail_alone``: a write or finish error (``LivematteError``) does not end the live run: the sink
+        keeps what it can (:meth:`~livematte.sinks.base.Sink.salvage`) and :attr:`failure` says so."""
+        self.sink, self.depth, self.close_timeout, self.fail_alone = sink, depth, close_timeout, fail_alone
         self.dropped = 0
         self.alpha = False
+        self.failure: Optional[str] = None
         self._thread: Optional[Worker] = None
         self._error: Optional[BaseException] = None
 
     def open(self, info: StreamInfo, alpha: bool = False) -> None:
         self.alpha = alpha
         self.sink.open(replace(info, time_base=RECORD_TIME_BASE), alpha)
-        self._thread = Worker("livematte-record", self.depth,
-                              lambda item: self.sink.write(fit_picture(item[0], self.alpha), item[1]))
+        self._thread = Worker("livematte-record", self.depth, self._write)
         self._thread.start()
+
+    def _write(self, item) -> None:
+        if self.failure is not None:
+            return
+        try:
+            self.sink.write(fit_picture(item[0], self.alpha), item[1])
+        except LivematteError as err:
+            if not self.fail_alone:
+                raise
+            self._failed(err, self.sink.salvage())
+
+    def _failed(self, err: LivematteError, kept: int) -> None:
+        what = f"kept the first {kept} frames, playable" if kept else "nothing could be kept"
+        self.failure = f"{err}; {what} (the recording stopped there, the other outputs went on)"
 
     @property
     def error(self) -> Optional[BaseException]:
@@ -90,10 +110,15 @@ class Recorder(LiveSink):
     def close(self) -> None:
         """Encode what is queued and finish the file."""
         if not self._join():
-            from ..types import LivematteError
-
             raise LivematteError(f"{self.describe()}: stopped taking frames; gave up after {self.close_timeout:g} s")
-        self.sink.close()
+        if self.failure is not None:
+            return
+        try:
+            self.sink.close()
+        except LivematteError as err:
+            if not self.fail_alone:
+                raise
+            self.failure = f"{err} (the other outputs went on)"
 
     def abort(self) -> None:
         """Stop the thread (what is queued is still written) and abort the sink."""

@@ -19,41 +19,41 @@ Contracts:
 * Odd sizes: 4:2:0 formats (and the ProRes encoder) need even width and height, so the
   last column/row is replicated to pad them (the output is then one pixel wider/taller).
 * Colour: RGB is converted with the BT.601 limited-range matrix and the stream is tagged so.
-* Audio (``audio_from``): the file's first audio track is stream-copied when the container
-  accepts its codec, else transcoded (Opus for .webm, AAC otherwise), and ends where the
-  last written video frame ends, so an interrupted output keeps matching audio.
+* Tracks (``audio_from``): the file's audio and subtitle tracks are carried where the container
+  can hold them (:mod:`livematte.sinks.tracks`: copied, or converted) and end where the last
+  written video frame ends, so an interrupted output keeps matching audio. ``notes`` holds one
+  line about the tracks the container cannot hold.
+* ``fragmented=True`` (.mp4 .m4v .mov; live recordings): the file is written as fragments of
+  about a second, and :meth:`VideoFileSink.salvage` keeps every fragment completed before a
+  write failure (a full disk) as a playable file.
 """
 from __future__ import annotations
 
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import List, Optional
 
 import av
 import cv2
 import numpy as np
 
 from livematte.atomic import AtomicPath, check_writable_dir
-from livematte.sinks.base import Sink
-from livematte.sources.video import open_container
+from livematte.sinks.base import Sink, close_quietly
+from livematte.salvage import CheckedFile, count_video_packets, cut_to_complete_boxes
+from livematte.sinks.tracks import SourceTracks
 from livematte.types import Frame, LivematteError, StreamInfo
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mkv", ".webm", ".mov")
+FRAGMENT_EXTENSIONS = (".mp4", ".m4v", ".mov")
+#: A fragment about every second (cut at any frame): what a failure can cost a recording.
+FRAGMENT_OPTIONS = {"movflags": "+frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000"}
 ALPHA_EXTENSIONS = (".webm", ".mov")
 
 #: ProRes encoder for alpha .mov: prores_aw measured ~2x faster than prores_ks at 720p
 #: (both write ProRes 4444 'ap4h' with an alpha plane that FFmpeg reads back exactly).
 PRORES_ENCODER = "prores_aw"
 
-# Audio codecs copied as-is into each container (others are transcoded).
-_COPY_AUDIO = {
-    ".mp4": {"aac", "mp3", "ac3", "eac3", "alac"},
-    ".m4v": {"aac", "ac3", "alac"},
-    ".mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s16be", "pcm_s24le"},
-    ".webm": {"opus", "vorbis"},
-    ".mkv": None,  # anything the Matroska muxer supports
-}
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
                 "veryslow", "placebo")
 _BT601 = 6  # AVCOL_SPC_SMPTE170M, the matrix cv2 and swscale use by default
@@ -137,18 +137,20 @@ class VideoFileSink(Sink):
 
     Args:
         path: output file; its extension picks the codec.
-        audio_from: a file whose first audio track is copied into the output, or None.
+        audio_from: a file whose audio and subtitle tracks go into the output, or None.
         crf: H.264 constant-rate factor (lower is better); VP9 uses ``crf + 12``.
         preset: libx264 preset.
         threads: encoder threads (0: FFmpeg chooses).
+        fragmented: write .mp4/.m4v/.mov as fragments (a recording that must survive a failure).
 
     Attributes:
         frames_written: pictures encoded so far.
         has_audio: whether the output has an audio track (after ``open``).
+        notes: one line per thing worth saying about the output (tracks it cannot hold).
     """
 
     def __init__(self, path: "str | os.PathLike[str]", *, audio_from: Optional[str] = None,
-                 crf: int = 20, preset: str = "veryfast", threads: int = 0) -> None:
+                 crf: int = 20, preset: str = "veryfast", threads: int = 0, fragmented: bool = False) -> None:
         self.path = Path(path)
         self.ext = self.path.suffix.lower()
         if self.ext not in VIDEO_EXTENSIONS:
@@ -159,12 +161,15 @@ class VideoFileSink(Sink):
             raise LivematteError(f"{self.path}: preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
         self.audio_from = os.fspath(audio_from) if audio_from is not None else None
         self.crf, self.preset, self.threads = crf, preset, threads
+        self.fragmented = fragmented and self.ext in FRAGMENT_EXTENSIONS
         self.frames_written = 0
         self.has_audio = False
+        self.notes: List[str] = []
         self._atomic: Optional[AtomicPath] = None
         self._container = None
         self._video = None
-        self._audio: Optional[AudioCopier] = None
+        self._audio: Optional[SourceTracks] = None
+        self._file: Optional[CheckedFile] = None
         self._state = "new"
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -184,8 +189,13 @@ class VideoFileSink(Sink):
         self._last_pts: Optional[int] = None
         self._atomic = AtomicPath(self.path)
         container_options = {"movflags": "+faststart"} if self.ext in (".mp4", ".m4v") else {}
+        if self.fragmented:
+            container_options = dict(FRAGMENT_OPTIONS)
         try:
-            self._container = av.open(str(self._atomic.temp), mode="w", options=container_options)
+            target = str(self._atomic.temp)
+            if self.fragmented:  # FFmpeg does not report a failed write while muxing: watch it ourselves
+                self._file = target = CheckedFile(self._atomic.temp)
+            self._container = av.open(target, mode="w", options=container_options)
             stream = self._container.add_stream(codec, rate=self.fps, options=options)
             stream.width = self.width + self.width % 2
             stream.height = self.height + self.height % 2
@@ -197,8 +207,14 @@ class VideoFileSink(Sink):
             ctx.colorspace, ctx.color_range = _BT601, _LIMITED
             self._video = stream
             if self.audio_from is not None:
-                self._audio = AudioCopier.create(self.audio_from, self._container, self.ext)
-                self.has_audio = self._audio is not None
+                self._audio = SourceTracks.create(self.audio_from, self._container, self.ext)
+            self._container.start_encoding()  # the header: output time bases are final from here
+            if self._audio is not None:
+                self._audio.start()
+                self.has_audio = self._audio.has_audio
+                note = self._audio.note(str(self.path))
+                if note:
+                    self.notes.append(note)
         except LivematteError:
             self.abort()
             raise
@@ -227,6 +243,7 @@ class VideoFileSink(Sink):
                 self._container.mux(packet)
             if self._audio is not None:
                 self._audio.pump(self._video_end())
+            self._check_file()
         except (av.FFmpegError, OSError) as err:
             raise LivematteError(f"{self.path}: cannot write video ({_reason(err)})") from err
         self.frames_written += 1
@@ -261,10 +278,13 @@ class VideoFileSink(Sink):
             if self._audio is not None and self._last_pts is not None:
                 self._audio.finish(self._video_end())
             self._container.close()
+            self._check_file()
         except (av.FFmpegError, OSError) as err:
-            self.abort()
-            raise LivematteError(f"{self.path}: cannot finish video ({_reason(err)})") from err
+            kept = self.salvage() if self.fragmented else self.abort()
+            more = f"; kept the first {kept} frames, playable" if kept else ""
+            raise LivematteError(f"{self.path}: cannot finish video ({_reason(err)}){more}") from err
         self._close_audio()
+        self._close_file()
         self._container = None
         if self.frames_written == 0:
             self._atomic.discard()
@@ -277,15 +297,49 @@ class VideoFileSink(Sink):
         if self._state in ("closed", "aborted"):
             return
         self._state = "aborted"
-        if self._container is not None:
-            try:
-                self._container.close()
-            except Exception:  # the file is being thrown away; its errors do not matter
-                pass
-            self._container = None
+        close_quietly(self._container)
+        self._container = None
         self._close_audio()
+        self._close_file()
         if self._atomic is not None:
             self._atomic.discard()
+
+    def salvage(self) -> int:
+        """After a failed write or finish (a full disk): keep what plays, instead of :meth:`abort`.
+
+        The file is closed as it is; a fragmented one is cut back to its last complete fragment.
+        It is published under the requested name when at least one frame reads back from it, else
+        deleted. Returns the frames kept (0: nothing was published).
+        """
+        if self._state in ("closed", "aborted") or self._atomic is None:
+            return 0
+        self._state = "aborted"
+        close_quietly(self._container)
+        self._container = None
+        self._close_audio()
+        self._close_file()
+        kept = 0
+        try:
+            if self.fragmented:
+                cut_to_complete_boxes(self._atomic.temp)
+            kept = count_video_packets(self._atomic.temp)
+        except (OSError, av.FFmpegError, LivematteError):
+            kept = 0
+        if kept:
+            try:
+                self._atomic.commit()
+            except LivematteError:
+                kept = 0
+        self._atomic.discard()
+        return kept
+
+    def _check_file(self) -> None:
+        if self._file is not None and self._file.error is not None:
+            raise self._file.error
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
     def _close_audio(self) -> None:
         if self._audio is not None:
@@ -298,97 +352,3 @@ class VideoFileSink(Sink):
 
 def _reason(err: BaseException) -> str:
     return getattr(err, "strerror", None) or str(err)
-
-
-class AudioCopier:
-    """Moves the audio of one file into an output container, up to a given time.
-
-    Packets are stream-copied when the output accepts the codec, else decoded and
-    re-encoded (Opus for WebM, AAC otherwise). ``pump(t)`` muxes everything that starts
-    before ``t`` seconds; damaged input audio just ends the track early.
-    """
-
-    def __init__(self, source, in_stream, container, out_stream, transcode: bool) -> None:
-        self._source = source
-        self._container = container
-        self._in = in_stream
-        self._out = out_stream
-        self._transcode = transcode
-        self._packets = self._generate()
-        self._pending = None
-        self._done = False
-
-    @classmethod
-    def create(cls, path: str, container, ext: str) -> Optional["AudioCopier"]:
-        """An audio copier into ``container``, or None when ``path`` has no audio."""
-        source = open_container(path)
-        if not source.streams.audio:
-            source.close()
-            return None
-        in_stream = source.streams.audio[0]
-        name = in_stream.codec_context.name
-        allowed = _COPY_AUDIO.get(ext)
-        copy = name in container.supported_codecs and (allowed is None or name in allowed)
-        try:
-            if copy:
-                out_stream = container.add_stream_from_template(in_stream)
-            else:
-                out_stream = cls._add_encoder(container, in_stream, ext)
-        except BaseException:
-            source.close()
-            raise
-        return cls(source, in_stream, container, out_stream, transcode=not copy)
-
-    @staticmethod
-    def _add_encoder(container, in_stream, ext: str):
-        ctx = in_stream.codec_context
-        channels = ctx.layout.nb_channels if ctx.layout else 2
-        layout = "mono" if channels == 1 else "stereo"
-        if ext == ".webm":
-            codec = "libopus" if "libopus" in av.codecs_available else "opus"
-            return container.add_stream(codec, rate=48000, layout=layout)
-        return container.add_stream("aac", rate=ctx.sample_rate or 48000, layout=layout)
-
-    def _generate(self) -> Iterator:
-        """Output-ready packets in order (copied, or freshly encoded)."""
-        try:
-            for packet in self._source.demux(self._in):
-                if self._transcode:
-                    for frame in packet.decode():
-                        yield from self._out.encode(frame)
-                elif packet.size and packet.dts is not None:
-                    packet.stream = self._out
-                    yield packet
-        except (av.FFmpegError, OSError):
-            pass  # damaged or cut-short audio: the track simply ends here
-
-    @staticmethod
-    def _start(packet) -> float:
-        ts = packet.pts if packet.pts is not None else packet.dts
-        return float(ts * packet.time_base) if ts is not None else 0.0
-
-    def pump(self, until: float) -> None:
-        """Mux every packet that starts before ``until`` seconds."""
-        while not self._done:
-            if self._pending is None:
-                self._pending = next(self._packets, None)
-                if self._pending is None:
-                    self._done = True
-                    break
-            if self._start(self._pending) >= until:
-                break
-            self._container.mux(self._pending)
-            self._pending = None
-
-    def finish(self, until: float) -> None:
-        """Mux up to ``until`` seconds, then flush a transcoder (end of the output)."""
-        self.pump(until)
-        self._done = True
-        if self._transcode:
-            for packet in self._out.encode(None):
-                if self._start(packet) < until:
-                    self._container.mux(packet)
-
-    def close(self) -> None:
-        self._packets.close()
-        self._source.close()
