@@ -111,8 +111,11 @@ class QualityConfig:
             the crop's larger side (the pose model was trained on loosely framed whole bodies).
         presence: the bundled person detector decides whether anyone is in the picture; with
             nobody there the matte fades to empty within a few frames (docs/quality.md, issue #13
-            revision). Off by default (``--presence`` turns it on): the detector misses close-up
-            selfies with a tilted head and riders on vehicles, and then empties a real person's matte.
+            revisions). Off by default (``--presence`` turns it on): the detectors miss riders on
+            vehicles, and then empty a real person's matte, and take a dog's face for a person.
+        presence_face: with ``presence``, the bundled short-range face detector runs beside the person
+            detector on the whole frame: a sure face supported by the segmenter counts as a person
+            (the close-up selfie with a tilted head that the person detector misses).
         solid: while a crop tracks a person, alpha inside their silhouette is raised to 1 (the
             model's unsure middle of a body no longer lets the background through; issue #13 revision).
         profile: ``fast``, ``balanced`` or ``best`` (``--quality``; :mod:`livematte.profiles`): the
@@ -143,6 +146,7 @@ class QualityConfig:
     pose: bool = True
     pose_margin: float = 0.1
     presence: bool = False
+    presence_face: bool = True
     solid: bool = True
     profile: str = "balanced"
     lookahead: int = 0

@@ -94,6 +94,8 @@ class Matter:
         detector: the person detector (``quality.presence``; an object with ``detect(image)`` and
             ``input_side``); built likewise. It runs on the host on both engines, on a small copy
             of the frame brought down with the frame's host sync on the frames it runs.
+        face: the face detector that runs with it on the whole frame (``quality.presence_face``;
+            ``detect(image)`` -> faces with pixel boxes, ``variant.size``); built likewise.
         precision: torch engine on CUDA: ``auto`` (fp16 where it agrees with fp32 on frame 1),
             ``fp32`` or ``fp16``.
         output: what ``__call__`` returns: ``numpy`` (float32 ``(H, W)``) or ``engine`` (the
@@ -101,7 +103,8 @@ class Matter:
     """
 
     def __init__(self, segmenter=None, config: Optional[Config] = None, *, engine: Optional[Engine] = None,
-                 partner=None, pose=None, detector=None, precision: str = "auto", output: str = "numpy"):
+                 partner=None, pose=None, detector=None, face=None, precision: str = "auto",
+                 output: str = "numpy"):
         self.config = config or Config()
         m = self.config.model
         if output not in ("numpy", "engine"):
@@ -137,6 +140,11 @@ class Matter:
 
             detector = PersonDetector(threads=threads)
         self.detector = detector if crop_pass else None
+        if face is None and segmenter is None and q.presence and q.presence_face and crop_pass:
+            from .models.face import FaceDetector
+
+            face = FaceDetector("short", threads=threads)
+        self.face = face if self.detector is not None else None
         self.planner = SubjectPlanner(q, crop_pass=crop_pass, pose=self.pose is not None,
                                       presence=self.detector is not None)
         self.refiner = GuidedRefiner(self.ops, q.radius, q.eps) if q.refine == "guided" and crop_pass else None
@@ -203,16 +211,23 @@ class Matter:
         want_thumb = self.attacher is not None
         extra = [thumb_grey] if want_thumb else []
         dbox = self.planner.detect_box((H, W))
+        k = 2 + len(extra)  # where the detectors' inputs come down in the host sync
         if dbox is not None:  # the detector's input (h, w, 3), max(h, w) = its side; letterboxed on the host
             size = _fit((dbox[3] - dbox[1], dbox[2] - dbox[0]), self.detector.input_side)
             extra.append(Pyramid(ops, levels=levels).resize(dbox, size))
+            if self.face is not None:  # the face detector: the whole frame at its input side
+                extra.append(Pyramid(ops, levels=levels).resize((0, 0, W, H), _fit((H, W), self.face.variant.size)))
         host = ops.to_host(prob, hist, *extra)  # the host sync
         prob_h = host[0]
         cut = self.cuts(host[1])
         if cut:
             self._forget_front()
-        found = None if dbox is None else in_frame(self.detector.detect(host[-1]), dbox, (H, W))
-        plan = self.planner.plan(prob_h, (H, W), found)
+        found = faces = None
+        if dbox is not None:
+            found = in_frame(self.detector.detect(host[k]), dbox, (H, W))
+            if self.face is not None:
+                faces = _faces_in_frame(self.face.detect(host[k + 1]), host[k + 1].shape[:2], (H, W))
+        plan = self.planner.plan(prob_h, (H, W), found, faces=faces)
         if plan.prob is not None:
             prob_h, prob = plan.prob, ops.from_host(plan.prob)
         tiles = []
@@ -357,6 +372,12 @@ def _fit(frame_hw: Tuple[int, int], side: int) -> Tuple[int, int]:
     H, W = frame_hw
     s = side / max(H, W)
     return max(1, int(round(H * s))), max(1, int(round(W * s)))
+
+
+def _faces_in_frame(faces, small_hw: Tuple[int, int], frame_hw: Tuple[int, int]) -> list:
+    """Face boxes in pixels of a ``small_hw`` copy of the frame -> in frame pixels."""
+    sy, sx = frame_hw[0] / small_hw[0], frame_hw[1] / small_hw[1]
+    return [dataclasses.replace(f, box=(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy)) for f in faces]
 
 
 def _upsample(ops, prob, size):

@@ -11,7 +11,8 @@ from livematte.config import Config
 from livematte.matter import Matter, build_matter
 from livematte.models.person_detector import PersonDetector, anchor_centres, letterbox, weighted_nms
 from livematte.subject.planner import detection_box
-from livematte.subject.presence import PresenceGate, in_frame, supported
+from livematte.models.face import Face
+from livematte.subject.presence import FACE_ON, PresenceGate, best_face, combined, in_frame, supported
 
 from .helpers import SHARED, read_rgb, sample_frame
 
@@ -168,6 +169,71 @@ def test_solidify_fills_an_unsure_body_and_keeps_real_holes_and_edges():
     assert out[190:220, 240:280].max() < 0.25
     assert out[:30].max() == 0.0 and out[:, :140].max() == 0.0  # nothing grows outside
     assert (out >= a).all()
+
+
+class NoPerson:
+    """A stand-in person detector that never finds anyone."""
+
+    input_side = 224
+
+    def detect(self, image):
+        return []
+
+
+class FaceAt:
+    """A stand-in face detector: one face of ``score`` at ``box`` (fractions of its input image)."""
+
+    class variant:
+        size = 128
+
+    def __init__(self, box, score):
+        self.box, self.score = box, score
+
+    def detect(self, image):
+        h, w = image.shape[:2]
+        b = self.box
+        return [Face((b[0] * w, b[1] * h, b[2] * w, b[3] * h), self.score)]
+
+
+def test_face_cue_counts_only_where_the_segmenter_is_sure():
+    prob = np.zeros((10, 20), np.float32)
+    prob[2:4, 5:7] = 0.95
+    faces = [Face((50.0, 20.0, 70.0, 40.0), 0.9), Face((120.0, 20.0, 160.0, 40.0), 0.99)]  # frame 200x100
+    assert best_face(faces, prob, (100, 200)) == 0.9  # the second face has no sure segmenter under it
+    assert combined(0.1, FACE_ON) == 0.7 and combined(0.1, None) == 0.1 and combined(0.9, 0.0) == 0.9
+
+
+def test_a_sure_face_alone_keeps_the_person_and_a_face_on_nothing_does_not():
+    """Synthetic: the person detector finds nobody (a close-up tilted face); a sure face over the
+    segmenter's person keeps the matte from the first frame, the same face over empty background
+    does not, and without the face detector the matte is empty."""
+    rng = np.random.default_rng(2)
+    frames = [rng.integers(0, 255, (180, 320, 3), dtype=np.uint8) for _ in range(3)]
+    cfg = _presence_on()
+    on_person = Matter(Everywhere(), cfg, detector=NoPerson(), face=FaceAt((0.42, 0.3, 0.58, 0.5), 0.9))
+    assert all(float(on_person(f).max()) > 0.9 for f in frames)
+    beside = Matter(Everywhere(), cfg, detector=NoPerson(), face=FaceAt((0.0, 0.0, 0.2, 0.2), 0.9))
+    assert all(float(beside(f).max()) == 0.0 for f in frames)
+    unsure = Matter(Everywhere(), cfg, detector=NoPerson(), face=FaceAt((0.42, 0.3, 0.58, 0.5), 0.6))
+    assert all(float(unsure(f).max()) == 0.0 for f in frames)  # 0.6 may keep a person, not start one
+    alone = Matter(Everywhere(), cfg, detector=NoPerson())
+    assert all(float(alone(f).max()) == 0.0 for f in frames)
+
+
+def test_the_close_up_selfie_stays_matted_with_presence_on():
+    """The video-call case: a tilted head near the camera, which the person detector misses (it
+    came out empty before the face detector joined it)."""
+    path = os.path.join(SHARED, "person-unlabeled", "images", "woman-5883428_1280.jpg")
+    if not os.path.exists(path):
+        pytest.skip("../shared/data/person-unlabeled is not here")
+    img = read_rgb(path)
+    m = build_matter(_presence_on())
+    fg = [float((m(img) >= 0.5).mean()) for _ in range(5)]
+    assert min(fg) > 0.4, fg
+    cfg = _presence_on()
+    cfg.quality.presence_face = False
+    m = build_matter(cfg)
+    assert max(float((m(img) >= 0.5).mean()) for _ in range(3)) == 0.0  # the person detector alone
 
 
 def _presence_on() -> Config:

@@ -91,7 +91,8 @@ def suppress(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) -> Lis
     kept = []
     while order.size:
         best = order[0]
-        near = _iou(boxes[best], boxes[order]) > iou  # includes best itself
+        near = _iou(boxes[best], boxes[order]) > iou
+        near[0] = True  # best itself, even when its box is degenerate (IoU NaN)
         group = order[near]
         weights = scores[group][:, None]
         kept.append(((boxes[group] * weights).sum(0) / weights.sum(), float(scores[best])))
@@ -139,7 +140,7 @@ class FaceDetector:
         raw = self._it.get_tensor(self._boxes)[0]  # (N, 16)
         logits = self._it.get_tensor(self._scores)[0, :, 0]  # (N,)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -100.0, 100.0)))
-        sure = np.flatnonzero(scores >= self.min_score)
+        sure = np.flatnonzero((scores >= self.min_score) & np.isfinite(raw[:, :4]).all(1))
         if sure.size == 0:
             return []
         S = float(self.variant.size)

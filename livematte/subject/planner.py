@@ -7,7 +7,7 @@ import numpy as np
 
 from .blobs import outside_crop, person_blobs, suppress
 from .geometry import plan_tiles, pose_square
-from .presence import PresenceGate, best_person
+from .presence import PresenceGate, best_face, best_person, combined
 from .tracker import RoiTracker, WholeBodyGate
 
 Box = Tuple[int, int, int, int]
@@ -43,8 +43,9 @@ class SubjectPlanner:
         crop_pass: whether the backend takes the crop pass (``BackendSpec.crop_pass``); without it
             the model's output is taken as it is (no blobs, no crop).
         pose: whether a pose model is there to segment whole bodies.
-        presence: whether a person detector answers (:meth:`detect_now`; ``plan(detections=)``):
-            with no person in the picture the matte fades to empty (:mod:`.presence`).
+        presence: whether a person detector answers (:meth:`detect_box`; ``plan(detections=)``,
+            and the face detector's ``plan(faces=)`` on the same frames when it runs): with no
+            person in the picture the matte fades to empty (:mod:`.presence`).
     """
 
     def __init__(self, quality, *, crop_pass: bool = True, pose: bool = False, presence: bool = False):
@@ -78,10 +79,11 @@ class SubjectPlanner:
         decides the person and the general model alone is sharper on the rest (and one run cheaper)."""
         return self.quality.ensemble_tracking or self.last_crop is None
 
-    def plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections=None) -> Plan:
+    def plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections=None, *, faces=None) -> Plan:
         """Decide for one frame from its full-frame probability (host float32 ``(h, w)``) and, on
         the frames where :meth:`detect_box` gave a box, the person detector's ``detections`` there
-        (normalised to the frame)."""
+        (normalised to the frame) and the face detector's ``faces`` on the whole frame (boxes in
+        frame pixels; None without a face detector)."""
         if not self.crop_pass:
             return Plan(None, None, [], None)
         H, W = frame_hw
@@ -91,7 +93,11 @@ class SubjectPlanner:
                                                       found[2] * W / w, found[3] * H / h)
         gain = 1.0
         if self.presence is not None:
-            gain = self.presence.update(None if detections is None else best_person(detections, prob))
+            score = None
+            if detections is not None:
+                face = None if faces is None else best_face(faces, prob, frame_hw)
+                score = combined(best_person(detections, prob), face, self.presence.on, self.presence.stay)
+            gain = self.presence.update(score)
             if gain <= 0.0:  # nobody there: an empty matte, and the tracker lets go
                 if self.tracker is not None:
                     self.tracker.update(None, frame_hw)

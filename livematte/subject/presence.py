@@ -1,11 +1,13 @@
-"""Whether a person is in the picture at all, from the person detector, with hysteresis.
+"""Whether a person is in the picture at all, from two detectors, with hysteresis.
 
 The segmenters call many things a person (a cat, a bear, a flamingo: 7% of the frame on average on
-DAVIS's no-person clips, docs/quality.md issue #13 revision). The bundled person detector
-(:mod:`livematte.models.person_detector`) is a separate opinion; a detection counts as a person when
-the segmenter is confident at the detection's face box too (the two models seldom make the same
-mistake). :class:`PresenceGate` turns those per-frame answers into a steady decision and a gain
-for the matte:
+DAVIS's no-person clips, docs/quality.md issue #13 revision). Two bundled detectors give separate
+opinions: the BlazePose person detector (:mod:`livematte.models.person_detector`) and the
+short-range BlazeFace detector (:mod:`livematte.models.face`), which finds the close-up face (a
+tilted head near the camera, the video-call case) that the person detector misses. A detection
+counts as a person only where the segmenter is confident inside its face box too (the models seldom
+make the same mistake). :func:`combined` puts both answers on the person detector's scale and
+:class:`PresenceGate` turns them into a steady decision and a gain for the matte:
 
 * absent -> present at the first frame with a sure person (score >= ``on``; the matte is there
   within a frame or two);
@@ -75,6 +77,37 @@ class PresenceGate:
         else:
             self.gain = max(0.0, self.gain - 1.0 / self.fade)
         return self.gain
+
+
+#: a face of the short-range face detector counts as a sure person at this score (the selfie close-up
+#: scores 0.92; the animals of DAVIS's no-person clips at most 0.60), and keeps a person present at
+#: ``FACE_STAY``
+FACE_ON, FACE_STAY = 0.75, 0.5
+
+
+def best_face(faces: Sequence, prob: np.ndarray, frame_hw: Tuple[int, int], sure: float = 0.9) -> float:
+    """The best score of ``faces`` (:class:`~livematte.models.face.Face`, boxes in pixels of a
+    ``frame_hw`` image) :func:`supported` by the segmenter's probability ``prob``; 0 when none is."""
+    H, W = frame_hw
+    return max((f.score for f in faces
+                if supported((f.box[0] / W, f.box[1] / H, f.box[2] / W, f.box[3] / H), prob, sure)), default=0.0)
+
+
+def combined(person: float, face: Optional[float], on: float = 0.7, stay: float = 0.3) -> float:
+    """The person detector's best supported score ``person`` raised by the face detector's ``face``
+    (None: it did not run) onto the gate's scale: a face >= :data:`FACE_ON` is a sure person (``on``),
+    one >= :data:`FACE_STAY` keeps one present (``stay``).
+
+    >>> combined(0.2, 0.9), combined(0.2, 0.6), combined(0.2, 0.1), combined(0.8, None)
+    (0.7, 0.3, 0.2, 0.8)
+    """
+    if face is None:
+        return person
+    if face >= FACE_ON:
+        return max(person, on)
+    if face >= FACE_STAY:
+        return max(person, stay)
+    return person
 
 
 def best_person(detections: Sequence, prob: np.ndarray, sure: float = 0.9) -> float:
