@@ -16,7 +16,7 @@ import numpy as np
 from .atomic import remove_stale
 from .config import Config, config_copy
 from .effects import make_effect
-from .io import check_not_input, check_output, is_image_path, open_source, video_sink
+from .io import check_not_input, check_output, is_still_image, open_source, video_sink
 from .engine import as_numpy, resolve_engine
 from .matter import Matter, build_matter
 from .pipeline import Output, RunStats, run
@@ -122,7 +122,7 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
     with the frames processed so far. ``alpha_out`` also writes the matte (a video file, or a
     folder of PNGs when it ends with a path separator or is an existing folder).
     """
-    if os.path.isfile(input) and is_image_path(input):
+    if os.path.isfile(input) and is_still_image(input):
         raise LivematteError(f"{input}: a still image, not a video; use `livematte image {input} -o OUT.png` "
                              "(a video is made from a video file or a folder of frames)")
     cfg = config_copy(config, background)

@@ -13,8 +13,17 @@ def is_image_path(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 
+def is_still_image(path: str) -> bool:
+    """An image file that is not an animation (an animated WebP is a video to ``video``)."""
+    if not is_image_path(path):
+        return False
+    from .sources.animated import is_animated_webp
+
+    return not is_animated_webp(path)
+
+
 def open_source(path: str, fps: Optional[float] = None):
-    """A directory of frames, one image file, or a video file (decided by what ``path`` is).
+    """A directory of frames, one image file, or a video file or animation (decided by what ``path`` is).
 
     ``fps``: the frame rate of a directory of frames (default 30); LivematteError for a video file,
     which has its own.
@@ -29,13 +38,13 @@ def open_source(path: str, fps: Optional[float] = None):
         raise LivematteError(f"--fps {fps:g}: only a folder of frames takes a frame rate; {path} has its own")
     if not os.path.exists(path):
         raise LivematteError(f"{path}: no such file or directory")
-    if is_image_path(path):
+    if is_still_image(path):
         from .sources.images import ImageFilesSource
 
         return ImageFilesSource([path])
-    from .sources.video import VideoFileSource
+    from .sources.animated import video_file_source
 
-    return VideoFileSource(path)
+    return video_file_source(path)  # an animated WebP through Pillow, anything else through FFmpeg
 
 
 def check_output(path: str, alpha: bool) -> None:

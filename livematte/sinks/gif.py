@@ -1,5 +1,9 @@
 """``-o clip.gif``: an animated GIF with transparency (FFmpeg's GIF encoder through PyAV).
 
+Frames keep their timestamps (GIF delays are in 1/100 s), so an input whose frames last unequally
+(an animated GIF or WebP, a variable-rate video) keeps its timing; frames without one are spaced
+at the stream's rate.
+
 Each picture gets its own palette: palette index 0 is transparent (where alpha < 128; GIF has
 no partial transparency), the other 255 entries are the picture's colours, reduced by Pillow's
 fast octree quantiser without dithering. Frames are disposed to the background, so a pixel that
@@ -20,6 +24,7 @@ from ..types import Frame, LivematteError, StreamInfo
 from .base import Sink, close_quietly
 
 ALPHA_CUT = 128  # alpha below this is transparent in the GIF
+GIF_TIME_BASE = Fraction(1, 100)  # GIF frame delays are in centiseconds
 
 
 def gif_frame(picture: np.ndarray) -> tuple:
@@ -55,13 +60,20 @@ class GifSink(Sink):
             raise LivematteError(f"{self.path}: cannot write ({err})") from None
         self._stream = self._container.add_stream("gif", rate=fps)
         self._stream.width, self._stream.height, self._stream.pix_fmt = info.width, info.height, "pal8"
+        self._stream.codec_context.time_base = self._stream.time_base = GIF_TIME_BASE
+        self._period = 1 / (fps * GIF_TIME_BASE)  # ticks per frame at the nominal rate
+        self._last: Optional[int] = None
 
     def write(self, picture: np.ndarray, frame: Optional[Frame]) -> None:
         """``picture``: RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)`` uint8 of the stream's size."""
         if self._stream is None:
             raise RuntimeError("GifSink.write before open (or after close)")
         out = av.VideoFrame.from_ndarray(gif_frame(picture), format="pal8")
-        out.pts = self.frames
+        seconds = frame.seconds if frame is not None else None
+        pts = round(seconds * 100) if seconds is not None else round(self.frames * self._period)
+        if self._last is not None and pts <= self._last:
+            pts = self._last + 1  # the encoder refuses repeated timestamps; 10 ms is GIF's finest step
+        out.pts, out.time_base, self._last = pts, GIF_TIME_BASE, pts
         self._container.mux(self._stream.encode(out))
         self.frames += 1
 

@@ -248,10 +248,10 @@ class FileCameraSource:
             if time.perf_counter() - d._lost_at < d.seconds:
                 raise SourceLost(f"{self.name}: simulated disconnect")
             d._lost_at = None
-        from .video import VideoFileSource
+        from .animated import video_file_source
 
         self.close()
-        video = VideoFileSource(self.path)
+        video = video_file_source(self.path)  # a video file, an animated GIF or WebP
         video.__enter__()
         self._video, self._frames = video, iter(video)
         src = video.info
