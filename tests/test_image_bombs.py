@@ -118,3 +118,44 @@ def test_a_tiff_bomb_is_refused_with_memory_flat(tmp_path):
     assert len([line for line in lines if line.startswith("refused:") and "30000x30000" in line]) == 2
     grew = int(lines[-1].split()[1])
     assert grew < 64 * 1024, f"peak RSS grew by {grew} KiB"
+
+
+
+def _declaring(ext: str, path: Path, width: int, height: int) -> Path:
+    """A small file of format ``ext`` whose header declares ``width`` x ``height``."""
+    if ext == "tif":
+        return _tiff(path, width, height, payload=20000)
+    data = _encoded("." + ext) if ext != "gif" else None
+    if ext == "png":
+        data[16:24] = struct.pack(">II", width, height)  # IHDR
+    elif ext == "bmp":
+        data[18:26] = struct.pack("<ii", width, -height)
+    elif ext == "gif":
+        _gif(path)
+        data = bytearray(path.read_bytes())
+        data[6:10] = struct.pack("<HH", width, height)  # the logical screen
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("ext", ["bmp", "gif", "png", "tif"])
+def test_a_picture_over_the_total_pixel_limit_is_refused_from_the_header(tmp_path, ext):
+    """8000x8000 (64 MP): each side within 8192, the total over 50 MP. Before: decoded (or tried)."""
+    path = _declaring(ext, tmp_path / f"wide.{ext}", 8000, 8000)
+    with pytest.raises(LivematteError, match=r"8000x8000 is 64\.0 megapixels, over the 50-megapixel limit"):
+        load_image(str(path))
+
+
+def test_the_pixel_limit_applies_to_background_images(tmp_path):
+    from livematte.effects import make_effect
+
+    with pytest.raises(LivematteError, match="over the 50-megapixel limit"):
+        make_effect(str(_declaring("tif", tmp_path / "wide.tif", 8000, 8000)))
+
+
+def test_a_50_megapixel_camera_picture_passes_the_limit(tmp_path):
+    """8160x6120 (49.9 MP) is not refused by the limit (this small file then fails to decode)."""
+    path = _declaring("png", tmp_path / "camera.png", 8160, 6120)
+    with pytest.raises(LivematteError) as err:
+        load_image(str(path))
+    assert "limit" not in str(err.value)

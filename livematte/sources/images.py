@@ -4,8 +4,8 @@
 ``(H, W, 3)``: grayscale and palette images are expanded, alpha is dropped (``load_image_rgba``
 keeps it), CMYK JPEGs are converted, 16-bit and float samples are scaled to 8 bit, and the EXIF
 orientation of JPEG and PNG files is applied, so the array is upright as a viewer shows it.
-Images with a side over :data:`MAX_SIDE` pixels are refused (from the header, before decoding,
-for PNG, JPEG, GIF, WebP, TIFF and BMP). An animated GIF or WebP gives its first frame (GIF through Pillow).
+Images with a side over :data:`MAX_SIDE` pixels or more than :data:`MAX_PIXELS` in all are refused
+(from the header, before decoding, for PNG, JPEG, GIF, WebP, TIFF and BMP). An animated GIF or WebP gives its first frame (GIF through Pillow).
 
 Example:
     >>> import os, tempfile, cv2, numpy as np
@@ -33,6 +33,11 @@ from .image_headers import bmp_size, tiff_size
 
 MAX_SIDE = 8192
 """The largest width or height accepted, in pixels."""
+
+MAX_PIXELS = 50_000_000
+"""The largest picture accepted, in pixels (width x height): 50 megapixels. A 50 MP camera's
+8160x6120 (49.9 MP) passes; 8192x8192 (67 MP, each side within :data:`MAX_SIDE`) does not. The RGB
+picture alone is then 150 MB, and matting holds several float maps of it."""
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 """File name endings a frame directory is scanned for (case-insensitive)."""
@@ -178,6 +183,9 @@ def _orient(image: np.ndarray, orientation: int) -> np.ndarray:
 def _check_size(path: str, width: int, height: int) -> None:
     if width > MAX_SIDE or height > MAX_SIDE:
         raise LivematteError(f"{path}: {width}x{height} is larger than the {MAX_SIDE}-pixel limit")
+    if width * height > MAX_PIXELS:
+        raise LivematteError(f"{path}: {width}x{height} is {width * height / 1e6:.1f} megapixels, over the "
+                             f"{MAX_PIXELS / 1e6:g}-megapixel limit")
 
 
 def _to_uint8(path: str, image: np.ndarray) -> np.ndarray:
@@ -245,7 +253,7 @@ def load_image(path: str) -> np.ndarray:
 
     Raises:
         LivematteError: the file is missing, empty, not a decodable image, or has a side over
-            :data:`MAX_SIDE` pixels (the message names the file).
+            :data:`MAX_SIDE` pixels or more than :data:`MAX_PIXELS` pixels (the message names the file).
     """
     return _convert(_decode(path), (cv2.COLOR_GRAY2RGB, cv2.COLOR_BGR2RGB, cv2.COLOR_BGRA2RGB))  # (H, W, 3)
 
