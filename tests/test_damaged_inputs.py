@@ -133,3 +133,23 @@ def test_a_live_recording_onto_a_full_disk_keeps_what_it_recorded(tmp_path, caps
         assert sorted(os.listdir(disk)) == [".filler", "rec.mp4"]
     report = json.loads(stats.read_text())
     assert report["stopped_by"] == "end" and report["frames_out"] >= kept + 15  # the run went on to the end
+
+
+@pytest.mark.parametrize("command, target", [("image", "sub/"), ("video", "x.mp4")])
+def test_an_output_on_a_read_only_disk_is_a_one_line_error(tmp_path, capsys, command, target):
+    """`image a.png -o /readonly/sub/` (issue #18: an OSError traceback); also `video`."""
+    still = tmp_path / "a.png"
+    cv2.imwrite(str(still), np.full((48, 64, 3), 120, np.uint8))
+    source = still if command == "image" else write_video(tmp_path / "clip.mp4", n=3, size=(64, 48), audio=False)
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here")
+    try:
+        code = main([command, str(source), "-o", f"{folder}/{target}", *FAST[:2]])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+        assert "Read-only file system" in err or "not writable" in err
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)

@@ -259,3 +259,22 @@ def test_protocol_violations_and_big_messages_close_the_connection(served):
                               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                               "Sec-WebSocket-Version: 13\r\n\r\n").encode("utf-8"))
     assert reply.startswith(b"HTTP/1.1 400")
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+@pytest.mark.parametrize("served", [{"spec": "http://[::1]:0"}], indirect=True)
+def test_the_ipv6_loopback_serves_the_page_and_the_stream(served):
+    """`--to http://[::1]:P` (issue #18: accepted, then failed)."""
+    assert served.url.startswith("http://[::1]:")
+    assert status_of(served.url) == 200
+    with connect(f"ws://[::1]:{served.port}/ws", origin=f"http://[::1]:{served.port}"):
+        pass
