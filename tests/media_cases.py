@@ -11,16 +11,10 @@ from typing import List, Sequence
 import av
 import numpy as np
 
+from livematte.sinks.tracks import DEFAULT_ASS_HEADER as ASS_HEADER
 from tests.conftest import pattern_frame
 
 SIZE = (64, 48)
-ASS_HEADER = (
-    "[Script Info]\nScriptType: v4.00+\nPlayResX: 384\nPlayResY: 288\n\n[V4+ Styles]\n"
-    "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, "
-    "Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, "
-    "MarginL, MarginR, MarginV, Encoding\n"
-    "Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\n\n"
-    "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n").encode()
 LINES = [(0, "hello"), (400, "second line"), (700, "the end")]  # (start ms, text), 250 ms each
 
 

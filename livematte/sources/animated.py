@@ -19,7 +19,7 @@ import numpy as np
 
 from ..types import Frame, LivematteError, StreamInfo
 from .base import Source
-from .images import _check_size, _header, _read_bytes
+from .images import check_size, read_checked
 
 DEFAULT_DELAY_MS = 100  # a frame that declares no duration (browsers show such frames ~100 ms)
 
@@ -74,10 +74,7 @@ class AnimatedWebPSource(Source):
     def __enter__(self) -> "AnimatedWebPSource":
         from PIL import Image
 
-        data = _read_bytes(self.path)  # (N,) uint8
-        size, _ = _header(data)
-        if size is not None:
-            _check_size(self.path, *size)
+        data = read_checked(self.path)  # (N,) uint8; the canvas size checked from the header
         durations = [d or DEFAULT_DELAY_MS for d in webp_durations(data.tobytes())]
         try:
             self._image = Image.open(self.path)
@@ -86,7 +83,7 @@ class AnimatedWebPSource(Source):
             self.close()
             raise LivematteError(f"{self.path}: not a readable animated WebP ({err})") from None
         width, height = self._image.size
-        _check_size(self.path, width, height)
+        check_size(self.path, width, height)
         durations = (durations + [DEFAULT_DELAY_MS] * frames)[:frames]
         self._starts = list(np.cumsum([0] + durations[:-1]))
         total = int(sum(durations))

@@ -180,7 +180,9 @@ def _orient(image: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def _check_size(path: str, width: int, height: int) -> None:
+def check_size(path: str, width: int, height: int) -> None:
+    """Raise LivematteError (one line naming ``path``) for a picture over :data:`MAX_SIDE` a side or
+    :data:`MAX_PIXELS` in all."""
     if width > MAX_SIDE or height > MAX_SIDE:
         raise LivematteError(f"{path}: {width}x{height} is larger than the {MAX_SIDE}-pixel limit")
     if width * height > MAX_PIXELS:
@@ -217,6 +219,16 @@ def _decode_gif(data: np.ndarray) -> Optional[np.ndarray]:
     return cv2.cvtColor(frame, cv2.COLOR_RGBA2BGRA)
 
 
+def read_checked(path: str) -> np.ndarray:
+    """A file's bytes, uint8 ``(N,)``, once its header's declared size passed :func:`check_size` (when
+    the format tells it cheaply); LivematteError for a missing, empty or too large picture."""
+    data = _read_bytes(path)
+    size, _ = _header(data)
+    if size is not None:
+        check_size(path, *size)
+    return data
+
+
 def _decode(path: str) -> np.ndarray:
     """Decode a file as stored, upright, in 8 bit: uint8 ``(H, W)``, ``(H, W, 3)`` BGR or ``(H, W, 4)`` BGRA."""
     return _decode_data(path, _read_bytes(path))
@@ -227,14 +239,14 @@ def _decode_data(path: str, data: np.ndarray) -> np.ndarray:
     GIF or WebP gives its first frame."""
     size, orientation = _header(data)
     if size is not None:
-        _check_size(path, *size)
+        check_size(path, *size)
     if data[:6].tobytes() in (b"GIF87a", b"GIF89a"):
         image = _decode_gif(data)
     else:
         image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise LivematteError(f"{path}: not an image, or corrupt, or a format OpenCV cannot read")
-    _check_size(path, image.shape[1], image.shape[0])
+    check_size(path, image.shape[1], image.shape[0])
     image = _to_uint8(path, image)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
