@@ -153,3 +153,24 @@ def read_tracks(path: Path) -> list:
                         texts.append(text.decode().split(",", 8)[-1])
             found.append((kind, name, end, texts))
     return found
+
+
+def rate_change_mkv(path: Path, n: int = 30) -> Path:
+    """A Matroska file whose MP3 track changes rate half-way (44.1 kHz, then 48 kHz), as joined clips
+    do; ``n`` frames of picture at 30 fps."""
+    def mp3(rate: int, samples: int) -> list:
+        ctx = av.CodecContext.create("libmp3lame", "w")
+        ctx.sample_rate, ctx.layout, ctx.format, ctx.time_base = rate, "stereo", "fltp", Fraction(1, rate)
+        ctx.open()
+        return [p for frame in _audio_frames(samples, rate, 1152) for p in ctx.encode(frame)] + list(ctx.encode(None))
+
+    with av.open(str(path), "w") as out:
+        video = _video(out)
+        audio = out.add_stream("libmp3lame", rate=44100, layout="stereo")
+        _pictures(out, video, n)
+        for rate, offset, packets in ((44100, 0, mp3(44100, 22050)), (48000, 27000, mp3(48000, 24000))):
+            for packet in packets:  # the second clip starts at 0.54 s, after the first one's last frame
+                packet.pts, packet.dts = packet.pts + offset, packet.dts + offset
+                packet.stream, packet.time_base = audio, Fraction(1, rate)
+                out.mux(packet)
+    return path

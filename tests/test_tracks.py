@@ -9,7 +9,7 @@ import av
 import pytest
 
 from livematte.cli import main
-from tests.media_cases import LINES, avi_mp3, concatenated_mp4, read_tracks, tracks_file
+from tests.media_cases import LINES, avi_mp3, concatenated_mp4, rate_change_mkv, read_tracks, tracks_file
 
 FAST = ["--no-roi", "--no-pose", "--background", "white"]
 TEXTS = [text for _, text in LINES]
@@ -46,6 +46,17 @@ def test_an_avi_with_mp3_audio(tmp_path, capsys, ext, codec):
     (kind, name, end, _), = read_tracks(out)
     assert frames == 30 and (kind, name) == ("audio", codec)
     assert abs(end - 1.0) < 0.06, end
+
+
+@pytest.mark.parametrize("ext, codec", [(".webm", "opus"), (".m4v", "aac")])
+def test_an_audio_track_that_changes_its_rate_half_way(tmp_path, capsys, ext, codec):
+    """Before: a ValueError traceback ("Frame does not match AudioResampler setup", or "... AudioFifo
+    parameters" where the first half needed no resampling)."""
+    source = rate_change_mkv(tmp_path / "joined.mkv")
+    out, frames, _ = _video(tmp_path, capsys, source, ext)
+    (kind, name, end, _), = read_tracks(out)
+    assert frames == 30 and (kind, name) == ("audio", codec)
+    assert abs(end - 1.04) < 0.06, end
 
 
 @pytest.mark.parametrize("source_ext, subtitle, ext, audio, text", [

@@ -7,8 +7,9 @@ Two pieces, used by :mod:`livematte.sinks.tracks` for each audio track of the so
   else ("non monotonically increasing dts").
 * :class:`AudioTranscoder`: decoder -> each frame cut to its packet's declared duration -> gaps
   filled with silence and overlaps dropped against a running sample clock -> ``av.AudioResampler``
-  (to the encoder's format, layout and rate) -> ``av.AudioFifo`` -> frames of exactly the
-  encoder's frame size, stamped by counting samples -> the encoder.
+  (to the encoder's format, layout and rate; a new one when the input changes its rate or layout
+  mid-stream, as joined clips do) -> ``av.AudioFifo`` -> frames of exactly the encoder's frame
+  size, stamped by counting samples -> the encoder.
 
 Why each step: two clips joined by concatenation leave a packet declaring 1 sample at the join,
 which the AAC decoder still decodes as a whole 1024-sample frame; without the cut the next frame
@@ -109,6 +110,7 @@ class AudioTranscoder:
         self._format, self._layout = ctx.format, ctx.layout
         self._frame_size = ctx.frame_size or 1024  # 0: the encoder takes any size
         self._resampler = av.AudioResampler(format=ctx.format.name, layout=ctx.layout.name, rate=self.rate)
+        self._kind: Optional[tuple] = None  # (format, layout, rate) of the input the resampler was made for
         self._fifo = av.AudioFifo()
         self._next: Optional[int] = None  # output sample position of the next sample into the FIFO
         self._sent = 0  # output sample position of the next frame out of the FIFO
@@ -163,6 +165,13 @@ class AudioTranscoder:
         if skip or keep < frame.samples:
             frame = _samples(frame, skip, keep)
         frame.pts = None  # the sample clock stamps what comes out
+        kind = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if kind != self._kind:  # the first frame, or the input changed its rate or layout mid-stream
+            if self._kind is not None:
+                for out in self._resampler.resample(None):
+                    self._write(out)
+            self._resampler = av.AudioResampler(format=self._format.name, layout=self._layout.name, rate=self.rate)
+            self._kind = kind
         for out in self._resampler.resample(frame):
             self._write(out)
 
