@@ -112,3 +112,27 @@ def test_timeline_keeps_dts_increasing_in_the_output_time_base(tmp_path):
             stamps.append(packet.dts)
     assert stamps == sorted(set(stamps)) and timeline.fixed == 2
 
+
+
+def test_a_track_whose_conversion_fails_ends_alone_and_is_named(tmp_path, capsys, monkeypatch):
+    """The safety net for what no test foresaw: a converter raising part-way ends its own track (one
+    line says where), the picture and the other tracks are written."""
+    from livematte.sinks import audio
+
+    real = audio.AudioTranscoder.packets
+    calls = {"n": 0}
+
+    def failing(self, packet):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise ValueError("Frame does not match AudioResampler setup.")
+        return real(self, packet)
+
+    monkeypatch.setattr(audio.AudioTranscoder, "packets", failing)
+    source = tracks_file(tmp_path / "in.mkv", audio=("libopus",), subtitles=("subrip",))
+    out, frames, err = _video(tmp_path, capsys, source, ".mp4")
+    lines = [line for line in err.splitlines() if "stops at" in line]
+    assert frames == 30 and len(lines) == 1 and "audio track 1 (opus) stops at 0.1" in lines[0], err
+    tracks = read_tracks(out)
+    assert [k for k, *_ in tracks] == ["audio", "subtitle"] and tracks[1][3] == TEXTS
+    assert 0.1 < tracks[0][2] < 0.3  # the sound written before the failure is kept

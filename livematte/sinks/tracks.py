@@ -112,6 +112,7 @@ class _Track:
         self.convert: Optional[Callable] = None
         self.timeline: Optional[Timeline] = None
         self.queue: Deque = deque()
+        self.problem: Optional[str] = None  # why this track ended early (a converter failed)
 
     def start(self) -> None:
         self.timeline = Timeline(self.out_stream)
@@ -122,10 +123,18 @@ class _Track:
 
     def take(self, packet) -> None:
         """Queue the output packets made from one input packet (timestamps placed)."""
+        if self.problem is not None:
+            return
         if self.convert is None:
             made = [packet] if packet.size else []
         else:
-            made = self.convert(packet)
+            try:
+                made = self.convert(packet)
+            except (av.FFmpegError, ValueError) as err:  # what the input did that no one foresaw
+                where = f" at {_start(packet):.2f} s" if packet.size else " at its end"
+                self.problem = (f"{self.in_stream.type} track {self.in_stream.index} ({codec_name(self.in_stream)}) "
+                                f"stops{where}: {err}")
+                return
         for out in made:
             if self.timeline.place(out):
                 out.stream = self.out_stream
@@ -195,6 +204,10 @@ class SourceTracks:
             return None
         reasons = "; ".join(dict.fromkeys(self._why))
         return f"{name}: not kept from the input: {', '.join(self.dropped)} ({reasons})"
+
+    def problems(self, name: str) -> List[str]:
+        """One line per track that ended early because converting it failed (the others go on)."""
+        return [f"{name}: {t.problem}" for t in self.tracks if t.problem]
 
     def start(self) -> None:
         """Open the converters; call once the output container has written its header."""

@@ -279,6 +279,8 @@ class VideoFileSink(Sink):
                 self._audio.finish(self._video_end())
             self._container.close()
             self._check_file()
+            if self._audio is not None:
+                self.notes.extend(self._audio.problems(str(self.path)))
         except (av.FFmpegError, OSError) as err:
             kept = self.salvage() if self.fragmented else self.abort()
             more = f"; kept the first {kept} frames, playable" if kept else ""
