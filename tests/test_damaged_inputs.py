@@ -112,25 +112,27 @@ def test_a_failing_alpha_output_leaves_the_main_output(tmp_path, full_disk, caps
     assert out.exists() and len(_frames(out)) == 40
 
 
-def test_a_live_recording_onto_a_full_disk_keeps_what_it_recorded(tmp_path, capsys):
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_a_live_recording_onto_a_full_disk_keeps_what_it_recorded(tmp_path, capsys, ext):
     """`cam --to rec.mp4` on a disk with 64 KiB free, beside `--to null`. Before: the recording is
-    deleted (the MP4 index cannot be written) and the run fails; after: the fragments written before
-    the fault play, one line says so, the other output goes on to the end of the source."""
+    deleted (the MP4 index cannot be written) and the run fails; after: the fragments (Matroska:
+    clusters) written before the fault play, one line says so, the other output goes on to the end
+    of the source."""
     noise = [np.random.default_rng(i).integers(0, 255, (48, 64, 3), np.uint8) for i in range(75)]
     clip = write_video(tmp_path / "noise.mp4", audio=False, frames=noise, size=(64, 48))
     stats = tmp_path / "stats.json"
     with small_disk(tmp_path / "disk", 64) as disk:
-        rec = disk / "rec.mp4"
+        rec = disk / f"rec{ext}"
         code = main(["cam", "--source", str(clip), "--to", str(rec), "--to", "null", "--stats-json", str(stats),
                      "--no-roi", "--no-pose", "--background", str(clip)])
         err = capsys.readouterr().err
-        lines = [line for line in err.splitlines() if "rec.mp4" in line]
+        lines = [line for line in err.splitlines() if f"rec{ext}" in line]
         assert code == 2 and "Traceback" not in err, err
         assert len(lines) == 1 and "No space left on device" in lines[0] and "kept the first" in lines[0], err
         kept = int(lines[0].split("kept the first ")[1].split()[0])
         decoded = _frames(rec)
         assert kept >= 20 and len(decoded) == kept  # every frame kept plays
-        assert sorted(os.listdir(disk)) == [".filler", "rec.mp4"]
+        assert sorted(os.listdir(disk)) == [".filler", f"rec{ext}"]
     report = json.loads(stats.read_text())
     assert report["stopped_by"] == "end" and report["frames_out"] >= kept + 15  # the run went on to the end
 

@@ -23,9 +23,10 @@ Contracts:
   can hold them (:mod:`livematte.sinks.tracks`: copied, or converted) and end where the last
   written video frame ends, so an interrupted output keeps matching audio. ``notes`` holds one
   line about the tracks the container cannot hold.
-* ``fragmented=True`` (.mp4 .m4v .mov; live recordings): the file is written as fragments of
-  about a second, and :meth:`VideoFileSink.salvage` keeps every fragment completed before a
-  write failure (a full disk) as a playable file.
+* ``fragmented=True`` (live recordings): .mp4/.m4v/.mov are written as fragments of about a
+  second (.mkv/.webm already are, as clusters), write errors are watched as they happen, and
+  :meth:`VideoFileSink.salvage` keeps what was completed before a failure (a full disk) as a
+  playable file.
 """
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mkv", ".webm", ".mov")
 FRAGMENT_EXTENSIONS = (".mp4", ".m4v", ".mov")
 #: A fragment about every second (cut at any frame): what a failure can cost a recording.
 FRAGMENT_OPTIONS = {"movflags": "+frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000"}
+#: Matroska clusters of about a second too (by default they are held in memory up to 5 s).
+CLUSTER_OPTIONS = {"cluster_time_limit": "1000"}
 ALPHA_EXTENSIONS = (".webm", ".mov")
 
 #: ProRes encoder for alpha .mov: prores_aw measured ~2x faster than prores_ks at 720p
@@ -141,7 +144,7 @@ class VideoFileSink(Sink):
         crf: H.264 constant-rate factor (lower is better); VP9 uses ``crf + 12``.
         preset: libx264 preset.
         threads: encoder threads (0: FFmpeg chooses).
-        fragmented: write .mp4/.m4v/.mov as fragments (a recording that must survive a failure).
+        fragmented: a recording that must survive a failure (.mp4/.m4v/.mov written as fragments).
 
     Attributes:
         frames_written: pictures encoded so far.
@@ -161,7 +164,7 @@ class VideoFileSink(Sink):
             raise LivematteError(f"{self.path}: preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
         self.audio_from = os.fspath(audio_from) if audio_from is not None else None
         self.crf, self.preset, self.threads = crf, preset, threads
-        self.fragmented = fragmented and self.ext in FRAGMENT_EXTENSIONS
+        self.fragmented = fragmented
         self.frames_written = 0
         self.has_audio = False
         self.notes: List[str] = []
@@ -190,7 +193,7 @@ class VideoFileSink(Sink):
         self._atomic = AtomicPath(self.path)
         container_options = {"movflags": "+faststart"} if self.ext in (".mp4", ".m4v") else {}
         if self.fragmented:
-            container_options = dict(FRAGMENT_OPTIONS)
+            container_options = dict(FRAGMENT_OPTIONS if self.ext in FRAGMENT_EXTENSIONS else CLUSTER_OPTIONS)
         try:
             target = str(self._atomic.temp)
             if self.fragmented:  # FFmpeg does not report a failed write while muxing: watch it ourselves
@@ -309,7 +312,7 @@ class VideoFileSink(Sink):
     def salvage(self) -> int:
         """After a failed write or finish (a full disk): keep what plays, instead of :meth:`abort`.
 
-        The file is closed as it is; a fragmented one is cut back to its last complete fragment.
+        The file is closed as it is; a fragmented MP4/MOV is cut back to its last complete fragment.
         It is published under the requested name when at least one frame reads back from it, else
         deleted. Returns the frames kept (0: nothing was published).
         """
@@ -322,7 +325,7 @@ class VideoFileSink(Sink):
         self._close_file()
         kept = 0
         try:
-            if self.fragmented:
+            if self.fragmented and self.ext in FRAGMENT_EXTENSIONS:
                 cut_to_complete_boxes(self._atomic.temp)
             kept = count_video_packets(self._atomic.temp)
         except (OSError, av.FFmpegError, LivematteError):
