@@ -18,6 +18,7 @@ from .config import Config, config_copy
 from .effects import make_effect
 from .io import check_not_input, check_output, is_still_image, open_source, video_sink
 from .engine import as_numpy, resolve_engine
+from .lookahead import with_lookahead
 from .matter import Matter, build_matter
 from .pipeline import Output, RunStats, run
 from .types import Frame, LivematteError
@@ -51,7 +52,7 @@ def frame_path(cfg: Config, *, reuse_output: bool = False, segmenter=None, still
 
         matter = StillMatter(segmenter, cfg, engine=engine, output="engine")
     else:
-        matter = Matter(segmenter, cfg, engine=engine, output="engine")
+        matter = with_lookahead(Matter(segmenter, cfg, engine=engine, output="engine"))  # --quality best: files
     effect = make_effect(cfg.effect.background, blur_strength=cfg.effect.blur_strength, engine=engine,
                          reuse_output=reuse_output)
     return matter, effect

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any, Dict, Optional
 
 from .config_check import check_config, coerce
+from .profiles import resolve_profile
 from .stages.mask import MaskOptions
 from .types import LivematteError
 
@@ -120,6 +121,10 @@ class QualityConfig:
             model's unsure middle of a body no longer lets the background through; issue #13 revision).
         profile: ``fast``, ``balanced`` or ``best`` (``--quality``; :mod:`livematte.profiles`): the
             values of the other keys that a preset or a flag did not set.
+        model_every: while a crop tracks the person and the picture is still (mean brightness
+            change below ``matter.STILL_LEVELS`` since the models last ran), the models run on every
+            Nth frame only; the frames between reuse their outputs (refinement and smoothing still
+            follow each new frame). 1: every frame.
         lookahead: frames of look-ahead for two-sided temporal smoothing (files only; 0: off;
             :mod:`livematte.stages.lookahead`): each output waits for that many later frames.
     """
@@ -149,6 +154,7 @@ class QualityConfig:
     presence_face: bool = True
     solid: bool = True
     profile: str = "balanced"
+    model_every: int = 1
     lookahead: int = 0
 
     def validate(self) -> "QualityConfig":
@@ -173,6 +179,9 @@ class QualityConfig:
             raise LivematteError(f"temporal_sure must be in [0, 0.5), got {self.temporal_sure}")
         if not 1 <= int(self.roi_confirm) <= 10:
             raise LivematteError(f"roi_confirm must be within 1..10, got {self.roi_confirm}")
+        if not 1 <= int(self.model_every) <= 8 or not 0 <= int(self.lookahead) <= 64:
+            raise LivematteError(f"model_every must be within 1..8 and lookahead within 0..64, "
+                                 f"got {self.model_every}, {self.lookahead}")
         return self
 
 
@@ -230,6 +239,8 @@ class Config:
         #: ``"section.key"`` of every value a preset, a file or a flag set (not a field: a
         #: command can tell a default from a choice, e.g. the image command's background)
         self.given: set = set()
+        #: the values :func:`livematte.profiles.resolve_profile` set last (key -> value)
+        self.profiled: dict = {}
 
     def override(self, section: str, **values: Any) -> "Config":
         """Set fields of one section, ignoring values that are None (flags not given)."""
@@ -276,7 +287,7 @@ def from_dict(data: Dict[str, Any], origin: str = "config") -> Config:
             setattr(target, key, coerce(section, type(target), key, value, origin))  # types from the annotations
             cfg.given.add(f"{section}.{key}")
     check_config(cfg, origin)  # finite, in range, known names
-    return cfg
+    return resolve_profile(cfg)
 
 
 def load_config(name_or_path: Optional[str]) -> Config:
@@ -314,4 +325,4 @@ def config_copy(config, background: Optional[str] = None) -> Config:
     cfg = load_config(config) if isinstance(config, (str, type(None))) else copy.deepcopy(config)
     if background is not None:
         cfg.effect.background = background
-    return cfg
+    return resolve_profile(cfg)

@@ -31,6 +31,7 @@ RANGES: Dict[Tuple[str, str], Tuple[Optional[float], Optional[float], bool, bool
     ("quality", "temporal_sure"): (0.0, 0.5, True, False),
     ("quality", "pose_margin"): (0.0, 1.0, True, True),
     ("quality", "lookahead"): (0, 64, True, True),
+    ("quality", "model_every"): (1, 8, True, True),
     ("effect", "blur_strength"): (0.0, 500.0, False, True),
     ("output", "crf"): (0, 51, True, True),
 }

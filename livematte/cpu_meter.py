@@ -122,8 +122,14 @@ class StageMeter:
         """Time a matter's stages: a :class:`~livematte.matter.Matter`'s front half as ``model``, its
         back half as ``refine`` and its smoother as ``smooth``; any other callable whole as ``model``.
         Returns the matter to call (the same object for a Matter)."""
+        from .lookahead import LookaheadMatter
         from .matter import Matter
 
+        if isinstance(matter, LookaheadMatter):
+            self.instrument_matter(matter.matter)
+            self.wrap(matter.stage, "push", "smooth")
+            self.wrap(matter.stage, "flush", "smooth")
+            return matter
         if isinstance(matter, Matter):
             self.wrap(matter, "front", "model")
             self.wrap(matter, "back", "refine")

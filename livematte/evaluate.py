@@ -38,6 +38,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from .lookahead import matte_now, matte_rest
 from .annotations import read_frame, read_manifest, read_mask, sample_stems, sequence_files
 from .types import Frame, LivematteError
 
@@ -314,9 +315,36 @@ def evaluate(
             matter.reset()
             index = {s: i for i, s in enumerate(sorted(frames))}
             stems = sorted(frames.keys() | gts.keys())
+            waiting: deque = deque()  # (stem, image, gt) in order, until the matter hands the frame out
+
+            def score(pairs) -> int:
+                """Score the frames a matter handed out (a look-ahead matter: later, in order)."""
+                for frame, alpha in pairs:
+                    while waiting[0][1] is None:  # a mask with no frame, in its place
+                        scorer.add(None, waiting.popleft()[2])
+                    stem, image, gt = waiting.popleft()
+                    alpha = np.asarray(alpha)
+                    if alpha.ndim == 3 and alpha.shape[2] == 1:
+                        alpha = alpha[..., 0]
+                    _check_size("matter alpha", alpha.shape, image.shape, frames[stem])
+                    a8 = quantize_alpha(alpha)  # (H, W) uint8
+                    if pred_dir is not None:
+                        writes.append(writer.submit(_write_png, pred_dir / seq / f"{stem}.png", a8))
+                    if gt is not None:
+                        _check_size("mask", gt.shape, image.shape, gts[stem])
+                        raw_a8 = None
+                        if raw is not None and not scorer.no_person:
+                            raw_a8 = quantize_alpha(np.asarray(raw(image)))
+                        scorer.add(a8, gt, raw_a8)
+                        if stem in keep:
+                            mattes[seq][stem] = a8
+                    if progress is not None:
+                        progress(1)
+                return len(pairs)
+
             for stem, (image, gt) in zip(stems, _read_ahead(reader, stems, frames, gts)):
+                waiting.append((stem, image, gt))
                 if image is None:  # a mask with no frame
-                    scorer.add(None, gt)
                     continue
                 if size is None:
                     size = image.shape[:2]
@@ -325,25 +353,15 @@ def evaluate(
                     raise LivematteError(f"{frames[stem]}: size {image.shape[1]}x{image.shape[0]} != "
                                          f"{w}x{h} of the sequence (manifest or first frame)")
                 t0 = time.perf_counter()
-                alpha = np.asarray(matter(Frame(image=image, index=index[stem], name=stem)))
+                pairs = matte_now(matter, Frame(image=image, index=index[stem], name=stem))
                 t_matter += time.perf_counter() - t0
-                if alpha.ndim == 3 and alpha.shape[2] == 1:
-                    alpha = alpha[..., 0]
-                _check_size("matter alpha", alpha.shape, image.shape, frames[stem])
-                a8 = quantize_alpha(alpha)  # (H, W) uint8
-                if pred_dir is not None:
-                    writes.append(writer.submit(_write_png, pred_dir / seq / f"{stem}.png", a8))
-                if gt is not None:
-                    _check_size("mask", gt.shape, image.shape, gts[stem])
-                    raw_a8 = None
-                    if raw is not None and not scorer.no_person:
-                        raw_a8 = quantize_alpha(np.asarray(raw(image)))
-                    scorer.add(a8, gt, raw_a8)
-                    if stem in keep:
-                        mattes[seq][stem] = a8
-                n_frames += 1
-                if progress is not None:
-                    progress(1)
+                n_frames += score(pairs)
+            t0 = time.perf_counter()
+            pairs = matte_rest(matter)
+            t_matter += time.perf_counter() - t0
+            n_frames += score(pairs)
+            for _, _, gt in waiting:  # masks with no frame at the end
+                scorer.add(None, gt)
             per_sequence[seq] = dict(scorer.result(), group=group)
             for w in writes:
                 w.result()  # raises the first failed write

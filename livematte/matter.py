@@ -25,12 +25,14 @@ from __future__ import annotations
 import dataclasses
 from typing import List, NamedTuple, Optional, Tuple
 
+import cv2
 import numpy as np
 
 from .config import Config
 from .engine import Engine, numpy_engine, resolve_engine
 from .engine.runners import HostRunner, Runner, pose_runner, segmenter_runner
 from .models.registry import spec as backend_spec
+from .profiles import resolve_profile
 from .stages.attach import add_attached
 from .stages.mask import shape_mask
 from .stages.pyramid import Pyramid
@@ -44,6 +46,9 @@ from .subject.presence import in_frame
 from .types import Frame, LivematteError
 
 REFINE_MODES = ("guided", "none")
+#: ``quality.model_every``: a frame is still when its mean brightness (8-bit levels, on a 1/16 grid)
+#: differs by less than this from the frame the models last ran on
+STILL_LEVELS = 2.0
 TEMPORAL_MODES = ("motion", "ema", "none")
 
 
@@ -62,6 +67,7 @@ class FrontResult(NamedTuple):
         crop: the subject crop for this frame (integer frame pixels), or None.
         tiles: ``(box, guide, prob)`` per tile of the crop, in paste order.
         gain: the matte's gain from the presence decision (0: nobody there, 1: a person).
+        reused: the model outputs are the last model run's (``quality.model_every``: a still frame).
     """
 
     image: object
@@ -74,6 +80,7 @@ class FrontResult(NamedTuple):
     crop: Optional[Tuple[int, int, int, int]]
     tiles: List[tuple]
     gain: float = 1.0
+    reused: bool = False
 
 
 class Matter:
@@ -105,7 +112,7 @@ class Matter:
     def __init__(self, segmenter=None, config: Optional[Config] = None, *, engine: Optional[Engine] = None,
                  partner=None, pose=None, detector=None, face=None, precision: str = "auto",
                  output: str = "numpy"):
-        self.config = config or Config()
+        self.config = resolve_profile(config or Config())  # --quality: the profile's values for keys not given
         m = self.config.model
         if output not in ("numpy", "engine"):
             raise ValueError(f"output must be numpy or engine, got {output!r}")
@@ -157,6 +164,10 @@ class Matter:
         self._fronts = {True: engine.capture(lambda x: self._fixed(x, True)),
                         False: engine.capture(lambda x: self._fixed(x, False))}
         self._settled = False
+        self._last_front: Optional[FrontResult] = None  # model_every: the last model run's outputs
+        self._still_ref: Optional[np.ndarray] = None  # ... and the frame's small brightness then
+        self._runs_skipped = 0
+        self._last_add = None  # the attach decision of the last frame whose models ran
 
     # ------------------------------------------------------------------ inspection
     @property
@@ -205,6 +216,10 @@ class Matter:
             self._settle(image)
         if not self.runner.model_input:
             return self._front_whole(image)
+        if self.quality.model_every > 1:
+            reused = self._reuse(frame.image if isinstance(frame, Frame) else frame, image)
+            if reused is not None:
+                return reused
         H, W = image.shape[:2]
         partner = self.partner is not None and self.planner.partner_now()
         prob, hist, guide, thumb_grey, *levels = self._fronts[partner](image)
@@ -242,8 +257,24 @@ class Matter:
                 if pose is not None:
                     prob_t = fuse_pose(ops, prob_t, pose, plan.pose_square, box)
                 tiles.append((box, ops.grey(x), prob_t))
-        return FrontResult(image, thumb_grey, cut, guide, prob, prob_h, host[2] if want_thumb else None,
-                           plan.crop, tiles, plan.gain)
+        self._last_front = FrontResult(image, thumb_grey, cut, guide, prob, prob_h, host[2] if want_thumb else None,
+                                       plan.crop, tiles, plan.gain)
+        return self._last_front
+
+    def _reuse(self, host_image: np.ndarray, image) -> Optional[FrontResult]:
+        """``quality.model_every``: the last model run's outputs for this frame (None: run the models)
+        while a crop tracks the person, fewer than ``model_every - 1`` frames reused them, and the
+        picture's mean brightness change since they ran is below :data:`STILL_LEVELS`."""
+        small = _still_sample(host_image)
+        last, ref = self._last_front, self._still_ref
+        if (last is not None and last.crop is not None and ref is not None and ref.shape == small.shape
+                and self._runs_skipped < self.quality.model_every - 1
+                and float(np.mean(np.abs(small - ref))) < STILL_LEVELS):
+            self._runs_skipped += 1
+            thumb_grey = self.ops.grey(Pyramid(self.ops, image).thumb)  # the smoother's motion: this frame's
+            return last._replace(image=image, thumb_grey=thumb_grey, cut=False, reused=True)
+        self._runs_skipped, self._still_ref = 0, small
+        return None
 
     def _front_whole(self, image) -> FrontResult:
         """The front of a whole-frame backend (modnet, rvm): a scene cut clears its recurrent state
@@ -304,8 +335,10 @@ class Matter:
         if self.attacher is not None and state.crop is None:
             self.attacher.reset()  # attached objects need the crop's person: start again
         elif self.attacher is not None:
-            alpha_grid = ops.to_host(ops.sample_nearest(alpha, GRID))[0]
-            add = self.attacher.decide(alpha_grid, state.prob_host, state.thumb_host)
+            add = self._last_add
+            if not state.reused:  # the same model outputs: the same decision
+                alpha_grid = ops.to_host(ops.sample_nearest(alpha, GRID))[0]
+                add = self._last_add = self.attacher.decide(alpha_grid, state.prob_host, state.thumb_host)
             if add is not None:
                 alpha = add_attached(ops, alpha, prob, add)
         if self.smoother is not None:
@@ -332,8 +365,10 @@ class Matter:
     def _forget_front(self) -> None:
         self.runner.reset()  # recurrent state (rvm) does not survive a scene cut either
         self.planner.forget()
+        self._last_front = self._still_ref = None
 
     def _forget_back(self) -> None:
+        self._last_add = None
         if self.smoother is not None:
             self.smoother.reset()
         if self.attacher is not None:
@@ -378,6 +413,14 @@ def _faces_in_frame(faces, small_hw: Tuple[int, int], frame_hw: Tuple[int, int])
     """Face boxes in pixels of a ``small_hw`` copy of the frame -> in frame pixels."""
     sy, sx = frame_hw[0] / small_hw[0], frame_hw[1] / small_hw[1]
     return [dataclasses.replace(f, box=(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy)) for f in faces]
+
+
+def _still_sample(image: np.ndarray) -> np.ndarray:
+    """The frame's green channel on a grid of 1/16 of its size, area-averaged from every 8th pixel
+    (float32; cheap: a strided read, no pass over the whole frame)."""
+    g = np.ascontiguousarray(image[::8, ::8, 1])
+    h, w = g.shape
+    return cv2.resize(g, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
 def _upsample(ops, prob, size):

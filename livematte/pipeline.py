@@ -20,6 +20,7 @@ import numpy as np
 
 from . import signals
 from .engine import as_numpy
+from .lookahead import LookaheadMatter, matte_now, matte_rest
 from .matter import Matter
 from .types import Frame, LivematteError, Sink, StreamInfo
 from .worker import END as _END
@@ -118,24 +119,31 @@ class _Writer(Worker):
 
 class _Back(Worker):
     """Runs the matter's back half (and the effect, unless the writer applies it) in frame order,
-    handing ``(frame, picture, alpha)`` to the writer."""
+    handing ``(frame, picture, alpha)`` to the writer; an item ``(None, _REST)`` hands out what a
+    look-ahead matter still holds."""
 
-    def __init__(self, back: Callable, effect, writer: _Writer, depth: int = 2):
+    def __init__(self, back: Callable, rest: Callable, effect, writer: _Writer, depth: int = 2):
         super().__init__("livematte-back", depth, self._back)
-        self.back, self.effect, self.writer = back, effect, writer
+        self.back, self.rest, self.effect, self.writer = back, rest, effect, writer
 
     def _back(self, item) -> None:
         frame, state = item
-        alpha = self.back(state)
-        picture = None if self.effect is None else self.effect.apply(frame.image, alpha)
-        self.writer.q.put((frame, picture, alpha))
+        for frame, alpha in (self.rest() if state is _REST else self.back(frame, state)):
+            picture = None if self.effect is None else self.effect.apply(frame.image, alpha)
+            self.writer.q.put((frame, picture, alpha))
+
+
+_REST = object()
 
 
 def _halves(matter):
-    """``(front, back)`` of a :class:`~livematte.matter.Matter` whose halves may run on two threads
-    (the numpy engine), else None (any other callable is called whole)."""
+    """``(front, back, rest)`` of a matter whose halves may run on two threads (the numpy engine),
+    ``back(frame, state)`` and ``rest()`` returning ``(frame, alpha)`` pairs; else None (any other
+    callable is called whole)."""
+    if isinstance(matter, LookaheadMatter) and matter.two_threads:
+        return matter.front, matter.back, matter.flush
     if isinstance(matter, Matter) and matter.two_threads:
-        return matter.front, matter.back
+        return matter.front, lambda frame, state: [(frame, matter.back(state))], list
     return None
 
 
@@ -172,7 +180,7 @@ def run(
         raise
     reader, writer = _Reader(frames), _Writer(outputs, effect if effect_on_writer else None)
     halves = _halves(matter)
-    back = _Back(halves[1], None if effect_on_writer else effect, writer) if halves else None
+    back = _Back(halves[1], halves[2], None if effect_on_writer else effect, writer) if halves else None
     start = time.perf_counter()
     reader.start()
     writer.start()
@@ -187,9 +195,7 @@ def run(
             if back is not None:
                 back.q.put((frame, halves[0](frame)))
             else:
-                alpha = matter(frame)
-                picture = None if effect_on_writer else effect.apply(frame.image, alpha)
-                writer.q.put((frame, picture, alpha))
+                _hand_on(matte_now(matter, frame), effect, effect_on_writer, writer)
             stats.frames += 1
             if on_frame is not None:
                 on_frame(1)
@@ -201,6 +207,13 @@ def run(
         failed = err
     with signals.shield():  # a second Ctrl-C (or a SIGTERM) now waits for the outputs to be finished
         reader.stop.set()
+        if failed is None and back is not None:  # frames a look-ahead still holds
+            back.q.put((None, _REST))
+        elif failed is None:
+            try:
+                _hand_on(matte_rest(matter), effect, effect_on_writer, writer)
+            except BaseException as err:
+                failed = err
         if back is not None:  # it finishes the frames already started, then ends the writer
             back.q.put(_END)
             back.join()
@@ -215,6 +228,12 @@ def run(
         _close(outputs, writer.failed, stats)
     stats.interrupted = stats.interrupted or signals.received() is not None
     return stats
+
+
+def _hand_on(pairs, effect, effect_on_writer: bool, writer: _Writer) -> None:
+    for frame, alpha in pairs:
+        picture = None if effect_on_writer else effect.apply(frame.image, alpha)
+        writer.q.put((frame, picture, alpha))
 
 
 def _close(outputs: List[Output], failed: Dict[int, LivematteError], stats: RunStats) -> None:

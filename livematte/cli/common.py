@@ -33,6 +33,9 @@ def add_processing_args(p: argparse.ArgumentParser, *, effect: bool = True, temp
     g.add_argument("--raw", action="store_true", default=None,
                    help="the backend's own mask and nothing else (no crop, refinement, smoothing or mask options)")
     if temporal:
+        g.add_argument("--quality", dest="profile", choices=["fast", "balanced", "best"],
+                       help="quality profile: fast (weak laptops: less CPU), balanced (default), best (files: "
+                            "look-ahead smoothing; cam runs balanced); flags and preset keys override its settings")
         g.add_argument("--temporal", choices=["motion", "ema", "none"], help="smoothing across frames")
         g.add_argument("--smoothing", type=float, metavar="S", help="temporal smoothing strength (0..1)")
     g.add_argument("--roi", dest="roi", action="store_true", default=None, help="track the person's region (default)")
@@ -61,6 +64,7 @@ def config_from_args(args):
     """
     from ..config import load_config
     from ..config_check import check_config
+    from ..profiles import resolve_profile
 
     cfg = load_config(args.config)
     cfg.override("model", name=args.model, runtime=args.runtime, device=args.device, engine=args.engine,
@@ -70,7 +74,8 @@ def config_from_args(args):
     cfg.override("quality", refine=args.refine, temporal=getattr(args, "temporal", None),
                  smoothing=getattr(args, "smoothing", None), roi=args.roi,
                  pose=args.pose, presence=args.presence,
-                 solid=args.solid)
+                 solid=args.solid, profile=getattr(args, "profile", None))
+    resolve_profile(cfg)  # the profile's values for the keys that were not given
     if hasattr(args, "crf"):
         cfg.override("output", crf=args.crf, preset=args.preset)
     if hasattr(args, "background"):

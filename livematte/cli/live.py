@@ -71,7 +71,12 @@ def cmd_cam(args) -> int:
     from ..live import EffectControls, make_sink, run_live
     from ..sources.camera import SimulatedDisconnect, is_camera, open_live_source, parse_size
 
+    from ..profiles import for_live
+
     cfg = config_from_args(args)
+    note = for_live(cfg)  # no look-ahead live
+    if note:
+        warn(note)
     size = parse_size(args.size) if args.size else None
     outputs = check_outputs(args.to)
     check_preview(outputs)

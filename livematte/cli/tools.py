@@ -50,7 +50,7 @@ def cmd_eval(args) -> int:
 
     from ..contact_sheet import write_contact_sheet
     from ..evaluate import evaluate, format_table
-    from ..matter import build_matter
+    from ..lookahead import file_matter
 
     cfg = config_from_args(args)
     report_path(args.json)
@@ -61,7 +61,7 @@ def cmd_eval(args) -> int:
         return _eval_unlabeled(args, cfg)
     bar = progress(None, "eval")
     try:
-        results = evaluate(args.data_dir, lambda: build_matter(cfg), pred_dir=args.pred_dir,
+        results = evaluate(args.data_dir, lambda: file_matter(cfg), pred_dir=args.pred_dir,
                            progress=lambda n=1: bar.update(n), config=dataclasses.asdict(cfg), raw=_raw_model())
     finally:
         bar.close()

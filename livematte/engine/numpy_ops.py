@@ -136,6 +136,19 @@ class NumpyOps:
         rows = values[r0] + rw[:, None] * (values[r1] - values[r0])  # (h, n)
         return rows[:, c0] + cw[None, :] * (rows[:, c1] - rows[:, c0])
 
+    def warp(self, x: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        """Map ``x`` ``(H, W)`` sampled bilinearly at ``p + flow(p)``, edges replicated: ``flow``
+        float32 ``(h, w, 2)`` on the host, (dx, dy) in cells of its own grid, brought to ``x``'s size
+        bilinearly (half-pixel centres). OpenCV's remap quantises the weights to 1/32 of a pixel."""
+        H, W = x.shape[:2]
+        h, w = flow.shape[:2]
+        up = cv2.resize(flow, (W, H), interpolation=cv2.INTER_LINEAR)
+        mx = cv2.multiply(up[..., 0], W / w)
+        my = cv2.multiply(up[..., 1], H / h)
+        mx += np.arange(W, dtype=np.float32)[None, :]
+        my += np.arange(H, dtype=np.float32)[:, None]
+        return cv2.remap(x, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
     def flip_x(self, x: np.ndarray) -> np.ndarray:
         """Mirrored left to right (a new array)."""
         return cv2.flip(x, 1)

@@ -1,0 +1,67 @@
+"""Quality profiles: ``--quality fast|balanced|best`` (``[quality] profile`` in a preset).
+
+A profile is a set of values for ``[quality]`` keys (:data:`PROFILES`); a key a preset, a TOML file,
+a flag or the API set itself (``Config.given``) keeps that value. ``balanced`` is the default and
+changes nothing. The cost and quality of each, measured: README.md and BENCHMARKS.md.
+
+* ``fast`` (weak laptops): no pose pass, no second full-frame model while searching, no attached
+  objects, and the models run on every second frame while the tracked person and the picture are
+  still (``model_every``).
+* ``best`` (files): look-ahead two-sided smoothing over :data:`BEST_LOOKAHEAD` later frames
+  (``lookahead``; :mod:`livematte.stages.lookahead`). Live there is no future: ``cam`` runs
+  ``balanced`` instead (:func:`for_live`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Optional
+
+#: frames of look-ahead of the ``best`` profile
+BEST_LOOKAHEAD = 4
+
+PROFILES: Dict[str, Dict[str, object]] = {
+    "fast": {"pose": False, "ensemble": False, "attach": False, "refine": "none", "solid": False, "model_every": 2},
+    "balanced": {},
+    "best": {"lookahead": BEST_LOOKAHEAD},
+}
+
+#: every key some profile sets
+KNOBS = sorted({k for values in PROFILES.values() for k in values})
+
+
+def resolve_profile(cfg):
+    """Set the profile's keys of ``cfg.quality`` to the profile's values (a key the profile leaves
+    alone: to its default), except keys that were given (``cfg.given``: a preset, a file, a flag,
+    ``Config.override``) or assigned directly (a value that is neither the default nor what an
+    earlier resolution set); returns ``cfg``. Idempotent; a later change of ``profile`` (a flag
+    after a preset) resolves again."""
+    from .config import QualityConfig
+
+    name = cfg.quality.profile
+    if name not in PROFILES:
+        from .types import LivematteError
+
+        raise LivematteError(f"quality profile must be one of {', '.join(PROFILES)}, got {name!r}")
+    defaults = {f.name: f.default for f in dataclasses.fields(QualityConfig)}
+    for key in KNOBS:
+        now = getattr(cfg.quality, key)
+        if f"quality.{key}" in cfg.given or (now != defaults[key] and now != cfg.profiled.get(key, defaults[key])):
+            continue
+        value = PROFILES[name].get(key, defaults[key])
+        setattr(cfg.quality, key, value)
+        cfg.profiled[key] = value
+    return cfg
+
+
+def for_live(cfg) -> Optional[str]:
+    """Make ``cfg`` fit a live run (no future frames: look-ahead off); returns a one-line note when
+    that changed something, else None."""
+    if cfg.quality.lookahead <= 0:
+        return None
+    was = cfg.quality.profile
+    cfg.quality.lookahead = 0
+    if was == "best" and "quality.lookahead" not in cfg.given:
+        cfg.quality.profile = "balanced"
+        resolve_profile(cfg)
+        return "--quality best needs frames from the future (files only): cam runs balanced"
+    return "look-ahead smoothing needs frames from the future (files only): cam runs without it"
