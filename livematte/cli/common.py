@@ -45,10 +45,10 @@ def add_processing_args(p: argparse.ArgumentParser, *, effect: bool = True, temp
     g.add_argument("--no-pose", dest="pose", action="store_false",
                    help="the selfie model alone on the person's crop (~9 ms less per full-body frame)")
     g.add_argument("--presence", dest="presence", action="store_true", default=None,
-                   help="the bundled person detector decides whether anyone is there: with nobody in view the matte "
-                        "fades to empty (misses close-up tilted faces and riders; off by default)")
+                   help="the bundled person and face detectors decide whether anyone is there: with nobody in view "
+                        "the matte fades to empty (misses some riders, takes a dog's face for a person; off by default)")
     g.add_argument("--no-presence", dest="presence", action="store_false",
-                   help="no person detector: the segmenter alone decides whether anyone is there (default)")
+                   help="no person or face detector: the segmenter alone decides whether anyone is there (default)")
     g.add_argument("--no-solid", dest="solid", action="store_false", default=None,
                    help="leave the model's unsure alpha inside the person (see-through bodies)")
     if effect:
