@@ -157,3 +157,19 @@ def test_without_ray_batch_says_what_to_install(tmp_path, monkeypatch, capsys):
 def test_an_input_that_names_nothing_is_one_line(tmp_path, capsys):
     assert main(["batch", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.strip() == f"livematte: error: {tmp_path / 'nope.mp4'}: no such file or directory"
+
+
+def test_batch_keeps_the_tracks_and_names_what_the_container_cannot_hold(cluster, tmp_path, capsys):
+    """Two audio tracks and subtitles go through `batch` as through `video`; bitmap subtitles into
+    .mp4 are named in one warning (before: dropped with the second audio track, nothing said)."""
+    from tests.media_cases import LINES, read_tracks, tracks_file
+
+    (tmp_path / "in").mkdir()
+    tracks_file(tmp_path / "in" / "talk.mkv", subtitles=("subrip", "dvd_subtitle"))
+    out = tmp_path / "out"
+    code = main(["batch", str(tmp_path / "in"), "-o", str(out), "--video-format", "mp4", "--no-pose"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert len([line for line in err.splitlines() if "not kept" in line and "dvd_subtitle" in line]) == 1, err
+    tracks = read_tracks(out / "talk.mp4")
+    assert [k for k, *_ in tracks] == ["audio", "audio", "subtitle"] and tracks[2][3] == [t for _, t in LINES]

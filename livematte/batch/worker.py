@@ -104,12 +104,11 @@ class BatchWorker:
                 report(task.key, n)
 
         with SegmentSource(task.input, warm_pts=task.warm_pts, end_pts=task.end_pts) as source:
-            if not task.segmented and not source.info.has_audio:
-                audio = None
             sink = video_sink(task.target, audio_from=audio, crf=cfg.output.crf, preset=cfg.output.preset)
             window = WindowSink(sink, task.start_pts, written)
             run(source, source.info, self.matter, self.effect, [Output(window)], effect_on_writer=on_cpu(self.effect))
             warnings = [source.warning] if source.warning and not task.segmented else []
+            warnings += list(sink.notes)  # the input's tracks the output cannot hold
         if report is not None:
             report(task.key, window.written)
         if task.segmented and window.written != task.frames:
