@@ -136,3 +136,27 @@ def test_a_track_whose_conversion_fails_ends_alone_and_is_named(tmp_path, capsys
     tracks = read_tracks(out)
     assert [k for k, *_ in tracks] == ["audio", "subtitle"] and tracks[1][3] == TEXTS
     assert 0.1 < tracks[0][2] < 0.3  # the sound written before the failure is kept
+
+
+def test_a_track_the_muxer_refuses_part_way_ends_alone(tmp_path, capsys, monkeypatch):
+    """A packet the muxer refuses (here a timestamp pulled back after the timeline placed it) ends
+    that track with one line; before, the whole output failed ("cannot write video")."""
+    from livematte.sinks import audio
+
+    real = audio.Timeline.place
+    calls = {"n": 0}
+
+    def pulled_back(self, packet):
+        placed = real(self, packet)
+        calls["n"] += 1
+        if calls["n"] == 12:
+            packet.pts = packet.dts = 0
+        return placed
+
+    monkeypatch.setattr(audio.Timeline, "place", pulled_back)
+    source = tracks_file(tmp_path / "in.mkv", audio=("aac",), subtitles=())
+    out, frames, err = _video(tmp_path, capsys, source, ".mkv")
+    lines = [line for line in err.splitlines() if "stops at" in line]
+    assert frames == 30 and len(lines) == 1 and "audio track 1 (aac) stops at 0." in lines[0], err
+    (kind, _, end, _), = read_tracks(out)
+    assert kind == "audio" and 0.1 < end < 0.5

@@ -19,6 +19,7 @@ output keeps matching sound; damaged input audio just ends that track early.
 """
 from __future__ import annotations
 
+import errno
 from collections import deque
 from fractions import Fraction
 from functools import lru_cache
@@ -121,6 +122,13 @@ class _Track:
         elif self.how == "subtitles":
             self.convert = _SubtitleConverter(self.in_stream, self.out_stream).packets
 
+    def fail(self, packet, err: BaseException) -> None:
+        """End this track at ``packet`` (``problem`` says where and why); the others go on."""
+        where = f" at {_start(packet):.2f} s" if packet.size else " at its end"
+        reason = getattr(err, "strerror", None) or str(err)
+        self.problem = f"{self.in_stream.type} track {self.in_stream.index} ({codec_name(self.in_stream)}) stops{where}: {reason}"
+        self.queue.clear()
+
     def take(self, packet) -> None:
         """Queue the output packets made from one input packet (timestamps placed)."""
         if self.problem is not None:
@@ -131,14 +139,15 @@ class _Track:
             try:
                 made = self.convert(packet)
             except (av.FFmpegError, ValueError) as err:  # what the input did that no one foresaw
-                where = f" at {_start(packet):.2f} s" if packet.size else " at its end"
-                self.problem = (f"{self.in_stream.type} track {self.in_stream.index} ({codec_name(self.in_stream)}) "
-                                f"stops{where}: {err}")
+                self.fail(packet, err)
                 return
         for out in made:
             if self.timeline.place(out):
                 out.stream = self.out_stream
                 self.queue.append(out)
+
+
+_FILE_ERRORS = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EPIPE}
 
 
 def _start(packet) -> float:
@@ -240,7 +249,13 @@ class SourceTracks:
     def _mux(self, until: float) -> None:
         for track in self.tracks:
             while track.queue and _start(track.queue[0]) < until:
-                self._container.mux(track.queue.popleft())
+                packet = track.queue.popleft()
+                try:
+                    self._container.mux(packet)
+                except av.FFmpegError as err:
+                    if getattr(err, "errno", None) in _FILE_ERRORS:
+                        raise  # the file itself (a full disk): the output's own failure
+                    track.fail(packet, err)  # the muxer refused this track's data: it ends here
 
     def finish(self, until: float) -> None:
         """Mux up to ``until`` seconds, then flush the converters (the end of the output)."""
@@ -282,7 +297,9 @@ def _audio_track(stream, container, ext: str):
         codec = "libopus" if "libopus" in av.codecs_available else "opus"
         out = container.add_stream(codec, rate=48000, layout=layout)
     else:
-        out = container.add_stream("aac", rate=ctx.sample_rate, layout=layout)
+        rates = av.Codec("aac", "w").audio_rates or ()
+        rate = ctx.sample_rate if ctx.sample_rate in rates else 48000  # AAC has a list (7350 .. 96000 Hz)
+        out = container.add_stream("aac", rate=rate, layout=layout)
     return _Track(stream, out, "audio")
 
 
