@@ -1,4 +1,5 @@
-"""``livematte doctor``: can the live path (camera -> matte -> virtual camera) work here, and if not, how to fix it.
+"""``livematte doctor``: can the live path (camera -> matte -> virtual camera) work here, and if not, how to fix it;
+and which quality profile suits this machine (a ~2-second measurement).
 
 :func:`run_checks` returns a list of :class:`Check`; the ``required`` ones decide the exit code
 (0 when all pass). Nothing here prints; :func:`format_report` makes the text. Camera discovery
@@ -328,12 +329,32 @@ def check_display(vcam_ok: bool = False) -> Check:
                  required=False)
 
 
+def check_profile(frames: Optional[list] = None, cores: Optional[int] = None) -> Check:
+    """The quality profile for ``cam`` here, from ~2 s of frames through balanced and fast
+    (:mod:`livematte.profile_advice`); informative, never required."""
+    from .profile_advice import advise, measure, sample_frames
+    from .types import LivematteError
+
+    cores = cores or os.cpu_count() or 1
+    try:
+        frames = frames if frames is not None else sample_frames()
+        costs = [measure(p, frames) for p in ("balanced", "fast")]
+    except LivematteError as err:
+        return Check("quality profile", True, f"not measured ({err})", required=False)
+    name, why = advise(costs, cores)
+    items = [f"{c.profile}: {c.cpu_ms:.1f} ms CPU, {c.wall_ms:.1f} ms per {w}x{h} frame ({c.frames} frames)"
+             for c in costs for h, w in [frames[0].shape[:2]]]
+    items.append("files: --quality best (look-ahead smoothing; slower, not live)")
+    return Check("quality profile", True, f"--quality {name} suits cam here: {why}", required=False, items=items)
+
+
 def run_checks(camera: Optional[str] = None, vcam_device: Optional[str] = None,
-               vcam_backend: Optional[str] = None, verbose: bool = False) -> List[Check]:
-    """Every check, in report order."""
+               vcam_backend: Optional[str] = None, verbose: bool = False, measure: bool = True) -> List[Check]:
+    """Every check, in report order (``measure``: also the profile measurement, ~2 s)."""
     vcam = check_vcam(vcam_device, vcam_backend)
     return [*vcam, check_cameras(camera, verbose), *check_backends(), check_devices(),
-            check_display(vcam_ok=all(c.ok for c in vcam if c.name == "virtual camera"))]
+            check_display(vcam_ok=all(c.ok for c in vcam if c.name == "virtual camera")),
+            *([check_profile()] if measure else [])]
 
 
 def format_report(checks: List[Check], verbose: bool = False) -> str:

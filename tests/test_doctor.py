@@ -33,7 +33,7 @@ def test_real_machine_is_not_ready_and_says_how_to_fix_it(monkeypatch, capsys):
 
     real = {k: v for k, v in pyvirtualcam.camera.BACKENDS.items() if not k.startswith("lm-test")}
     monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", real)
-    rc = _main(["doctor"], monkeypatch)
+    rc = _main(["doctor", "--no-measure"], monkeypatch)
     out = capsys.readouterr().out
     assert rc == 1
     assert "sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=livematte" in out
@@ -49,7 +49,7 @@ def test_ready_when_camera_vcam_and_model_are_there(monkeypatch, capsys):
     monkeypatch.setattr(doctor, "find_cameras", lambda: ["/dev/video0"])
     monkeypatch.setattr(doctor, "probe_camera", lambda spec: doctor.CameraInfo(
         spec, "Integrated Webcam", modes=doctor.parse_v4l2_formats(V4L2_CTL)))
-    rc = _main(["doctor", "--vcam-backend", "lm-test"], monkeypatch)
+    rc = _main(["doctor", "--vcam-backend", "lm-test", "--no-measure"], monkeypatch)
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "[  ok] virtual camera: /dev/video-test accepts 1280x720" in out
@@ -61,7 +61,7 @@ def test_busy_camera_and_refusing_vcam_fail(monkeypatch, capsys):
     monkeypatch.setattr(doctor, "find_cameras", lambda: ["/dev/video0"])
     monkeypatch.setattr(doctor, "probe_camera", lambda spec: doctor.CameraInfo(
         spec, usable=False, problem="camera /dev/video0: cannot be opened: it is busy"))
-    rc = _main(["doctor", "--vcam-backend", "lm-test-small"], monkeypatch)
+    rc = _main(["doctor", "--vcam-backend", "lm-test-small", "--no-measure"], monkeypatch)
     out = capsys.readouterr().out
     assert rc == 1
     assert "[FAIL] virtual camera" in out and "does not accept 1280x720" in out
@@ -108,3 +108,27 @@ def test_probe_lists_modes_through_opencv_without_v4l2_ctl(monkeypatch):
     monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
     info = doctor.probe_camera("/dev/video5")
     assert info.usable and info.modes == ["640x480 @ 30 fps", "1280x720 @ 30 fps"]
+
+
+def test_doctor_says_which_quality_profile_suits_the_machine():
+    from livematte.profile_advice import FRAME_MS, Cost, advise
+
+    frames = [cv2.resize(f, (320, 180)) for f in _sample_frames()]
+    check = doctor.check_profile(frames, cores=2)  # a real, short measurement
+    assert not check.required and check.detail.startswith("--quality ")
+    assert [i.split(":")[0] for i in check.items[:2]] == ["balanced", "fast"]
+    assert all(" ms CPU" in i and "320x180" in i for i in check.items[:2])
+    # the rule: balanced while it leaves room; fast when only fast fits; fast and a smaller camera else
+    cheap, dear = Cost("balanced", 20, 21, 30), Cost("balanced", 0.9 * FRAME_MS, FRAME_MS, 30)
+    fast = Cost("fast", 12, 13, 30)
+    assert advise([cheap, fast], 2)[0] == "balanced"
+    assert advise([dear, fast], 2)[0] == "fast" and "%" in advise([dear, fast], 2)[1]
+    assert advise([cheap, fast], 1)[0] == "fast"  # one core: balanced would take too much of the machine
+    slow = Cost("fast", 2 * FRAME_MS, 2 * FRAME_MS, 30)
+    assert "--size 640x360" in advise([dear, slow], 2)[1]
+
+
+def _sample_frames():
+    from livematte.profile_advice import sample_frames
+
+    return sample_frames(8, (640, 360))
