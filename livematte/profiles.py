@@ -35,14 +35,12 @@ def resolve_profile(cfg):
     ``Config.override``) or assigned directly (a value that is neither the default nor what an
     earlier resolution set); returns ``cfg``. Idempotent; a later change of ``profile`` (a flag
     after a preset) resolves again."""
-    from .config import QualityConfig
-
     name = cfg.quality.profile
     if name not in PROFILES:
         from .types import LivematteError
 
         raise LivematteError(f"quality profile must be one of {', '.join(PROFILES)}, got {name!r}")
-    defaults = {f.name: f.default for f in dataclasses.fields(QualityConfig)}
+    defaults = {f.name: f.default for f in dataclasses.fields(type(cfg.quality))}  # QualityConfig's
     for key in KNOBS:
         now = getattr(cfg.quality, key)
         if f"quality.{key}" in cfg.given or (now != defaults[key] and now != cfg.profiled.get(key, defaults[key])):

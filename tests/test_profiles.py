@@ -173,9 +173,12 @@ def test_warp_primitive_agrees_on_both_engines():
     x = np.asarray(sample_frame(30)[::4, ::4, 1], np.float32) / 255  # (180, 320)
     flow = np.zeros((45, 80, 2), np.float32)
     flow[..., 0], flow[..., 1] = 1.25, -0.5  # cells of the flow's grid: 5 px right, 2 px up
-    a, b = NUMPY.warp(x, flow), T.warp(torch.from_numpy(x), flow).numpy()
+    a = NUMPY.remap(x, NUMPY.flow_maps(flow, x.shape))
+    b = T.remap(torch.from_numpy(x), T.flow_maps(flow, x.shape)).numpy()
     assert np.allclose(a[10:-10, 10:-10], x[8:-12, 15:-5], atol=1e-6)  # x(p + (5, -2))
     assert np.abs(a - b).max() < 1.0 / 32 + 1e-3
+    box = (20, 60, 30, 100)
+    assert np.array_equal(NUMPY.remap(x, NUMPY.flow_maps(flow, x.shape), box), a[20:60, 30:100])
 
 
 @pytest.mark.parametrize("threads", [True, False])

@@ -18,7 +18,7 @@ Array conventions of both ``ops``: ``image`` RGB 8-bit ``(H, W, 3)``; ``grey`` 8
 ========================================  =================================================
 ``from_host`` / ``to_host``               host <-> engine (``to_host``: the one sync)
 ``grey``, ``half_area``, ``resize_linear``  colour and resizing (8-bit input rounds)
-``resize_area``, ``sample_nearest``, ``regrid``, ``warp`` (by a host flow field)
+``resize_area``, ``sample_nearest``, ``regrid``, ``flow_maps`` + ``remap`` (a host flow field)
 ``box_filter``, ``blur``, ``gaussian_blur``  filters (OpenCV's borders and kernel sizes)
 ``morph_ellipse``, ``max3``, ``histogram``
 ``affine``, ``blend_ramps_``, ``blend_past``  combining (the numpy ones are tested

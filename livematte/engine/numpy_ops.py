@@ -136,17 +136,27 @@ class NumpyOps:
         rows = values[r0] + rw[:, None] * (values[r1] - values[r0])  # (h, n)
         return rows[:, c0] + cw[None, :] * (rows[:, c1] - rows[:, c0])
 
-    def warp(self, x: np.ndarray, flow: np.ndarray) -> np.ndarray:
-        """Map ``x`` ``(H, W)`` sampled bilinearly at ``p + flow(p)``, edges replicated: ``flow``
-        float32 ``(h, w, 2)`` on the host, (dx, dy) in cells of its own grid, brought to ``x``'s size
-        bilinearly (half-pixel centres). OpenCV's remap quantises the weights to 1/32 of a pixel."""
-        H, W = x.shape[:2]
+    def flow_maps(self, flow: np.ndarray, size: Tuple[int, int]):
+        """Sampling maps for :meth:`remap` from a host flow field ``flow`` float32 ``(h, w, 2)``
+        ((dx, dy) in cells of its own grid) brought bilinearly to ``size`` = (H, W): where each
+        pixel ``p`` of the result samples, ``p + flow(p)`` in pixels."""
+        H, W = size
         h, w = flow.shape[:2]
-        up = cv2.resize(flow, (W, H), interpolation=cv2.INTER_LINEAR)
-        mx = cv2.multiply(up[..., 0], W / w)
-        my = cv2.multiply(up[..., 1], H / h)
+        # scaled on the small grid (bilinear resizing is linear), one plane at a time
+        mx = cv2.resize(np.ascontiguousarray(flow[..., 0]) * np.float32(W / w), (W, H), interpolation=cv2.INTER_LINEAR)
+        my = cv2.resize(np.ascontiguousarray(flow[..., 1]) * np.float32(H / h), (W, H), interpolation=cv2.INTER_LINEAR)
         mx += np.arange(W, dtype=np.float32)[None, :]
         my += np.arange(H, dtype=np.float32)[:, None]
+        return mx, my
+
+    def remap(self, x: np.ndarray, maps, box: Optional[Tuple[int, int, int, int]] = None) -> np.ndarray:
+        """Map ``x`` ``(H, W)`` sampled bilinearly where ``maps`` (:meth:`flow_maps`) say, edges
+        replicated; only the rows and columns of ``box`` = (y0, y1, x0, x1) of the result when given.
+        OpenCV's remap quantises the weights to 1/32 of a pixel."""
+        mx, my = maps
+        if box is not None:
+            y0, y1, x0, x1 = box
+            mx, my = mx[y0:y1, x0:x1], my[y0:y1, x0:x1]
         return cv2.remap(x, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def flip_x(self, x: np.ndarray) -> np.ndarray:

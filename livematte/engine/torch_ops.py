@@ -239,17 +239,25 @@ class TorchOps:
         i0 = torch.floor(s)
         return i0.long(), (i0 + 1).clamp_(max=n_in - 1).long(), s - i0
 
-    def warp(self, x: torch.Tensor, flow: np.ndarray) -> torch.Tensor:
-        """Map ``x`` ``[H, W]`` sampled bilinearly at ``p + flow(p)``, edges replicated; ``flow``
-        host float32 ``(h, w, 2)`` in cells of its own grid (exact weights: ``grid_sample``)."""
-        H, W = x.shape[:2]
+    def flow_maps(self, flow: np.ndarray, size: Tuple[int, int]) -> torch.Tensor:
+        """Sampling grid ``[H, W, 2]`` (grid_sample's normalised coordinates) from a host flow field
+        ``flow`` float32 ``(h, w, 2)`` in cells of its own grid, brought bilinearly to ``size``."""
+        H, W = size
         h, w = flow.shape[:2]
-        f = torch.from_numpy(np.ascontiguousarray(flow)).to(x.device).permute(2, 0, 1)[None]
+        f = torch.from_numpy(np.ascontiguousarray(flow)).to(self.device).permute(2, 0, 1)[None]
         up = F.interpolate(f, size=(H, W), mode="bilinear", align_corners=False)[0]  # [2, H, W]
         px = up[0] * (W / w) + self.arange(W)[None, :]
         py = up[1] * (H / h) + self.arange(H)[:, None]
-        grid = torch.stack(((2 * px + 1) / W - 1, (2 * py + 1) / H - 1), dim=-1)[None]
-        return F.grid_sample(x[None, None], grid, mode="bilinear", padding_mode="border", align_corners=False)[0, 0]
+        return torch.stack(((2 * px + 1) / W - 1, (2 * py + 1) / H - 1), dim=-1)
+
+    def remap(self, x: torch.Tensor, maps: torch.Tensor, box=None) -> torch.Tensor:
+        """``x`` ``[H, W]`` sampled bilinearly where ``maps`` say (exact weights), edges replicated;
+        only ``box`` = (y0, y1, x0, x1) of the result when given."""
+        if box is not None:
+            y0, y1, x0, x1 = box
+            maps = maps[y0:y1, x0:x1]
+        return F.grid_sample(x[None, None], maps[None], mode="bilinear", padding_mode="border",
+                             align_corners=False)[0, 0]
 
     def flip_x(self, x: torch.Tensor) -> torch.Tensor:
         """Mirrored left to right (a new tensor)."""

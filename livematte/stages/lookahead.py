@@ -24,8 +24,9 @@ are handed out: every frame sees at least ``lookahead`` later frames, for two ba
 frame. A scene cut ends a block (nothing is carried across it); :meth:`flush` ends the last one.
 Latency: up to ``2 * lookahead`` frames, which is why this is for files only.
 
-The full-resolution work (the warp, the blend) uses the engine's primitives (``ops.warp``,
-``ops.blend_past``, ...), so both engines run it; the flow and its error are host work on small
+The full-resolution work (the warp, the blend) uses the engine's primitives (``ops.flow_maps``,
+``ops.remap``, ``ops.blend_past``, ...), so both engines run it, only inside the box where either
+matte is above 0; the flow and its error are host work on small
 grey images (OpenCV's DIS has no torch counterpart), like the attach decision.
 """
 from __future__ import annotations
@@ -92,7 +93,7 @@ class LookaheadSmoother:
         if self._grey and self._grey[-1].shape != grey.shape:
             out += self.flush()
         if self._grey:
-            self._links.append(self._link(self._grey[-1], grey))
+            self._links.append(self._link(self._grey[-1], grey, tuple(alpha.shape[:2])))
         self._alpha.append(alpha)
         self._grey.append(grey)
         if len(self._alpha) >= 2 * self.lookahead:
@@ -104,8 +105,9 @@ class LookaheadSmoother:
         return self._backward(len(self._alpha))
 
     # ------------------------------------------------------------------ internals
-    def _link(self, grey: np.ndarray, grey_next: np.ndarray) -> tuple:
-        """Flow from ``grey`` to ``grey_next`` and the weight its brightness error allows (host)."""
+    def _link(self, grey: np.ndarray, grey_next: np.ndarray, size) -> tuple:
+        """Flow from ``grey`` to ``grey_next``: (sampling maps at the alpha's ``size``, the weight
+        its brightness error allows (host, small grid), the largest flow in cells)."""
         flow = self.flow.calc(grey, grey_next, None)  # grey(p) ~ grey_next(p + flow(p))
         h, w = grey.shape
         mx = flow[..., 0] + np.arange(w, dtype=np.float32)[None, :]
@@ -114,10 +116,26 @@ class LookaheadSmoother:
         err = cv2.absdiff(grey, warped).astype(np.float32)
         k = max(3, (min(h, w) // 32) | 1)
         weight = np.exp(cv2.blur(err, (k, k)) * (-1.0 / self.noise)) * self.strength
-        return flow, weight.astype(np.float32)
+        reach = int(np.ceil(float(np.abs(flow).max()))) if flow.size else 0
+        return self.ops.flow_maps(flow, size), weight.astype(np.float32), reach
+
+    def _box(self, cur, nxt, grid, reach: int):
+        """Cells ``(cy0, cy1, cx0, cx1)`` of the small grid where either matte is above 0, grown by
+        the flow's reach and 2 cells; None when both are empty (nothing to blend)."""
+        ops = self.ops
+        a, b = ops.to_host(ops.sample_nearest(cur, grid), ops.sample_nearest(nxt, grid))
+        rows, cols = np.nonzero(np.maximum(a, b) > 1.0 / 512)
+        if rows.size == 0:
+            return None
+        g = reach + 2
+        return (max(0, rows.min() - g), min(grid[0], rows.max() + 1 + g),
+                max(0, cols.min() - g), min(grid[1], cols.max() + 1 + g))
 
     def _backward(self, emit: int) -> list:
-        """Run the backward recursion over every waiting frame; hand out the first ``emit``."""
+        """Run the backward recursion over every waiting frame; hand out the first ``emit``.
+
+        Each step touches only the box where either matte is above 0 (grown by the flow's reach):
+        outside it both are 0 and the blend changes nothing."""
         n = len(self._alpha)
         if n == 0 or emit <= 0:
             return []
@@ -126,22 +144,26 @@ class LookaheadSmoother:
         nxt = self._alpha[-1]
         done[-1] = ops.copy(nxt)
         for t in range(n - 2, -1, -1):
-            flow, weight = self._links[t]
+            maps, weight, reach = self._links[t]
             cur = self._alpha[t]
-            if self.strength <= 0:
-                done[t] = ops.copy(cur)
-                nxt = done[t]
-                continue
-            warped = ops.warp(nxt, flow)
-            grid = tuple(weight.shape)
-            w = ops.from_host(weight)
-            small = ops.sample_nearest(cur, grid)
-            if self.jump > 0:
-                change = ops.blur(ops.abs(ops.sample_nearest(warped, grid) - small), 3)
-                w = w * ops.exp(change * (-1.0 / self.jump))
-            if self.sure > 0:
-                w = w * sure_weight(ops, small, self.sure)
-            done[t] = nxt = ops.blend_past(ops.copy(cur), warped, w)
+            out = done[t] = ops.copy(cur)
+            cells = self._box(cur, nxt, tuple(weight.shape), reach) if self.strength > 0 else None
+            if cells is not None:
+                (H, W), (h, w) = tuple(cur.shape[:2]), weight.shape
+                cy0, cy1, cx0, cx1 = cells
+                box = (int(round(cy0 * H / h)), int(round(cy1 * H / h)), int(round(cx0 * W / w)), int(round(cx1 * W / w)))
+                y0, y1, x0, x1 = box
+                warped = ops.remap(nxt, maps, box)
+                grid = (cy1 - cy0, cx1 - cx0)
+                wb = ops.from_host(np.ascontiguousarray(weight[cy0:cy1, cx0:cx1]))
+                small = ops.sample_nearest(cur[y0:y1, x0:x1], grid)
+                if self.jump > 0:
+                    change = ops.blur(ops.abs(ops.sample_nearest(warped, grid) - small), 3)
+                    wb = wb * ops.exp(change * (-1.0 / self.jump))
+                if self.sure > 0:
+                    wb = wb * sure_weight(ops, small, self.sure)
+                out[y0:y1, x0:x1] = ops.blend_past(out[y0:y1, x0:x1], warped, wb)
+            nxt = out
         out = done[:emit]
         self._alpha, self._grey = self._alpha[emit:], self._grey[emit:]
         self._links = self._links[emit:]
