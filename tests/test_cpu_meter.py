@@ -42,7 +42,7 @@ def test_nested_stages_count_once():
     assert r["stage_cpu_ms_mean"]["smooth"] > 0 and r["stage_cpu_ms_mean"]["refine"] > 0
     # the outer stage's own time excludes the inner one's: about half each, never both whole
     total = r["stage_cpu_ms_mean"]["smooth"] + r["stage_cpu_ms_mean"]["refine"]
-    assert total <= r["cpu_ms_per_frame"] * 1.05
+    assert total <= r["cpu_ms_per_frame"] * 1.05 + 2 * 10 / 3  # os.times counts in 10 ms ticks
     assert r["unattributed_cpu_ms"] == pytest.approx(r["cpu_ms_per_frame"] - r["stage_cpu_ms_sum"], abs=1e-2)
     with pytest.raises(ValueError):
         meter.timed("nope", inner)
