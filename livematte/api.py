@@ -99,7 +99,7 @@ def _run_source(source, matter, effect, outputs: List[Output], progress: Optiona
     """Run an opened source through the pipeline with a progress bar; the source's warning is kept."""
     bar = _progress_bar(progress, source.info.frames)
     try:
-        stats = run(source, source.info, matter, effect, outputs, on_frame=bar.update if bar else None,
+        stats = run(source, source.info, matter, effect, outputs, on_frame=bar.update if bar is not None else None,
                     effect_on_writer=on_cpu(effect))
     finally:
         if bar is not None:

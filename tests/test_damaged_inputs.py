@@ -155,3 +155,29 @@ def test_an_output_on_a_read_only_disk_is_a_one_line_error(tmp_path, capsys, com
         assert "Read-only file system" in err or "not writable" in err
     finally:
         subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_video_stream_that_changes_size_is_fitted_to_the_first_frame(tmp_path, capsys):
+    """Two raw H.264 streams of different sizes joined (damage can make a decoder do the same: found
+    by fuzzing). Before: a ValueError traceback ("picture: got shape (48, 96, 3)")."""
+    first = write_video(tmp_path / "a.h264", n=6, size=(64, 48), audio=False)
+    second = write_video(tmp_path / "b.h264", n=6, size=(96, 48), audio=False)
+    joined = tmp_path / "joined.h264"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    out = tmp_path / "out.mp4"
+    code = main(["video", str(joined), "-o", str(out), *FAST])
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err, err
+    assert "6 frames differ in size from the first (64x48; e.g. 96x48); scaled and padded" in err
+    decoded = _frames(out)
+    assert len(decoded) == 12 and all(f.shape == (48, 64, 3) for f in decoded)
+
+
+def test_a_video_of_unknown_length_runs(tmp_path, capsys):
+    """A raw H.264 stream declares no frame count. Before: "TypeError: bool() undefined when
+    iterable == total == None" (the progress bar of unknown total was tested for truth)."""
+    raw = write_video(tmp_path / "raw.h264", n=6, size=(64, 48), audio=False)
+    out = tmp_path / "out.mp4"
+    code = main(["video", str(raw), "-o", str(out), *FAST])
+    assert code == 0, capsys.readouterr().err
+    assert len(_frames(out)) == 6

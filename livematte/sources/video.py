@@ -21,6 +21,7 @@ import av
 import numpy as np
 
 from livematte.sources.base import Source
+from livematte.sources.fit import SizeFitter
 from livematte.types import Frame, LivematteError, StreamInfo
 
 #: Frame rate assumed when a file declares none.
@@ -108,7 +109,9 @@ class VideoFileSource(Source):
     video stream, no decodable frame. A file damaged or cut short part way is not an error:
     packets the decoder refuses are skipped (``damaged`` counts them; the frames lost are
     counted in ``warning``), iteration stops at a demuxing error or at the early end, and
-    ``warning`` becomes a one-line explanation.
+    ``warning`` becomes a one-line explanation. A frame whose size differs from the first one's
+    (a stream that changes size, or damage that makes the decoder think so) is scaled and padded
+    to it, and ``warning`` says how many.
 
     Example:
         >>> with VideoFileSource("clip.mp4") as src:  # doctest: +SKIP
@@ -212,6 +215,7 @@ class VideoFileSource(Source):
         frames = [self._first] if self._first is not None else []
         self._first = None
         chained = _chain(frames, self._decoded)
+        fit = SizeFitter((self.info.width, self.info.height), self.info.name)  # a stream that changes size
         for frame in chained:
             index = self.frames_read
             pts = frame.pts
@@ -219,9 +223,11 @@ class VideoFileSource(Source):
                 pts = round(index / (fps * time_base))
             last_pts = pts
             self.frames_read += 1
-            yield Frame(image=_to_rgb(frame), index=index, pts=pts, time_base=time_base,
-                        name=f"{index:05d}")
+            yield fit(Frame(image=_to_rgb(frame), index=index, pts=pts, time_base=time_base,
+                            name=f"{index:05d}"))
         self._finish(last_pts, time_base)
+        if fit.note:
+            self.warning = f"{self.warning}; {fit.note}" if self.warning else fit.note
 
     def _finish(self, last_pts: Optional[int], time_base: Fraction) -> None:
         """Set ``warning`` when decoding stopped early."""
