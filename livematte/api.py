@@ -158,7 +158,9 @@ def process_file(input: str, output: str, *, config=None, background: Optional[s
             outputs.append(Output(video_sink(output, audio_from=audio, crf=cfg.output.crf, preset=cfg.output.preset)))
         if alpha_output is not None:
             outputs.append(alpha_output)
-        return _run_source(source, matter, effect, outputs, progress)
+        stats = _run_source(source, matter, effect, outputs, progress)
+    check_ids(matter, cfg, input)
+    return stats
 
 
 def write_mattes(input: str, out_dir: str, *, config=None, progress: Optional[Callable] = None) -> RunStats:
@@ -172,7 +174,50 @@ def write_mattes(input: str, out_dir: str, *, config=None, progress: Optional[Ca
     matter, _ = frame_path(cfg)
     with open_source(input) as source:
         outputs = [Output(MatteSequenceSink(out_dir), "alpha")]
-        return _run_source(source, matter, make_effect("matte"), outputs, progress)
+        stats = _run_source(source, matter, make_effect("matte"), outputs, progress)
+    check_ids(matter, cfg, input)
+    return stats
+
+
+def write_layers(input: str, out_dir: str, *, config=None, progress: Optional[Callable] = None) -> RunStats:
+    """Write one matte sequence per tracked person, ``out_dir/person-<id>/<frame>.png``, and
+    ``out_dir/tracks.json`` (:mod:`livematte.sinks.layers`). The subject is ``all`` unless the
+    config chose one (``[subject] choice`` / ``--subject``)."""
+    from collections import deque
+
+    from .sinks.layers import LayersSink
+
+    cfg = config_copy(config, None)
+    if "subject.choice" not in cfg.given and cfg.subject.choice == "auto":
+        cfg.subject.choice = "all"
+    matter, _ = frame_path(cfg)
+    if matter.planner.people is None:
+        raise LivematteError(f"--layers: the people are tracked on the crop pass, which {matter.spec.name}"
+                             f"{' with --raw' if cfg.quality.raw else ''} does not take (use the selfie model)")
+    people: deque = deque()
+    matter.on_people = people.append
+    with open_source(input) as source:
+        outputs = [Output(LayersSink(out_dir, people, cfg.subject.choice), "alpha")]
+        stats = _run_source(source, matter, make_effect("matte"), outputs, progress)
+    check_ids(matter, cfg, input)
+    return stats
+
+
+def check_ids(matter, cfg: Config, input: str) -> None:
+    """After a run with ``--subject ID,...``: a one-line LivematteError when an id was never tracked."""
+    from .subject.choice import parse_subject
+
+    choice = parse_subject(cfg.subject.choice)
+    planner = getattr(matter, "planner", None)
+    if choice.kind != "ids" or planner is None:
+        return
+    seen = planner.rule.seen_ids
+    missing = [i for i in choice.ids if i not in seen]
+    if missing:
+        listed = ", ".join(str(i) for i in sorted(seen)) or "none"
+        raise LivematteError(f"--subject {cfg.subject.choice}: no person {', '.join(map(str, missing))} was tracked in "
+                             f"{input} (ids tracked: {listed}; `livematte matte IN --layers --out DIR` lists them); "
+                             "the output was written without them")
 
 
 def process_image(input: str, output: str, *, config=None, background: Optional[str] = None) -> str:

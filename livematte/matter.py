@@ -41,6 +41,7 @@ from .stages.solid import solidify
 from .stages.temporal import MotionSmoother, SceneCutDetector
 from .stages.tiles import fuse_pose, paste_tiles
 from .subject.attached import GRID, AttachedObjects
+from .subject.choice import parse_subject
 from .subject.planner import SubjectPlanner
 from .subject.presence import in_frame
 from .types import Frame, LivematteError
@@ -68,6 +69,9 @@ class FrontResult(NamedTuple):
         tiles: ``(box, guide, prob)`` per tile of the crop, in paste order.
         gain: the matte's gain from the presence decision (0: nobody there, 1: a person).
         reused: the model outputs are the last model run's (``quality.model_every``: a still frame).
+        keep: host float32 model-grid map the matte is multiplied by (people the subject choice
+            leaves out), or None.
+        people: the tracked people (:class:`~livematte.subject.planner.PeopleFrame`), or None.
     """
 
     image: object
@@ -81,6 +85,8 @@ class FrontResult(NamedTuple):
     tiles: List[tuple]
     gain: float = 1.0
     reused: bool = False
+    keep: Optional[np.ndarray] = None
+    people: object = None
 
 
 class Matter:
@@ -152,8 +158,12 @@ class Matter:
 
             face = FaceDetector("short", threads=threads)
         self.face = face if self.detector is not None else None
+        subject = parse_subject(self.config.subject.choice)
+        kind = subject.kind if subject.kind in ("all", "ids") else "main"  # auto, person: main
         self.planner = SubjectPlanner(q, crop_pass=crop_pass, pose=self.pose is not None,
-                                      presence=self.detector is not None)
+                                      presence=self.detector is not None, subject=kind, ids=subject.ids)
+        #: called by :meth:`back` with each frame's :class:`PeopleFrame`, in frame order (layers)
+        self.on_people = None
         self.refiner = GuidedRefiner(self.ops, q.radius, q.eps) if q.refine == "guided" and crop_pass else None
         mode = "ema" if q.temporal == "ema" else "motion"
         self.smoother = None
@@ -225,6 +235,9 @@ class Matter:
         prob, hist, guide, thumb_grey, *levels = self._fronts[partner](image)
         want_thumb = self.attacher is not None
         extra = [thumb_grey] if want_thumb else []
+        colour = self.planner.people is not None
+        if colour:  # the frame on the model grid: the tracked people's colours
+            extra.append(Pyramid(ops, levels=levels).resize((0, 0, W, H), tuple(prob.shape[:2])))
         dbox = self.planner.detect_box((H, W))
         k = 2 + len(extra)  # where the detectors' inputs come down in the host sync
         if dbox is not None:  # the detector's input (h, w, 3), max(h, w) = its side; letterboxed on the host
@@ -242,7 +255,7 @@ class Matter:
             found = in_frame(self.detector.detect(host[k]), dbox, (H, W))
             if self.face is not None:
                 faces = _faces_in_frame(self.face.detect(host[k + 1]), host[k + 1].shape[:2], (H, W))
-        plan = self.planner.plan(prob_h, (H, W), found, faces=faces)
+        plan = self.planner.plan(prob_h, (H, W), found, host[2 + want_thumb] if colour else None, faces=faces)
         if plan.prob is not None:
             prob_h, prob = plan.prob, ops.from_host(plan.prob)
         tiles = []
@@ -258,7 +271,8 @@ class Matter:
                     prob_t = fuse_pose(ops, prob_t, pose, plan.pose_square, box)
                 tiles.append((box, ops.grey(x), prob_t))
         self._last_front = FrontResult(image, thumb_grey, cut, guide, prob, prob_h, host[2] if want_thumb else None,
-                                       plan.crop, tiles, plan.gain)
+                                       plan.crop, tiles, plan.gain, keep=plan.keep,
+                                       people=plan.people)
         return self._last_front
 
     def _reuse(self, host_image: np.ndarray, image) -> Optional[FrontResult]:
@@ -341,6 +355,10 @@ class Matter:
                 add = self._last_add = self.attacher.decide(alpha_grid, state.prob_host, state.thumb_host)
             if add is not None:
                 alpha = add_attached(ops, alpha, prob, add)
+        if state.keep is not None:  # people the subject choice leaves out, found again by the crop pass
+            alpha = alpha * _upsample(ops, ops.from_host(state.keep), (H, W))
+        if self.on_people is not None:
+            self.on_people(state.people)
         if self.smoother is not None:
             alpha = self.smoother(alpha, state.thumb_grey)
         if self.quality.solid and state.crop is not None:  # a tracked person: no see-through body

@@ -57,6 +57,33 @@ def add_processing_args(p: argparse.ArgumentParser, *, effect: bool = True, temp
         g.add_argument("--blur", type=float, dest="blur_strength", metavar="S", help="blur strength (sigma at 1080p, default 24)")
 
 
+SUBJECT_HELP = ("who the matte keeps: main (default: the principal person, plus anyone about as close to the "
+                "camera), all (every person), or ids like 2 or 1,3 (as `livematte matte IN --layers --out DIR` lists "
+                "them in DIR/tracks.json)")
+
+
+def add_subject_arg(p: argparse.ArgumentParser) -> None:
+    """``--subject main|all|ID[,ID...]`` for the frame-sequence commands (``video``, ``matte``,
+    ``cam``); ``image`` has its own (``auto|person|object``)."""
+    p.add_argument("--subject", metavar="main|all|ID[,ID...]", help=SUBJECT_HELP)
+    p.set_defaults(video_subject=True)
+
+
+def video_subject(text: str) -> str:
+    """The frame-sequence ``--subject`` checked: main, all or person ids; one-line LivematteError otherwise."""
+    from ..subject.choice import parse_subject
+    from ..types import LivematteError
+
+    bad = f"--subject {text!r}: choose main, all, or person ids (1, 2, ...) like 1,3"
+    try:
+        choice = parse_subject(text)
+    except LivematteError:
+        raise LivematteError(bad) from None
+    if choice.kind in ("person", "object") or (choice.kind == "ids" and 0 in choice.ids):
+        raise LivematteError(bad)
+    return text.strip().lower()
+
+
 def config_from_args(args):
     """The :class:`~livematte.config.Config` of ``args``: the ``--config`` preset, then the flags given.
 
@@ -76,6 +103,8 @@ def config_from_args(args):
                  pose=args.pose, presence=args.presence,
                  solid=args.solid, profile=getattr(args, "profile", None))
     resolve_profile(cfg)  # the profile's values for the keys that were not given
+    if getattr(args, "video_subject", False) and args.subject is not None:
+        cfg.override("subject", choice=video_subject(args.subject))
     if hasattr(args, "crf"):
         cfg.override("output", crf=args.crf, preset=args.preset)
     if hasattr(args, "background"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .common import add_processing_args, config_from_args, positive, progress, warn
+from .common import add_processing_args, add_subject_arg, config_from_args, positive, progress, warn
 
 
 def cmd_video(args) -> int:
@@ -26,13 +26,19 @@ def cmd_video(args) -> int:
 def cmd_matte(args) -> int:
     from .. import api
 
+    from ..types import LivematteError
+
+    if args.out is None:
+        raise LivematteError("--layers needs --out DIR" if args.layers else "matte needs --out DIR")
     cfg = config_from_args(args)
-    stats = api.write_mattes(args.input, args.out, config=cfg,
-                             progress=lambda total: progress(total, os.path.basename(args.input.rstrip("/"))))
+    write = api.write_layers if args.layers else api.write_mattes
+    stats = write(args.input, args.out, config=cfg,
+                  progress=lambda total: progress(total, os.path.basename(args.input.rstrip("/"))))
     for w in stats.warnings:
         warn(w)
     state = "interrupted: wrote" if stats.interrupted else "wrote"
-    print(f"{state} {stats.frames} mattes to {args.out}")
+    what = "frames of layers and tracks.json" if args.layers else "mattes"
+    print(f"{state} {stats.frames} {what} to {args.out}")
     return 130 if stats.interrupted else 0
 
 
@@ -51,6 +57,7 @@ def add_video(sub) -> None:
     s.add_argument("--alpha-out", metavar="FILE|DIR/", help="also write the matte: a video file, or a folder of PNGs")
     s.add_argument("--crf", type=int, help="H.264/VP9 quality, lower is better (default 20)")
     s.add_argument("--preset", help="x264 speed preset (default veryfast)")
+    add_subject_arg(s)
     add_processing_args(s)
     s.set_defaults(func=cmd_video)
 
@@ -61,6 +68,10 @@ def add_matte(sub) -> None:
                        description="Write the matte (alpha, 0 background .. 255 person) of every frame of a video "
                                    "or folder of frames as 8-bit grey PNGs: DIR/00000.png, DIR/00001.png ...")
     s.add_argument("input", metavar="INPUT", help="a video file, or a folder of frames")
-    s.add_argument("-o", "--out", required=True, metavar="DIR", help="the folder for the PNGs (created if missing)")
+    s.add_argument("-o", "--out", metavar="DIR", help="the folder for the PNGs (created if missing; required)")
+    s.add_argument("--layers", action="store_true",
+                   help="one matte sequence per tracked person, DIR/person-<id>/00000.png ..., and DIR/tracks.json "
+                        "(id, first/last frame, a box per frame); the subject is all unless --subject says")
+    add_subject_arg(s)
     add_processing_args(s, effect=False)
     s.set_defaults(func=cmd_matte)

@@ -6,7 +6,7 @@ import sys
 from typing import List
 
 from ..types import LivematteError
-from .common import add_processing_args, config_from_args, positive, report_path, warn
+from .common import add_processing_args, add_subject_arg, config_from_args, positive, report_path, warn
 
 
 def check_outputs(specs: List[str]) -> List[str]:
@@ -150,5 +150,6 @@ def add_cam(sub) -> None:
                    help="behind the person in udp/rtmp streams when --background transparent (they carry no alpha; "
                         "default chroma: green, for a Chroma Key filter)")
     s.add_argument("--simulate-disconnect", metavar="FRAMES:SECONDS", help=argparse.SUPPRESS)
+    add_subject_arg(s)
     add_processing_args(s)
     s.set_defaults(func=cmd_cam)

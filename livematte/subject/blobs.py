@@ -6,7 +6,7 @@ engines.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -35,14 +35,39 @@ def person_blobs(prob: np.ndarray, thresh: float = 0.5, core: float = 0.9, min_c
     >>> box, int(doubtful.sum())
     ((3.0, 2.0, 7.0, 5.0), 1)
     """
+    return person_box(*components(prob, thresh, core, min_core), keep)
+
+
+class Components(NamedTuple):
+    """The blobs of ``prob >= thresh``: ``labels`` int32 ``(h, w)`` (0: none), ``stats`` as
+    ``cv2.connectedComponentsWithStats`` gives them, ``person`` bool per label (a confident core;
+    False for label 0)."""
+
+    labels: np.ndarray
+    stats: np.ndarray
+    person: np.ndarray
+
+
+def components(prob: np.ndarray, thresh: float = 0.5, core: float = 0.9, min_core: float = 0.15) -> Components:
+    """The blobs of ``prob`` float32 ``(h, w)`` and which are people (see :func:`person_blobs`)."""
     m = (prob >= thresh).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
-    if n <= 1:
-        return None, np.zeros(prob.shape, bool)
     areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
     cores = np.bincount(labels[prob >= core], minlength=n)[:n]
     person = cores >= min_core * areas
     person[0] = False
+    return Components(labels, stats, person)
+
+
+def person_box(labels: np.ndarray, stats: np.ndarray, person: np.ndarray, keep: float = 0.25,
+               ) -> Tuple[Optional[Box], np.ndarray]:
+    """``(box, doubtful)`` of :func:`person_blobs` from :func:`components`' parts; ``person`` may
+    have been changed by the subject choice (:meth:`~.planner.SubjectPlanner.plan`: a lukewarm blob
+    a tracked person holds is a person, a blob of a person left out is not: it is removed)."""
+    n = len(stats)
+    if n <= 1:
+        return None, np.zeros(labels.shape, bool)
+    areas = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
     doubtful = (~person)[labels] & (labels > 0)  # (h, w)
     if not person.any():
         return None, doubtful

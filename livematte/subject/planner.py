@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import List, NamedTuple, Optional, Tuple
 
+import cv2
 import numpy as np
 
-from .blobs import outside_crop, person_blobs, suppress
+from .blobs import components, outside_crop, person_box, suppress
 from .geometry import plan_tiles, pose_square
+from .people import PeopleTracker, SubjectRule, spread
 from .presence import PresenceGate, best_face, best_person, combined
 from .tracker import RoiTracker, WholeBodyGate
 
@@ -14,6 +16,9 @@ Box = Tuple[int, int, int, int]
 
 #: a crop covering this share of the frame or more is dropped: the crop would be the frame
 CROP_IS_FRAME = 0.9
+#: ``--subject IDS``: the matte is kept within this many model-grid cells of those people's blobs
+#: (the crop pass finds more of a person than the full frame's blob: a hand, the hair)
+IDS_REACH = 8
 
 
 class Plan(NamedTuple):
@@ -26,6 +31,9 @@ class Plan(NamedTuple):
         tiles: the model-input tiles covering the crop, in paste order (empty without a crop).
         pose_square: the square the pose model segments (a whole body with a crop), or None.
         gain: the matte's gain in [0, 1] from the presence decision (1 without a detector).
+        keep: host float32 ``(h, w)`` map in [0, 1] the matte is multiplied by (people the subject
+            choice leaves out, where the crop would show them again), or None.
+        people: the tracked people of this frame (:class:`PeopleFrame`), or None.
     """
 
     prob: Optional[np.ndarray]
@@ -33,6 +41,26 @@ class Plan(NamedTuple):
     tiles: List[Box]
     pose_square: Optional[Box]
     gain: float = 1.0
+    keep: Optional[np.ndarray] = None
+    people: Optional["PeopleFrame"] = None
+
+
+class PeopleFrame(NamedTuple):
+    """The tracked people of one frame, for layers and reports.
+
+    Attributes:
+        boxes: ``{id: (x0, y0, x1, y1)}`` in frame pixels (float), the confirmed people in view.
+        seen: the ids seen this frame (the others coast through an occlusion).
+        chosen: the ids the subject choice keeps.
+        grid: the tracker's :class:`~.people.People` of this frame on the model grid
+            (``grid.owners()``: which id owns each blob pixel; :func:`.people.spread` gives the
+            pixels around them to the nearest).
+    """
+
+    boxes: dict
+    seen: frozenset
+    chosen: frozenset
+    grid: object
 
 
 class SubjectPlanner:
@@ -48,7 +76,8 @@ class SubjectPlanner:
             person in the picture the matte fades to empty (:mod:`.presence`).
     """
 
-    def __init__(self, quality, *, crop_pass: bool = True, pose: bool = False, presence: bool = False):
+    def __init__(self, quality, *, crop_pass: bool = True, pose: bool = False, presence: bool = False,
+                 subject: str = "main", ids=()):
         q = self.quality = quality
         self.crop_pass = crop_pass
         self.tracker = None
@@ -61,6 +90,8 @@ class SubjectPlanner:
         self.last_crop: Optional[Box] = None
         self.last_found: Optional[Tuple[float, float, float, float]] = None  # person blobs, frame pixels
         self._runs = 0  # detector runs so far (which view is next)
+        self.people = PeopleTracker() if crop_pass else None
+        self.rule = SubjectRule(subject, ids)
 
     def detect_box(self, frame_hw: Tuple[int, int]) -> Optional[Box]:
         """Where the person detector looks on this frame (integer frame pixels), or None when it
@@ -79,16 +110,29 @@ class SubjectPlanner:
         decides the person and the general model alone is sharper on the rest (and one run cheaper)."""
         return self.quality.ensemble_tracking or self.last_crop is None
 
-    def plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections=None, *, faces=None) -> Plan:
+    def plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections=None, rgb=None, *, faces=None) -> Plan:
         """Decide for one frame from its full-frame probability (host float32 ``(h, w)``) and, on
         the frames where :meth:`detect_box` gave a box, the person detector's ``detections`` there
         (normalised to the frame) and the face detector's ``faces`` on the whole frame (boxes in
-        frame pixels; None without a face detector)."""
+        frame pixels; None without a face detector); ``rgb`` uint8 ``(h, w, 3)`` is the frame on
+        the model grid (the tracked people's colours)."""
         if not self.crop_pass:
             return Plan(None, None, [], None)
         H, W = frame_hw
         h, w = prob.shape
-        found, doubtful = person_blobs(prob, min_core=self.quality.min_core)
+        labels, stats, person = components(prob, min_core=self.quality.min_core)
+        people, drop = None, None
+        if self.people is not None:
+            people, person, kept, drop, chosen = self._people(prob, labels, stats, person, rgb, detections, frame_hw)
+        # the crop's box does not depend on the subject choice (nor, then, the partner model's
+        # schedule and the blobs the ids come from): people left out are cut from it instead
+        found, doubtful = person_box(labels, stats, person)
+        if people is not None and drop is not None:
+            doubtful = (~kept)[labels] & (labels > 0)
+        if people is not None:
+            for b in chosen:  # every chosen person is in the crop's box: the crop keeps them all
+                found = b if found is None else (min(found[0], b[0]), min(found[1], b[1]),
+                                                   max(found[2], b[2]), max(found[3], b[3]))
         self.last_found = None if found is None else (found[0] * W / w, found[1] * H / h,
                                                       found[2] * W / w, found[3] * H / h)
         gain = 1.0
@@ -102,9 +146,9 @@ class SubjectPlanner:
                 if self.tracker is not None:
                     self.tracker.update(None, frame_hw)
                 self.last_crop = None
-                return Plan(np.zeros_like(prob), None, [], None, 0.0)
+                return Plan(np.zeros_like(prob), None, [], None, 0.0, None, people)
         changed = None
-        if doubtful.any():  # lukewarm blobs with no confident core: not a person
+        if doubtful.any():  # lukewarm blobs with no confident core (and people left out): removed
             changed = prob = suppress(prob, doubtful)
         # a person cut by the frame's bottom edge (head and shoulders): no whole body for the pose model
         whole_body = self.whole_body.update(found, h)
@@ -114,15 +158,69 @@ class SubjectPlanner:
             if crop is not None and (crop[2] - crop[0]) * (crop[3] - crop[1]) >= CROP_IS_FRAME * H * W:
                 crop = None  # the crop would be the frame: nothing to gain
         self.last_crop = crop
+        keep = None
+        if drop is not None:  # where the people left out are (the crop pass would find them again)
+            keep = 1.0 - cv2.blur(cv2.dilate(drop.view(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32), (3, 3))
         if crop is None:
-            return Plan(changed, None, [], None, gain)
+            return Plan(changed, None, [], None, gain, keep, people)
         if self.quality.roi_outside == "drop":
             outside = outside_crop(prob, crop, (H, W))
             if outside.any():
                 changed = prob = np.where(outside, np.float32(0.0), prob)
         tiles = plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop]
         square = pose_square(crop, (H, W), self.quality.pose_margin) if self.pose and whole_body else None
-        return Plan(changed, crop, tiles, square, gain)
+        return Plan(changed, crop, tiles, square, gain, keep, people)
+
+    def _people(self, prob, labels, stats, person, rgb, detections, frame_hw):
+        """Track the people (:mod:`.people`) and apply the subject choice to the blobs: a blob a chosen
+        person holds counts as a person even when lukewarm; a blob only left-out people hold does not.
+        Returns ``(PeopleFrame, person, kept, drop, boxes)``: ``person`` the person flag per blob with
+        the lukewarm blobs chosen people hold, ``kept`` the same without the blobs of people left out,
+        ``drop`` bool ``(h, w)`` where those are (None: nobody left out), ``boxes`` the chosen people's
+        grid boxes seen this frame."""
+        h, w = prob.shape
+        H, W = frame_hw
+        dets = [(d.body[0] * w, d.body[1] * h, d.body[2] * w, d.body[3] * h)
+                for d in (detections or ()) if d.score >= 0.5]
+        seen = self.people.update(self.people.observe(labels, stats, person, rgb), labels, dets)
+        chosen = self.rule.choose(seen)
+        excluded = self.rule.excluded(seen, chosen)
+        owned = {k: [i for i, _ in v] for k, v in seen.owned.items()}
+        held = [k for k, ids in owned.items() if chosen.intersection(ids)]
+        person = person.copy()
+        person[held] = True
+        kept, drop = person, None
+        if self.rule.kind == "ids":  # those people only: everything farther from them than from
+            kept = np.zeros_like(person)  # another person, or far from every blob, goes
+            kept[held] = True
+            drop = ~np.isin(spread(seen.owners(), reach=IDS_REACH), list(chosen))
+            for i in chosen:  # one of them coasting through a gap: kept where they should be
+                _paint(drop, seen.tracks[i].box, False)
+        elif excluded:
+            gone = [k for k, ids in owned.items() if k not in held and set(ids) <= set(excluded)]
+            kept = person.copy()
+            kept[gone] = False  # blobs only left-out people hold go
+            marked = seen.owners()
+            if held:  # a blob shared with a chosen person stays whole
+                marked = np.where(np.isin(labels, held), -1, marked)
+            drop = np.isin(spread(marked), excluded)
+            for i in excluded:  # someone left out coasting through a gap: their predicted box goes
+                t = seen.tracks[i]
+                if not t.seen:
+                    _paint(drop, t.box, True)
+            drop &= marked >= 0
+            if not drop.any():
+                drop = None
+        tracks = seen.tracks
+        in_view = frozenset(i for i, t in tracks.items() if t.seen)
+        boxes = [tracks[i].box for i in chosen & in_view]
+        frame_boxes = {}
+        for i, t in tracks.items():  # in the frame (a coasting prediction may leave it)
+            x0, y0 = min(W, max(0.0, t.box[0] * W / w)), min(H, max(0.0, t.box[1] * H / h))
+            x1, y1 = min(W, max(0.0, t.box[2] * W / w)), min(H, max(0.0, t.box[3] * H / h))
+            if x1 > x0 and y1 > y0:
+                frame_boxes[i] = (x0, y0, x1, y1)
+        return PeopleFrame(frame_boxes, in_view, chosen, seen), person, kept, drop, boxes
 
     def forget(self) -> None:
         """A scene cut: the tracker and the whole-body decision start again; the presence decision
@@ -130,6 +228,9 @@ class SubjectPlanner:
         if self.tracker is not None:
             self.tracker.reset()
         self.whole_body.reset()
+        if self.people is not None:
+            self.people.forget()
+        self.rule.reset()
         if self.presence is not None:
             self.presence.since = self.presence.every
 
@@ -138,8 +239,16 @@ class SubjectPlanner:
         self.forget()
         self.last_crop = None
         self.last_found = None
+        if self.people is not None:
+            self.people.reset()
         if self.presence is not None:
             self.presence.reset()
+
+
+def _paint(mask: np.ndarray, box, value: bool) -> None:
+    """Set ``mask`` to ``value`` inside ``box`` (grid pixels, clipped)."""
+    x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+    mask[y0:max(y0, int(np.ceil(box[3]))), x0:max(x0, int(np.ceil(box[2])))] = value
 
 
 def detection_box(found, frame_hw: Tuple[int, int], grow: float = 0.25) -> Box:
