@@ -20,8 +20,8 @@ Per frame, on the full-frame model grid (host arrays, both engines):
    one-frame false blob uses no id); ids count 1, 2, 3 ... in order of confirmation.
 6. **Keeping a person**: a track missed for up to ``patience`` frames keeps its predicted box
    (a short occlusion); a lukewarm blob (no confident core) on a track's predicted box is taken as that
-   person (:meth:`PeopleTracker.update`'s ``lukewarm``), so the blob filter does not delete
-   them; a detector box on a missed track's prediction keeps it too.
+   person, so the planner can keep it from the blob filter (for a person the detector has found:
+   ``Track.detected``); a detector box on a missed track's prediction keeps it too.
 
 Cost: one histogram per blob (a bincount over its pixels) and a few box operations per track:
 measured 0.1-0.3 ms per frame on a 256x256 grid with 1-6 people (docs/quality.md).
@@ -125,6 +125,8 @@ class Track:
     last: int = 0
     scale: float = 0.0  # smoothed sqrt(area): how close to the camera
     partial: int = 0  # frames in a row seen much smaller than it was (its box held)
+    lukewarm: int = 0  # frames in a row seen only as a lukewarm blob
+    detected: bool = False  # the person detector has found them (not only the segmenter)
     shared: bool = False  # this frame: in a blob shared with another track
     seen: bool = True  # this frame: matched to a blob
 
@@ -292,11 +294,13 @@ class PeopleTracker:
         # missed tracks coast; a detector box on the prediction keeps them seen
         for t in self.tracks:
             if t.seen:
+                if any(iou(t.box, d) >= 0.3 for d in detections):
+                    t.detected = True
                 continue
             p = preds[t.key]
             det = max(detections, key=lambda d: iou(p, d), default=None)
             if det is not None and iou(p, det) >= 0.3:
-                t.box, t.seen, t.misses, t.last = tuple(det), True, 0, self.frame
+                t.box, t.seen, t.misses, t.last, t.detected = tuple(det), True, 0, self.frame, True
                 continue
             t.misses += 1
             t.velocity = (0.8 * t.velocity[0], 0.8 * t.velocity[1])
@@ -320,6 +324,7 @@ class PeopleTracker:
         something, or broken) moves the box but not the speed."""
         t.seen, t.misses, t.last = True, 0, self.frame
         t.hits += 1
+        t.lukewarm = 0 if b.sure else t.lukewarm + 1
         ratio = b.area / max(t.area, 1.0)
         if ratio < 0.5 and t.partial < self.patience:
             t.partial += 1

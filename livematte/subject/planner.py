@@ -16,6 +16,9 @@ Box = Tuple[int, int, int, int]
 
 #: a crop covering this share of the frame or more is dropped: the crop would be the frame
 CROP_IS_FRAME = 0.9
+#: frames in a row a tracked person the detector has found, seen only as a lukewarm blob (no
+#: confident core), is kept so (a short dip of the model); longer, the blob rule decides again
+LUKEWARM_HOLD = 3
 #: ``--subject IDS``: the matte is kept within this many model-grid cells of those people's blobs
 #: (the crop pass finds more of a person than the full frame's blob: a hand, the hair)
 IDS_REACH = 8
@@ -122,17 +125,16 @@ class SubjectPlanner:
         h, w = prob.shape
         labels, stats, person = components(prob, min_core=self.quality.min_core)
         people, drop = None, None
-        if self.people is not None:
-            people, person, kept, drop, chosen = self._people(prob, labels, stats, person, rgb, detections, frame_hw)
-        # the crop's box does not depend on the subject choice (nor, then, the partner model's
-        # schedule and the blobs the ids come from): people left out are cut from it instead
+        # the crop's box is the confident blobs' (people left out are cut from it instead, so the
+        # partner model's schedule and the blobs the ids come from do not depend on the choice)
         found, doubtful = person_box(labels, stats, person)
-        if people is not None and drop is not None:
+        if self.people is not None:
+            people, kept, drop, chosen = self._people(prob, labels, stats, person, rgb, detections, frame_hw)
             doubtful = (~kept)[labels] & (labels > 0)
-        if people is not None:
-            for b in chosen:  # every chosen person is in the crop's box: the crop keeps them all
-                found = b if found is None else (min(found[0], b[0]), min(found[1], b[1]),
-                                                   max(found[2], b[2]), max(found[3], b[3]))
+            if self.rule.kind != "main":  # all, IDS: the small people asked for are in the crop too
+                for b in chosen:
+                    found = b if found is None else (min(found[0], b[0]), min(found[1], b[1]),
+                                                       max(found[2], b[2]), max(found[3], b[3]))
         self.last_found = None if found is None else (found[0] * W / w, found[1] * H / h,
                                                       found[2] * W / w, found[3] * H / h)
         gain = 1.0
@@ -174,10 +176,10 @@ class SubjectPlanner:
     def _people(self, prob, labels, stats, person, rgb, detections, frame_hw):
         """Track the people (:mod:`.people`) and apply the subject choice to the blobs: a blob a chosen
         person holds counts as a person even when lukewarm; a blob only left-out people hold does not.
-        Returns ``(PeopleFrame, person, kept, drop, boxes)``: ``person`` the person flag per blob with
-        the lukewarm blobs chosen people hold, ``kept`` the same without the blobs of people left out,
-        ``drop`` bool ``(h, w)`` where those are (None: nobody left out), ``boxes`` the chosen people's
-        grid boxes seen this frame."""
+        Returns ``(PeopleFrame, kept, drop, boxes)``: ``kept`` the blobs that stay (bool per label:
+        the people, with the lukewarm blobs chosen people hold, without the blobs of people left
+        out), ``drop`` bool ``(h, w)`` where those are (None: nobody left out), ``boxes`` the chosen
+        people's grid boxes seen this frame."""
         h, w = prob.shape
         H, W = frame_hw
         dets = [(d.body[0] * w, d.body[1] * h, d.body[2] * w, d.body[3] * h)
@@ -186,19 +188,21 @@ class SubjectPlanner:
         chosen = self.rule.choose(seen)
         excluded = self.rule.excluded(seen, chosen)
         owned = {k: [i for i, _ in v] for k, v in seen.owned.items()}
-        held = [k for k, ids in owned.items() if chosen.intersection(ids)]
-        person = person.copy()
-        person[held] = True
-        kept, drop = person, None
+        # the blob of a chosen person the detector has found is not removed as a lukewarm one
+        # for a short dip of the model (the segmenter's own tracks include animals: there its
+        # blob rule decides, as without tracking)
+        held = [k for k, ids in owned.items() if any(i in chosen and (person[k] or (
+            seen.tracks[i].detected and seen.tracks[i].lukewarm <= LUKEWARM_HOLD)) for i in ids)]
+        kept, drop = person.copy(), None
+        kept[held] = True
         if self.rule.kind == "ids":  # those people only: everything farther from them than from
-            kept = np.zeros_like(person)  # another person, or far from every blob, goes
+            kept = np.zeros_like(kept)  # another person, or far from every blob, goes
             kept[held] = True
             drop = ~np.isin(spread(seen.owners(), reach=IDS_REACH), list(chosen))
             for i in chosen:  # one of them coasting through a gap: kept where they should be
                 _paint(drop, seen.tracks[i].box, False)
         elif excluded:
             gone = [k for k, ids in owned.items() if k not in held and set(ids) <= set(excluded)]
-            kept = person.copy()
             kept[gone] = False  # blobs only left-out people hold go
             marked = seen.owners()
             if held:  # a blob shared with a chosen person stays whole
@@ -220,7 +224,7 @@ class SubjectPlanner:
             x1, y1 = min(W, max(0.0, t.box[2] * W / w)), min(H, max(0.0, t.box[3] * H / h))
             if x1 > x0 and y1 > y0:
                 frame_boxes[i] = (x0, y0, x1, y1)
-        return PeopleFrame(frame_boxes, in_view, chosen, seen), person, kept, drop, boxes
+        return PeopleFrame(frame_boxes, in_view, chosen, seen), kept, drop, boxes
 
     def forget(self) -> None:
         """A scene cut: the tracker and the whole-body decision start again; the presence decision
