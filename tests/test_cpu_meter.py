@@ -55,12 +55,12 @@ def test_bench_reports_cpu_per_stage(clip, tmp_path):
     # the matte loop: frames already decoded, one thread; the model, refinement, smoothing and effect ran
     _check_stages(r, ("model", "refine", "smooth", "effect"))
     attributed = sum(r["stage_cpu_ms_mean"].values())
-    assert 0.75 * r["cpu_ms_per_frame"] <= attributed <= 1.02 * r["cpu_ms_per_frame"]
+    assert 0.75 * r["cpu_ms_per_frame"] <= attributed <= 1.02 * r["cpu_ms_per_frame"] + 1.0  # + os.times ticks
     assert r["unattributed_cpu_ms"] == pytest.approx(r["cpu_ms_per_frame"] - attributed, abs=0.05)
     # the file run: decoding and encoding too (their codec threads are the unattributed part)
     _check_stages(r, STAGES, "pipeline_")
     attributed = sum(r["pipeline_stage_cpu_ms_mean"].values())
-    assert attributed <= 1.02 * r["pipeline_cpu_ms"]
+    assert attributed <= 1.02 * r["pipeline_cpu_ms"] + 1.0
     assert r["pipeline_unattributed_cpu_ms"] == pytest.approx(r["pipeline_cpu_ms"] - attributed, abs=0.05)
     assert r["quality"] == "balanced"
 
@@ -72,6 +72,6 @@ def test_cam_stats_json_reports_cpu_per_stage(clip, tmp_path, capfd):
     _check_stages(d, STAGES)  # the null sink's write is counted too: output > 0
     assert d["cpu_ms_per_frame"] > 0
     attributed = sum(d["stage_cpu_ms_mean"].values())
-    assert 0.6 * d["cpu_ms_per_frame"] <= attributed <= 1.02 * d["cpu_ms_per_frame"]
+    assert 0.6 * d["cpu_ms_per_frame"] <= attributed <= 1.02 * d["cpu_ms_per_frame"] + 1.0
     assert d["stage_cpu_ms_sum"] == pytest.approx(attributed, abs=0.05)
     assert "CPU" in capfd.readouterr().err  # and the summary line says it
