@@ -14,6 +14,8 @@ Figures (all medians or whole-run rates, frames per second):
   ``stage_cpu_ms_p50`` / ``stage_cpu_ms_mean`` / ``unattributed_cpu_ms``: the same loop per stage
   (:mod:`livematte.cpu_meter`); ``pipeline_stage_cpu_ms_*``: the file run per stage (decode and
   encode included; the matter's halves and the encoder on their own threads).
+* ``quality``: the profile. With a look-ahead (``best``) frames come out of the matter in blocks, so
+  the matte loop's latency figures are the time per frame given, not a live latency.
 
 ``weights`` says what the network ran with: ``shipped`` (the selfie models), ``checkpoint`` (the
 modnet / rvm file) or ``random`` (``random_weights=True``: modnet / rvm with random weights, for
