@@ -2,7 +2,8 @@
 
     python scripts/bench_stills.py batch PHOTO --size 1920x1080 [-n 10]   # warm seconds per image, in a batch
     python scripts/bench_stills.py batch PHOTO --size 4000x3000 -n 3      # and the process's peak memory
-    python scripts/bench_stills.py serve PHOTO --size 1920x1080 [-n 40] [--clients 4] [--fast]
+    python scripts/bench_stills.py serve PHOTO --size 1920x1080 [-n 40] [--clients 4] [--fast] [--format png]
+    ... --code ../main                                                      # another checkout's code (before / after)
 
 PHOTO is scaled to cover ``--size`` (a real photo, not a pattern). ``batch`` runs ``livematte
 image DIR -o OUT`` in this process over ``n`` copies and times each after the first (the model
@@ -23,6 +24,17 @@ import time
 
 import cv2
 import numpy as np
+
+
+
+def _code_path() -> str:
+    """The livematte measured: ``--code DIR`` (another checkout, for before/after in one run), else this checkout's."""
+    if "--code" in sys.argv:
+        return os.path.abspath(sys.argv[sys.argv.index("--code") + 1])
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+sys.path.insert(0, _code_path())
 
 
 def photo_at(path: str, size: str) -> np.ndarray:
@@ -46,12 +58,13 @@ def bench_batch(args) -> dict:
         cv2.imwrite(os.path.join(folder, f"p{i:03d}.jpg"), photo_at(args.photo, args.size), [cv2.IMWRITE_JPEG_QUALITY, 92])
     items = plan([folder], os.path.join(folder, "out"), fmt=args.format)
     job = StillJob(Config())
-    times, last = [], [time.perf_counter()]
+    times, last, cpu = [], [time.perf_counter()], []
 
     def step():
         now = time.perf_counter()
         times.append(now - last[0])
         last[0] = now
+        cpu.append(time.process_time())
 
     stats = run_items(job, items, on_step=step)
     assert not stats.failed, stats.failed
@@ -59,6 +72,7 @@ def bench_batch(args) -> dict:
     return {"what": "batch", "size": args.size, "format": args.format, "images": args.n,
             "first_s": round(times[0], 3), "warm_median_s": round(warm[len(warm) // 2], 3),
             "warm_max_s": round(warm[-1], 3),
+            "cpu_s_per_image": round((cpu[-1] - cpu[0]) / max(1, len(cpu) - 1), 3),
             "stage_ms": stats.reports[-1]["timings_ms"],
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
@@ -75,7 +89,8 @@ def bench_serve(args) -> dict:
     while not server.started:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}/remove?background=white&format=jpg"
+    query = "format=png" if args.format == "png" else f"background=white&format={args.format}"  # PNG: a cut-out
+    url = f"http://127.0.0.1:{port}/remove?{query}"
     body = cv2.imencode(".jpg", photo_at(args.photo, args.size), [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
     latencies = []
 
@@ -99,7 +114,7 @@ def bench_serve(args) -> dict:
     server.should_exit = True
     thread.join(10)
     lat = sorted(latencies)
-    return {"what": "serve", "size": args.size, "fast": args.fast, "clients": args.clients, "workers": server.pool.workers,
+    return {"what": "serve", "size": args.size, "query": query, "fast": args.fast, "clients": args.clients, "workers": server.pool.workers,
             "requests": len(lat), "requests_per_s": round(len(lat) / wall, 2),
             "p50_s": round(lat[len(lat) // 2], 3), "p95_s": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 3)}
 
@@ -114,8 +129,12 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--fast", action="store_true", help="serve: the video path's matter (livematte serve --fast)")
+    p.add_argument("--code", metavar="DIR", help="measure the livematte of another checkout (before / after)")
     args = p.parse_args()
     result = bench_batch(args) if args.what == "batch" else bench_serve(args)
+    import livematte
+
+    result["code"] = os.path.dirname(os.path.dirname(livematte.__file__))
     result["load_average"] = [round(v, 1) for v in os.getloadavg()]
     result["cores"] = os.cpu_count()
     print(json.dumps(result))

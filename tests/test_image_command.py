@@ -236,3 +236,31 @@ def test_python_api_matches_the_command(tmp_path, still):
     with pytest.raises(LivematteError, match="bad.png"):
         livematte.process_images([str(still), str(bad)], str(tmp_path / "out"), size="64x64")
     assert read(tmp_path / "out" / "still.png").shape == (64, 64, 4)  # the good one is written
+
+
+def test_a_batch_writes_on_a_thread_and_reports_in_order(tmp_path, photo):
+    """Image k is written while image k+1 is matted: a failing read, a failing write and the good
+    images are still reported in the items' order, and every written file is complete."""
+    from livematte.config import Config
+    from livematte.stills import StillJob, plan, run_items
+
+    src = tmp_path / "in"
+    src.mkdir()
+    small = cv2.cvtColor(cv2.resize(photo, (320, 180)), cv2.COLOR_RGB2BGR)
+    for name in ("a", "c", "d"):
+        cv2.imwrite(str(src / f"{name}.jpg"), small)
+    (src / "b.png").write_bytes(b"junk")
+    (tmp_path / "out" / "c.png").mkdir(parents=True)  # c's output cannot be written
+    items = plan([str(src)], str(tmp_path / "out"))
+    events = []
+    stats = run_items(StillJob(Config()), items, on_written=lambda p: events.append(("written", os.path.basename(p))),
+                      on_error=lambda p, m: events.append(("failed", os.path.basename(p))),
+                      on_step=lambda: events.append(("step",)))
+    assert events == [("written", "a.png"), ("step",), ("failed", "b.png"), ("step",), ("failed", "c.jpg"), ("step",),
+                      ("written", "d.png"), ("step",)]
+    assert "cannot write" in dict(stats.failed)[str(src / "c.jpg")]
+    for name in ("a", "d"):
+        assert read(tmp_path / "out" / f"{name}.png").shape == (180, 320, 4)
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.png", "c.png", "d.png"]  # no temporary file left
+    assert [r["input"] for r in stats.reports] == [str(src / "a.jpg"), str(src / "d.jpg")]
+    assert all(r["timings_ms"]["encode"] > 0 for r in stats.reports)

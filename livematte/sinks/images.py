@@ -2,7 +2,8 @@
 
 ``save_image`` writes one RGB / RGBA / grey uint8 picture; the format follows the file name:
 
-* ``.png``: lossless, keeps alpha (zlib level 1 by default: fast, a little larger).
+* ``.png``: lossless, keeps alpha (level 1 by default: fast, a little larger; :mod:`.png`, deflated
+  on several threads).
 * ``.webp``: lossy at ``quality`` (95) for colour, alpha kept losslessly; ``quality=101`` is lossless.
 * ``.tif`` / ``.tiff``: lossless, keeps alpha.
 * ``.jpg`` / ``.jpeg`` / ``.bmp``: no alpha; an RGBA picture is flattened onto ``flatten_color``.
@@ -82,12 +83,14 @@ def flatten(rgba: np.ndarray, color: Sequence[int]) -> np.ndarray:
 
 def _encode(ext: str, picture: np.ndarray, quality: int, png_compression: int) -> bytes:
     """Encode a grey / RGB / RGBA picture (already converted to what ``ext`` holds) to file bytes."""
+    if ext == ".png":
+        from .png import encode_png
+
+        return encode_png(picture, png_compression)  # RGB order as it is; several threads
     if picture.ndim == 3:
         code = cv2.COLOR_RGB2BGR if picture.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
         picture = cv2.cvtColor(np.ascontiguousarray(picture), code)
-    if ext == ".png":
-        params = [cv2.IMWRITE_PNG_COMPRESSION, int(png_compression)]
-    elif ext in (".jpg", ".jpeg"):
+    if ext in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     elif ext == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
@@ -119,7 +122,7 @@ def save_image(path: str, picture: np.ndarray, *, flatten_color: Sequence[int] =
         picture: uint8 RGB ``(H, W, 3)``, RGBA ``(H, W, 4)`` or grey ``(H, W)``.
         flatten_color: RGB the picture is composited onto when RGBA goes to a format without alpha.
         quality: JPEG and WebP quality, 1..100 (WebP: 101 = lossless).
-        png_compression: zlib level 0..9 for PNG (1: fast; 9: smallest).
+        png_compression: deflate level 0..9 for PNG (1: fast; 9: smallest; see :mod:`.png`).
 
     Raises:
         LivematteError: unsupported extension, or the file cannot be written (message names it).
@@ -194,8 +197,7 @@ class MatteSequenceSink(Sink):
     """Writes each frame's matte as an 8-bit grey PNG ``<frame.name>.png`` in ``directory``.
 
     ``write(matte, frame)`` takes uint8 ``(H, W)`` (0 = background, 255 = person) or float
-    ``(H, W)`` in [0, 1] (scaled and rounded). PNG zlib level 1: about 16 ms for a 1080p matte on
-    one core. Names as :class:`ImageFilesSink`; the folder is created on ``open``.
+    ``(H, W)`` in [0, 1] (scaled and rounded). PNG level 1 (:mod:`.png`). Names as :class:`ImageFilesSink`; the folder is created on ``open``.
     """
 
     def __init__(self, directory: str, *, png_compression: int = 1):

@@ -148,42 +148,88 @@ def write_output(path: str, data: bytes) -> None:
         raise LivematteError(f"{path}: cannot write ({err.strerror or err})") from None
 
 
+def _encode_and_write(item: Item, picture, flatten) -> float:
+    """Encode ``picture`` for ``item`` and write it; the seconds it took."""
+    from ..sinks.images import encode_image
+
+    t = time.perf_counter()
+    write_output(item.output, encode_image(item.fmt, picture, flatten_color=flatten))
+    return time.perf_counter() - t
+
+
 def run_items(job, items: List[Item], *, skip_existing: bool = False,
               on_written: Optional[Callable[[str], None]] = None,
               on_error: Optional[Callable[[str, str], None]] = None,
               on_step: Optional[Callable[[], None]] = None) -> BatchStats:
     """Process ``items`` with ``job`` (a :class:`~.job.StillJob`); one failing item is reported
-    through ``on_error(input, message)`` and skipped. ``on_step`` after each item (a progress bar)."""
+    through ``on_error(input, message)`` and skipped. ``on_step`` after each item (a progress bar).
+
+    Image k is encoded and written on a writer thread while image k+1 is read and matted (PNG and
+    JPEG encoding release the GIL); at most one picture waits, and ``on_written`` / ``on_error`` /
+    ``on_step`` are called on the calling thread, in the items' order."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from ..colors import parse_color
-    from ..sinks.images import encode_image
     from ..sources.images import load_image_bytes
 
     flatten = parse_color(job.cfg.effect.flatten)
     stats = BatchStats()
-    for item in items:
+    pending = None  # (item, future of the write, report, seconds before the write)
+
+    def step() -> None:
+        if on_step is not None:
+            on_step()
+
+    def fail(item: Item, err: LivematteError) -> None:
+        stats.failed.append((item.input, str(err)))
+        if on_error is not None:
+            on_error(item.input, str(err))
+
+    def finish() -> None:
+        """Wait for the pending write and report it."""
+        nonlocal pending
+        item, future, report, before = pending
+        pending = None
         try:
-            if skip_existing and item.output != STDIO and os.path.exists(item.output):
-                stats.skipped.append(item.output)
-                continue
-            t0 = time.perf_counter()
-            image = load_image_bytes(read_input(item.input), item.input)  # (H, W, 3)
-            t1 = time.perf_counter()
-            result = job.run(image, item.fmt, name=os.path.basename(item.input))
-            t2 = time.perf_counter()
-            write_output(item.output, encode_image(item.fmt, result.picture, flatten_color=flatten))
-            t3 = time.perf_counter()
-            report = {"input": item.input, "output": item.output, **result.report}
-            report["timings_ms"].update(decode=round(1000 * (t1 - t0), 1), encode=round(1000 * (t3 - t2), 1),
-                                        total=round(1000 * (t3 - t0), 1))
+            encode = future.result()
+        except LivematteError as err:
+            fail(item, err)
+        else:
+            report["timings_ms"].update(encode=round(1000 * encode, 1), total=round(1000 * (before + encode), 1))
             stats.reports.append(report)
             stats.written.append(item.output)
             if on_written is not None:
                 on_written(item.output)
-        except LivematteError as err:
-            stats.failed.append((item.input, str(err)))
-            if on_error is not None:
-                on_error(item.input, str(err))
+        step()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="livematte-write") as writer:
+        try:
+            for item in items:
+                if skip_existing and item.output != STDIO and os.path.exists(item.output):
+                    if pending is not None:
+                        finish()
+                    stats.skipped.append(item.output)
+                    step()
+                    continue
+                try:
+                    t0 = time.perf_counter()
+                    image = load_image_bytes(read_input(item.input), item.input)  # (H, W, 3)
+                    t1 = time.perf_counter()
+                    result = job.run(image, item.fmt, name=os.path.basename(item.input))
+                    del image
+                except LivematteError as err:
+                    if pending is not None:
+                        finish()
+                    fail(item, err)
+                    step()
+                    continue
+                report = {"input": item.input, "output": item.output, **result.report}
+                report["timings_ms"].update(decode=round(1000 * (t1 - t0), 1))
+                future = writer.submit(_encode_and_write, item, result.picture, flatten)
+                if pending is not None:
+                    finish()  # the previous image, written while this one was matted
+                pending = (item, future, report, time.perf_counter() - t0)
         finally:
-            if on_step is not None:
-                on_step()
+            if pending is not None:  # also on an interruption: the write under way ends and is reported
+                finish()
     return stats
