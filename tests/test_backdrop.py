@@ -84,9 +84,22 @@ def test_image_cuts_a_product_out_and_refuses_a_scene_in_one_line(tmp_path, cli)
     white = cv2.imread(str(tmp_path / "white.jpg"))
     assert white[~cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)].min() >= 235
     assert np.abs(white[mask].astype(int) - img[mask][:, ::-1]).mean() < 12  # the product kept (BGR on disk)
-    r = cli("image", "scene.png", "-o", "s.png", "--json", "s.json")  # auto: the person path's empty matte, said
-    assert r.returncode == 0 and "install a salient-object model" in json.loads((tmp_path / "s.json").read_text())[
-        "subject"]["note"]
+    # auto: no person, no object model, an unsure keyer: one line, exit code 1, no blank picture
+    r = cli("image", "scene.png", "-o", "s.png")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and not (tmp_path / "s.png").exists()
+    assert r.stderr.startswith("livematte: scene.png: nothing to cut out: no person found")
+    assert "pip install 'livematte[objects]'" in r.stderr and "u2net.onnx" in r.stderr
+    (tmp_path / "in").mkdir()
+    save_image(str(tmp_path / "in" / "scene.png"), scene())
+    save_image(str(tmp_path / "in" / "cup.png"), img)
+    r = cli("image", "in", "-o", "out2")  # in a batch the others go on
+    assert r.returncode == 1 and r.stdout.split() == ["out2/cup.png"] and not (tmp_path / "out2" / "scene.png").exists()
+    assert "in/scene.png: nothing to cut out" in r.stderr
+    # asked for explicitly: the person path's matte as it is, or the backend's own (--raw)
+    for flag in ("--subject=person", "--raw"):
+        r = cli("image", "scene.png", "-o", f"p{flag[2:5]}.png", flag)
+        assert r.returncode == 0 and r.stderr == "", (flag, r.stderr)
+        assert load_image_rgba(str(tmp_path / f"p{flag[2:5]}.png")).shape == (240, 320, 4)
     r = cli("image", "cup.png", "-o", "x.png", "--subject", "main")
     assert r.returncode == 2 and "choose auto, person or object" in r.stderr
 

@@ -103,6 +103,18 @@ def test_limits_and_bad_requests(base, photo_jpeg):
     assert httpx.get(base + "/remove").status_code == 405
 
 
+def test_nothing_to_cut_out_is_a_422_in_one_line(base, tmp_path, monkeypatch):
+    """No person, no object model installed, no plain backdrop: 422 and what to install, no blank picture."""
+    for var in ("LIVEMATTE_WEIGHTS", "U2NET_HOME", "REMBG_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var))
+    rng = np.random.default_rng(1)
+    busy = cv2.resize(rng.random((15, 20, 3)).astype(np.float32), (320, 240), interpolation=cv2.INTER_CUBIC)
+    body = cv2.imencode(".png", (busy.clip(0, 1) * 255).astype(np.uint8))[1].tobytes()
+    r = httpx.post(base + "/remove", content=body, timeout=60)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/plain")
+    assert r.text.count("\n") == 1 and r.text.startswith("nothing to cut out: no person found") and "u2net" in r.text
+
+
 def test_pool_times_out_and_gives_the_worker_back():
     pool = JobPool(lambda: object(), 1, timeout=0.2, queue_wait=0.1, max_waiting=1)
 

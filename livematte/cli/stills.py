@@ -52,6 +52,9 @@ def cmd_image(args) -> int:
     if stats.skipped:
         print(f"livematte: skipped {len(stats.skipped)} images whose output exists", file=sys.stderr)
     if stats.failed and len(items) == 1:
+        if stats.nothing_found:  # not the command's fault: said in one line, exit code 1, nothing written
+            print(f"livematte: {stats.failed[0][0]}: {stats.failed[0][1]} (nothing written)", file=sys.stderr)
+            return 1
         raise LivematteError(stats.failed[0][1])
     if stats.failed:
         print(f"livematte: {len(stats.failed)} of {len(items)} images failed; the others were written",

@@ -3,7 +3,8 @@
 ``POST /remove``: the image as the raw body, or as the first file of a ``multipart/form-data``
 body; options as query parameters (:mod:`.params`); the reply is the picture (``format``, PNG by
 default) with its report as compact JSON in the ``X-Livematte-Report`` header. Nothing is ever
-fetched from a URL. Errors are ``text/plain`` one-liners: 400 a bad option or image, 413 a body
+fetched from a URL. Errors are ``text/plain`` one-liners: 400 a bad option or image, 422 nothing
+to cut out (no person, no object model installed, no plain backdrop), 413 a body
 over ``max_body`` bytes or an image over ``max_pixels`` (read from the header, before any
 decoding: a decompression bomb costs nothing), 415 a format whose size the header does not give,
 503 every worker busy, 504 past the request timeout.
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from ..colors import parse_color
 from ..sinks.images import encode_image
 from ..sources.images import header_size, load_image_bytes
+from ..stills.subject import NothingFound
 from ..types import LivematteError
 from .params import FORMATS, options_from_query
 from .pool import Busy, JobPool, TimedOut
@@ -112,6 +114,8 @@ def build_app(pool: JobPool, limits: Limits = Limits()) -> BodyLimit:
                 return body, result.report
 
             body, report = await pool.run(work)
+        except NothingFound as err:  # a good request, but nothing to cut out
+            return PlainTextResponse(f"{err}\n", status_code=422)
         except LivematteError as err:
             return PlainTextResponse(f"{err}\n", status_code=400)
         except Busy as err:

@@ -119,6 +119,8 @@ class BatchStats:
     skipped: List[str] = field(default_factory=list)
     failed: List[tuple] = field(default_factory=list)
     reports: List[Dict] = field(default_factory=list)
+    #: the inputs among ``failed`` with nothing to cut out (:class:`~.subject.NothingFound`)
+    nothing_found: List[str] = field(default_factory=list)
 
 
 def read_input(path: str) -> bytes:
@@ -181,7 +183,11 @@ def run_items(job, items: List[Item], *, skip_existing: bool = False,
             on_step()
 
     def fail(item: Item, err: LivematteError) -> None:
+        from .subject import NothingFound
+
         stats.failed.append((item.input, str(err)))
+        if isinstance(err, NothingFound):
+            stats.nothing_found.append(item.input)
         if on_error is not None:
             on_error(item.input, str(err))
 

@@ -127,7 +127,8 @@ class StillJob:
         self.matter.reset()
         if self.cutter is None:
             return as_numpy(self.matter(Frame(image=image, name=name)))
-        self.last_cut = self.cutter(image, lambda im: as_numpy(self.matter(Frame(image=im, name=name))), name or "image")
+        self.last_cut = None
+        self.last_cut = self.cutter(image, lambda im: as_numpy(self.matter(Frame(image=im, name=name))))
         self.kind = self.last_cut.kind
         return self.last_cut.alpha
 
@@ -150,8 +151,6 @@ class StillJob:
             report["subject"]["via"] = self.last_cut.model
             if self.last_cut.confidence is not None:
                 report["subject"]["keyer_confidence"] = self.last_cut.confidence
-            if self.last_cut.note:
-                report["subject"]["note"] = self.last_cut.note
         image, alpha = self._tools(image, alpha, report, opts)
         t2 = time.perf_counter()
         background = background_for(self.cfg, opts, fmt)

@@ -7,9 +7,10 @@
   person-blob rule, :func:`livematte.subject.blobs.person_blobs`: a blob with a confident core),
   else ``object``.
 
-When the keyer is the only way left and it is unsure (confidence below ``KEYER_SURE``):
-``object`` fails the image with one line saying so and what to install (no blank picture is
-written); ``auto`` keeps the person path's (empty) matte and the report's ``subject.note`` says so.
+When the keyer is the only way left and it is unsure (confidence below ``KEYER_SURE``), the
+image fails with :class:`NothingFound`: one line saying so and what to install; no blank picture
+is written for it (the command's exit code is 1, a batch goes on). ``--subject person`` (or
+``--raw``) writes the person path's matte as it is, empty or not.
 """
 from __future__ import annotations
 
@@ -29,17 +30,22 @@ MIN_AREA = 0.002  # the share of the picture a person must cover to count as fou
 STILL_KINDS = ("auto", "person", "object")
 
 
+class NothingFound(LivematteError):
+    """No subject to cut out: no person, no object model installed, and the backdrop keyer unsure.
+    Nothing is written for the image; the image command exits with code 1 (not 2: nothing was wrong
+    with the command), the server answers 422."""
+
+
 @dataclass
 class Cut:
     """One picture's matte: ``alpha`` float32 ``(H, W)``, ``kind`` (person / object), ``model``
     (the backend, or ``backdrop-keyer``), ``confidence`` (the keyer's; None where it did not run
-    or a model decided) and ``note`` (one line when nothing was found, for the report)."""
+    or a model decided)."""
 
     alpha: np.ndarray
     kind: str
     model: str
     confidence: Optional[float] = None
-    note: str = ""
 
 
 def still_choice(text: Optional[str]) -> str:
@@ -87,10 +93,9 @@ class SubjectCutter:
             self._objects = registry.create(name, device=self.device)
         return self._objects
 
-    def __call__(self, image: np.ndarray, person: Callable[[np.ndarray], np.ndarray], name: str = "image") -> Cut:
+    def __call__(self, image: np.ndarray, person: Callable[[np.ndarray], np.ndarray]) -> Cut:
         """RGB uint8 ``(H, W, 3)`` -> :class:`Cut` (``person``: ``image -> alpha`` of the person path);
-        LivematteError when only an unsure keyer is left."""
-        alpha = None
+        :class:`NothingFound` when only an unsure keyer is left."""
         if self.choice != "object":
             alpha = person(image)  # (H, W)
             if self.choice == "person" or self.has_subject(alpha):
@@ -105,10 +110,14 @@ class SubjectCutter:
         key = self._keyer(image)
         if key.confidence >= KEYER_SURE:
             return Cut(key.alpha, "object", "backdrop-keyer", key.confidence)
-        note = (("" if alpha is None else "no person found and ") + "the picture is not an object on a plain "
-                f"backdrop (keyer confidence "
-                f"{key.confidence:.2f}); for other objects install a salient-object model: onnxruntime "
-                f"(pip install 'livematte[objects]') and rembg's u2net.onnx in ~/.u2net (see `livematte models`)")
-        if alpha is None:  # --subject object: nothing usable to write
-            raise LivematteError(f"{name}: {note}")
-        return Cut(alpha, "person", "person path", key.confidence, note)  # auto: the person path's empty matte
+        raise NothingFound(nothing_found_line(self.choice, key.confidence))
+
+
+def nothing_found_line(choice: str, confidence: float) -> str:
+    """The one line of :class:`NothingFound`: what was looked for, and what to install."""
+    person = "no person found, and " if choice == "auto" else ""
+    return (f"nothing to cut out: {person}the picture is not an object on a plain backdrop (backdrop keyer confidence "
+            f"{confidence:.2f}); to cut out other objects install a salient-object model: onnxruntime "
+            "(pip install 'livematte[objects]') and one of rembg's files, e.g. u2net.onnx in ~/.u2net "
+            "(`livematte models` lists them)" + ("; --subject person writes the person matte as it is"
+                                                  if choice == "auto" else ""))
