@@ -2,6 +2,7 @@
 
     python scripts/bench_stills.py batch PHOTO --size 1920x1080 [-n 10]   # warm seconds per image, in a batch
     python scripts/bench_stills.py batch PHOTO --size 4000x3000 -n 3      # and the process's peak memory
+    python scripts/bench_stills.py batch PHOTO --size 4000x3000 -n 3 --fine-edges
     python scripts/bench_stills.py serve PHOTO --size 1920x1080 [-n 40] [--clients 4] [--fast] [--format png]
     ... --code ../main                                                      # another checkout's code (before / after)
 
@@ -57,7 +58,10 @@ def bench_batch(args) -> dict:
     for i in range(args.n):
         cv2.imwrite(os.path.join(folder, f"p{i:03d}.jpg"), photo_at(args.photo, args.size), [cv2.IMWRITE_JPEG_QUALITY, 92])
     items = plan([folder], os.path.join(folder, "out"), fmt=args.format)
-    job = StillJob(Config())
+    cfg = Config()
+    if args.fine_edges:
+        cfg.override("quality", fine_edges=True)
+    job = StillJob(cfg)
     times, last, cpu = [], [time.perf_counter()], []
 
     def step():
@@ -69,7 +73,7 @@ def bench_batch(args) -> dict:
     stats = run_items(job, items, on_step=step)
     assert not stats.failed, stats.failed
     warm = sorted(times[1:]) or times
-    return {"what": "batch", "size": args.size, "format": args.format, "images": args.n,
+    return {"what": "batch", "size": args.size, "format": args.format, "fine_edges": args.fine_edges, "images": args.n,
             "first_s": round(times[0], 3), "warm_median_s": round(warm[len(warm) // 2], 3),
             "warm_max_s": round(warm[-1], 3),
             "cpu_s_per_image": round((cpu[-1] - cpu[0]) / max(1, len(cpu) - 1), 3),
@@ -129,6 +133,7 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--fast", action="store_true", help="serve: the video path's matter (livematte serve --fast)")
+    p.add_argument("--fine-edges", action="store_true", help="batch: with --fine-edges (pymatting)")
     p.add_argument("--code", metavar="DIR", help="measure the livematte of another checkout (before / after)")
     args = p.parse_args()
     result = bench_batch(args) if args.what == "batch" else bench_serve(args)

@@ -123,3 +123,20 @@ def test_fine_edges_recover_a_soft_edge_and_its_foreground_colour():
     green_after = out_image[band][:, 1].astype(float).mean()
     assert green_after < green_before - 40  # the old background's green is gone from the edge's colour
     assert np.array_equal(out_image[:, :20], image[:, :20]) and np.all(alpha[:, :20] == rough[:, :20])
+
+
+def test_fine_edges_keep_the_matte_where_a_tile_sees_one_side_and_threads_change_nothing():
+    pytest.importorskip("pymatting")
+    from livematte.stages.fine_edges import fine_edges, solve, trimap
+
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (80, 120, 3), dtype=np.uint8)
+    alpha = np.full((80, 120), 0.3, np.float32)
+    alpha[:, 60:] = 1.0  # an object and a soft zone, no background anywhere: nothing to solve
+    out_image, out_alpha = fine_edges(image, alpha, band=0.03)
+    assert np.array_equal(out_alpha, alpha) and np.array_equal(out_image, image)
+    # a real edge over several tiles: one thread or two give the same result
+    img, mask = product_shot(h=400, w=700)
+    tri = trimap(cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 3), 4)
+    one, two = solve(img / 255.0, tri, workers=1), solve(img / 255.0, tri, workers=2)
+    assert one[2].sum() > 0 and all(np.array_equal(a, b) for a, b in zip(one, two))

@@ -7,7 +7,6 @@ it, and gives it back when the work ends, even if the request has timed out mean
 from __future__ import annotations
 
 import asyncio
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, List, Optional
 
@@ -22,10 +21,9 @@ class TimedOut(Exception):
 
 def default_workers() -> int:
     """One worker per core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    from ..sinks.png import usable_cores
+
+    return usable_cores()
 
 
 class JobPool:

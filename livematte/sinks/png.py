@@ -53,8 +53,9 @@ _pool: Optional[ThreadPoolExecutor] = None
 _pool_lock = threading.Lock()
 
 
-def threads() -> int:
-    """The threads deflating pieces: one per core this process may use."""
+def usable_cores() -> int:
+    """The cores this process may use (its CPU affinity): the threads deflating pieces, and the
+    thread counts of the other still-image stages (fine edges, the server's workers)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
@@ -65,7 +66,7 @@ def _executor() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="livematte-png")
+            _pool = ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="livematte-png")
         return _pool
 
 
@@ -153,7 +154,7 @@ def encode_png(picture: np.ndarray, level: int = 1, *, workers: Optional[int] = 
     level = int(min(9, max(0, level)))
     channels = 1 if picture.ndim == 2 else picture.shape[2]
     data = memoryview(filter_up(np.ascontiguousarray(picture))).cast("B")  # (H * (1 + W * C),) bytes
-    ranges = _pieces(len(data), workers or threads())
+    ranges = _pieces(len(data), workers or usable_cores())
     last = len(ranges) - 1
     if len(ranges) == 1:
         done = [_deflate(data, *ranges[0], level, True)]

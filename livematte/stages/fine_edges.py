@@ -3,8 +3,8 @@
 1. **Trimap** from the matte: sure object where alpha >= 0.95 and sure background where alpha <=
    0.05, each shrunk by the band's half-width; the rest (the edge, hair, fur) is unknown.
 2. **Solve** (pymatting's closed-form matting, ``estimate_alpha_cf``) only where the band is:
-   the picture is cut into tiles and only the tiles holding unknown pixels are solved, each with
-   a margin of context. Pictures over :data:`SOLVE_SIDE` on the long side are solved on a
+   the picture is cut into tiles and only the tiles holding unknown pixels are solved, each on
+   its unknown pixels' bounding box with a margin of context, on one thread per core. Pictures over :data:`SOLVE_SIDE` on the long side are solved on a
    downscaled copy (area average), and the solved alpha is brought back with a bilinear resize
    inside the band only: outside it the matte is kept at full resolution.
 3. **Foreground colour** (``estimate_foreground_ml``) on the same tiles: in the band the picture's
@@ -40,33 +40,72 @@ def trimap(alpha: np.ndarray, half_width: int) -> np.ndarray:
 def _pymatting():
     try:
         from pymatting import estimate_alpha_cf, estimate_foreground_ml
+        from pymatting.preconditioner.ichol import ichol
     except ImportError:
         raise LivematteError("--fine-edges needs pymatting: pip install 'livematte[fine]'") from None
-    return estimate_alpha_cf, estimate_foreground_ml
+    return estimate_alpha_cf, estimate_foreground_ml, ichol
 
 
-def solve(image: np.ndarray, tri: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Matting on the tiles holding unknown pixels: ``image`` float64 ``(h, w, 3)`` in [0, 1] and its
-    trimap -> ``(alpha (h, w), foreground (h, w, 3))``; where no tile ran, alpha is the trimap
-    and the foreground the picture."""
-    estimate_alpha_cf, estimate_foreground_ml = _pymatting()
-    h, w = tri.shape
-    alpha, fore = tri.copy(), image.copy()
-    unknown = tri == 0.5
+#: the incomplete Cholesky preconditioner's settings: entries under 1e-3 dropped (pymatting's
+#: default 1e-4) and the first diagonal shift 1e-4 (its default starts at 0, which fails on most
+#: tiles and is then retried): a third less CPU for alpha within 0.02/255 of the defaults' (docs/stills.md)
+ICHOL_DISCARD, ICHOL_SHIFTS = 1e-3, (1e-4, 1e-3, 1e-2, 0.1, 0.5, 1.0, 10.0, 100.0)
+
+
+def _windows(unknown: np.ndarray):
+    """``(tile, window)`` boxes ``(y0, x0, y1, x1)`` for each :data:`TILE` cell holding unknown
+    pixels: ``tile`` the cell plus :data:`MARGIN` of context, ``window`` (inside it) the unknown
+    pixels' bounding box in the cell plus the margin."""
+    h, w = unknown.shape
+    out = []
     for y0 in range(0, h, TILE):
         for x0 in range(0, w, TILE):
             y1, x1 = min(h, y0 + TILE), min(w, x0 + TILE)
-            if not unknown[y0:y1, x0:x1].any():
+            ys, xs = np.nonzero(unknown[y0:y1, x0:x1])
+            if not len(ys):
                 continue
-            Y0, X0, Y1, X1 = max(0, y0 - MARGIN), max(0, x0 - MARGIN), min(h, y1 + MARGIN), min(w, x1 + MARGIN)
-            img, t = image[Y0:Y1, X0:X1], tri[Y0:Y1, X0:X1]
-            if not ((t == 1).any() and (t == 0).any()):  # closed-form matting needs both sides
-                continue
-            a = estimate_alpha_cf(img, t)
-            f = estimate_foreground_ml(img, a)
-            core = (slice(y0 - Y0, y1 - Y0), slice(x0 - X0, x1 - X0))
-            alpha[y0:y1, x0:x1], fore[y0:y1, x0:x1] = a[core], f[core]
-    return alpha, fore
+            tile = (max(0, y0 - MARGIN), max(0, x0 - MARGIN), min(h, y1 + MARGIN), min(w, x1 + MARGIN))
+            window = (max(0, y0 + ys.min() - MARGIN), max(0, x0 + xs.min() - MARGIN),
+                      min(h, y0 + ys.max() + 1 + MARGIN), min(w, x0 + xs.max() + 1 + MARGIN))
+            out.append(((y0, x0, y1, x1), tile, window))
+    return out
+
+
+def solve(image: np.ndarray, tri: np.ndarray, workers: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Matting on the tiles holding unknown pixels: ``image`` float64 ``(h, w, 3)`` in [0, 1] and its
+    trimap -> ``(alpha (h, w), foreground (h, w, 3), solved (h, w) bool)``; where no tile ran
+    (``solved`` False: a tile seeing only one side), alpha is the trimap and the foreground the picture. Alpha is solved on each tile's window (its unknown pixels plus
+    the margin: closed-form matting's cost follows the pixels it is given), the foreground on the
+    whole tile (its multi-level estimate depends on the region it sees, and is kept as it was).
+    The tiles run on ``workers`` threads (0: one per core; pymatting's compiled parts release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..sinks.png import usable_cores
+
+    estimate_alpha_cf, estimate_foreground_ml, ichol = _pymatting()
+    alpha, fore = tri.copy(), image.copy()
+    solved = np.zeros(tri.shape, bool)
+
+    def one(boxes):
+        (y0, x0, y1, x1), (Y0, X0, Y1, X1), (v0, u0, v1, u1) = boxes
+        t = tri[v0:v1, u0:u1]
+        if not ((t == 1).any() and (t == 0).any()):  # closed-form matting needs both sides: the whole tile
+            v0, u0, v1, u1 = Y0, X0, Y1, X1
+            t = tri[v0:v1, u0:u1]
+            if not ((t == 1).any() and (t == 0).any()):
+                return  # left unsolved: the matte is kept there
+        a = tri[Y0:Y1, X0:X1].copy()
+        a[v0 - Y0:v1 - Y0, u0 - X0:u1 - X0] = estimate_alpha_cf(
+            image[v0:v1, u0:u1], t, preconditioner=lambda A: ichol(A, ICHOL_DISCARD, list(ICHOL_SHIFTS)))
+        f = estimate_foreground_ml(image[Y0:Y1, X0:X1], a)
+        core = (slice(y0 - Y0, y1 - Y0), slice(x0 - X0, x1 - X0))
+        alpha[y0:y1, x0:x1], fore[y0:y1, x0:x1] = a[core], f[core]
+        solved[y0:y1, x0:x1] = True
+
+    windows = _windows(tri == 0.5)
+    with ThreadPoolExecutor(max_workers=max(1, workers or usable_cores())) as pool:
+        list(pool.map(one, windows))
+    return alpha, fore, solved
 
 
 def fine_edges(image: np.ndarray, alpha: np.ndarray, band: float = 0.006) -> Tuple[np.ndarray, np.ndarray]:
@@ -82,8 +121,8 @@ def fine_edges(image: np.ndarray, alpha: np.ndarray, band: float = 0.006) -> Tup
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if s < 1 else image
     a_small = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA) if s < 1 else alpha
     tri = trimap(a_small, max(3, int(round(band * max(size)))))
-    solved, fore = solve(small.astype(np.float64) / 255, tri)  # (h, w), (h, w, 3)
-    unknown = (tri == 0.5).astype(np.uint8)
+    solved, fore, done = solve(small.astype(np.float64) / 255, tri)  # (h, w), (h, w, 3), (h, w)
+    unknown = ((tri == 0.5) & done).astype(np.uint8)  # the band where a tile was solved
     if s < 1:
         solved = cv2.resize(solved.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
         fore = cv2.resize(fore.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
