@@ -2,10 +2,13 @@
 :mod:`.geometry`) and batches (:mod:`.batch`).
 
 >>> import os, tempfile, numpy as np, cv2
->>> d = tempfile.mkdtemp(); _ = cv2.imwrite(os.path.join(d, "a.png"), np.zeros((48, 64, 3), np.uint8))
->>> stats = process_images([os.path.join(d, "a.png")])
->>> [os.path.basename(p) for p in stats.written], stats.failed
-(['a.out.png'], [])
+>>> d = tempfile.mkdtemp()
+>>> cup = np.full((120, 160, 3), 235, np.uint8); _ = cv2.circle(cup, (80, 60), 30, (40, 60, 170), -1)
+>>> _ = cv2.imwrite(os.path.join(d, "cup.png"), cup)  # an object on a plain backdrop
+>>> _ = cv2.imwrite(os.path.join(d, "dark.png"), np.zeros((48, 64, 3), np.uint8))  # nothing to cut out
+>>> stats = process_images([d])
+>>> [os.path.basename(p) for p in stats.written], [os.path.basename(p) for p, _ in stats.failed]
+(['cup.out.png'], ['dark.png'])
 """
 from __future__ import annotations
 
