@@ -149,7 +149,8 @@ def test_an_output_on_a_read_only_disk_is_a_one_line_error(tmp_path, capsys, com
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a read-only tmpfs here")
     try:
-        code = main([command, str(source), "-o", f"{folder}/{target}", *FAST[:2]])
+        subject = ["--subject", "person"] if command == "image" else []  # a flat picture: no subject to find
+        code = main([command, str(source), "-o", f"{folder}/{target}", *FAST[:2], *subject])
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
         assert "Read-only file system" in err or "not writable" in err
