@@ -127,6 +127,11 @@ class QualityConfig:
             follow each new frame). 1: every frame.
         lookahead: frames of look-ahead for two-sided temporal smoothing (files only; 0: off;
             :mod:`livematte.stages.lookahead`): each output waits for that many later frames.
+        search_every: while a crop tracks a person and nothing outside the person's box changes
+            (a still camera and background), the full-frame search pass runs only every Nth frame
+            and its probability is reused in between (one model run less on the other frames);
+            1: every frame. Any change outside the person (someone entering, a camera move, a scene
+            cut) runs it again on the next frame (issue #17).
     """
 
     refine: str = "guided"
@@ -156,6 +161,7 @@ class QualityConfig:
     profile: str = "balanced"
     model_every: int = 1
     lookahead: int = 0
+    search_every: int = 4
 
     def validate(self) -> "QualityConfig":
         """Raise LivematteError on an unknown mode or an out-of-range value; returns self."""
@@ -182,6 +188,8 @@ class QualityConfig:
         if not 1 <= int(self.model_every) <= 8 or not 0 <= int(self.lookahead) <= 64:
             raise LivematteError(f"model_every must be within 1..8 and lookahead within 0..64, "
                                  f"got {self.model_every}, {self.lookahead}")
+        if not 1 <= int(self.search_every) <= 30:
+            raise LivematteError(f"search_every must be within 1..30, got {self.search_every}")
         return self
 
 

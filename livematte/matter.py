@@ -173,6 +173,8 @@ class Matter:
         self.attacher = AttachedObjects() if q.attach and q.roi and crop_pass else None
         self._fronts = {True: engine.capture(lambda x: self._fixed(x, True)),
                         False: engine.capture(lambda x: self._fixed(x, False))}
+        self._still_front = engine.capture(self._fixed_still)
+        self._searched = None  # (prob, guide) of the last full-frame search pass (own copies)
         self._settled = False
         self._last_front: Optional[FrontResult] = None  # model_every: the last model run's outputs
         self._still_ref: Optional[np.ndarray] = None  # ... and the frame's small brightness then
@@ -213,6 +215,13 @@ class Matter:
             prob = 0.5 * (prob + ops.resize_linear(other, tuple(prob.shape)))
         return (prob, ops.histogram(pyr.thumb), ops.grey(x), ops.grey(pyr.thumb), *pyr.levels)
 
+    def _fixed_still(self, image):
+        """The fixed-shape front of a frame that leaves out the search pass (the planner's
+        ``search_now``): ``(histogram, thumbnail grey, *levels)``, no model run."""
+        ops = self.ops
+        pyr = Pyramid(ops, image)
+        return (ops.histogram(pyr.thumb), ops.grey(pyr.thumb), *pyr.levels)
+
     def front(self, frame) -> FrontResult:
         """First half of :meth:`__call__`: model runs, the host sync and the subject decisions.
         Depends only on earlier calls of ``front``; ``back(front(f))`` is exactly ``self(f)``."""
@@ -232,8 +241,13 @@ class Matter:
                 return reused
         H, W = image.shape[:2]
         partner = self.partner is not None and self.planner.partner_now()
-        prob, hist, guide, thumb_grey, *levels = self._fronts[partner](image)
-        want_thumb = self.attacher is not None
+        search = self._searched is None or self.planner.search_now()
+        if search:
+            prob, hist, guide, thumb_grey, *levels = self._search(image, partner)
+        else:  # a still frame: the last search pass's probability stands in (one model run less)
+            hist, thumb_grey, *levels = self._still_front(image)
+            prob, guide = self._searched
+        want_thumb = self.attacher is not None or self.planner.watches_still
         extra = [thumb_grey] if want_thumb else []
         colour = self.planner.people is not None
         if colour:  # the frame on the model grid: the tracked people's colours
@@ -250,12 +264,17 @@ class Matter:
         cut = self.cuts(host[1])
         if cut:
             self._forget_front()
+            if not search:  # a new shot: it needs its own search pass (a second host sync, on this frame only)
+                search = True
+                prob, _, guide, *_ = self._search(image, partner)
+                prob_h = ops.to_host(prob)[0]
         found = faces = None
         if dbox is not None:
             found = in_frame(self.detector.detect(host[k]), dbox, (H, W))
             if self.face is not None:
                 faces = _faces_in_frame(self.face.detect(host[k + 1]), host[k + 1].shape[:2], (H, W))
-        plan = self.planner.plan(prob_h, (H, W), found, host[2 + want_thumb] if colour else None, faces=faces)
+        plan = self.planner.plan(prob_h, (H, W), found, host[2 + want_thumb] if colour else None, faces=faces,
+                                 thumb=host[2] if want_thumb else None, searched=search)
         if plan.prob is not None:
             prob_h, prob = plan.prob, ops.from_host(plan.prob)
         tiles = []
@@ -270,10 +289,18 @@ class Matter:
                 if pose is not None:
                     prob_t = fuse_pose(ops, prob_t, pose, plan.pose_square, box)
                 tiles.append((box, ops.grey(x), prob_t))
-        self._last_front = FrontResult(image, thumb_grey, cut, guide, prob, prob_h, host[2] if want_thumb else None,
-                                       plan.crop, tiles, plan.gain, keep=plan.keep,
-                                       people=plan.people)
+        self._last_front = FrontResult(image, thumb_grey, cut, guide, prob, prob_h,
+                                       host[2] if self.attacher is not None else None, plan.crop, tiles, plan.gain,
+                                       keep=plan.keep, people=plan.people)
         return self._last_front
+
+    def _search(self, image, partner: bool):
+        """The fixed front with the full-frame search pass; its probability and guide are kept
+        for the frames that leave it out (own copies: a captured front reuses its buffers)."""
+        out = self._fronts[partner](image)
+        if self.planner.watches_still:
+            self._searched = (self.ops.copy(out[0]), self.ops.copy(out[2]))
+        return out
 
     def _reuse(self, host_image: np.ndarray, image) -> Optional[FrontResult]:
         """``quality.model_every``: the last model run's outputs for this frame (None: run the models)
@@ -398,6 +425,7 @@ class Matter:
         self._forget_back()
         self.cuts.reset()
         self.planner.reset()
+        self._searched = None
         if self.engine.transfer is not None:
             self.engine.transfer.forget()
 

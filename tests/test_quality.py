@@ -312,7 +312,7 @@ def test_a_standing_person_is_segmented_as_two_tiles_at_higher_resolution():
     results = {}
     for tiles in (True, False):
         seg = BrightSegmenter(size=(64, 64))
-        m = Matter(seg, quality(temporal="none", refine="none", roi_tiles=tiles, ensemble=False))
+        m = Matter(seg, quality(temporal="none", refine="none", roi_tiles=tiles, ensemble=False, search_every=1))
         for i in range(3):
             seg.calls.clear()
             alpha = m(Frame(scene(rect=person), i))
@@ -471,9 +471,54 @@ def test_the_partner_model_runs_only_while_searching():
     assert all(c == (True, 0) for c in crops[1:])  # tracking: the general model alone
     cfg = Config()
     cfg.quality.ensemble_tracking = True
+    cfg.quality.search_every = 1  # every frame searched (the sample is still: the pass would be left out)
     m2 = build_matter(cfg)
     run2 = m2.partner.backend.predict_model_input
     m2.partner.backend.predict_model_input = lambda x: calls.append(2) or run2(x)
     for i in range(3):
         m2(Frame(image=sample_frame(40 + i), index=i))
     assert calls.count(2) == 3
+
+
+# ----------------------------------------------------------------------------- the search pass on still frames
+def test_the_search_pass_is_left_out_while_nothing_outside_the_person_changes():
+    """A still scene: after the second frame the full-frame pass runs every ``search_every``th
+    frame only, and the matte is the one of a search on every frame. A change outside the person
+    runs it again on the next frame; a scene cut on a frame that left it out runs it at once."""
+    person, other = (280, 80, 360, 330), (60, 60, 140, 300)
+    shot1 = scene(rect=person)
+    moved = shot1.copy()
+    moved[280:350, 500:600] = 90  # something changes far from the person (not person-bright)
+    shot2 = scene(rect=other, bg=110)  # another shot, the person elsewhere
+    frames = [shot1] * 7 + [moved] * 3 + [shot2] * 4
+    runs = {}
+    for every in (1, 4):
+        seg = BrightSegmenter(size=(64, 64))
+        m = Matter(seg, quality(roi_tiles=False, ensemble=False, search_every=every))
+        calls, alphas, cuts = [], [], []
+        for i, img in enumerate(frames):
+            seg.calls.clear()
+            state = m.front(Frame(img, i))
+            cuts.append(state.cut)
+            alphas.append(m.back(state))
+            calls.append(len(seg.calls))
+        runs[every] = calls, alphas, cuts
+    assert runs[1][0] == [2] * len(frames)  # the search pass and the crop on every frame
+    # S S - - - S - | change seen on frame 7 | S - | the cut on 10: searched at once | S - -
+    assert runs[4][0] == [2, 2, 1, 1, 1, 2, 1, 1, 2, 1, 2, 2, 1, 1]
+    assert runs[4][2][10] and runs[1][2][10]
+    for a, b in zip(runs[1][1], runs[4][1]):  # each scene is still: its search pass would find the same
+        assert np.array_equal(a, b)
+    assert runs[4][1][10][150:250, 80:120].min() > 0.9 and runs[4][1][10][:, 280:360].max() < 0.1
+
+
+def test_still_outside_ignores_the_person_and_counts_the_rest():
+    from livematte.subject.planner import still_outside
+
+    ref = np.full((90, 160), 60, np.uint8)
+    now = ref.copy()
+    now[20:70, 70:90] = 200  # the person moved inside their own box
+    assert still_outside(now, ref, (280, 80, 360, 280), (360, 640))
+    now[0:10, 0:10] = 200  # 100 changed pixels far from them: more than STILL_SHARE
+    assert not still_outside(now, ref, (280, 80, 360, 280), (360, 640))
+    assert still_outside(ref + 20, ref, (0, 0, 10, 10), (360, 640))  # below STILL_LEVEL: noise
