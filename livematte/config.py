@@ -132,6 +132,9 @@ class QualityConfig:
             and its probability is reused in between (one model run less on the other frames);
             1: every frame. Any change outside the person (someone entering, a camera move, a scene
             cut) runs it again on the next frame (issue #17).
+        idle_every: with nobody in view for a few frames (no person blob, or the presence gate says
+            nobody) the matter idles: the search pass runs every Nth frame only, and the matte is
+            empty with no refinement or smoothing; a person found ends it on that frame. 1: off.
     """
 
     refine: str = "guided"
@@ -162,6 +165,7 @@ class QualityConfig:
     model_every: int = 1
     lookahead: int = 0
     search_every: int = 4
+    idle_every: int = 2
 
     def validate(self) -> "QualityConfig":
         """Raise LivematteError on an unknown mode or an out-of-range value; returns self."""
@@ -190,6 +194,8 @@ class QualityConfig:
                                  f"got {self.model_every}, {self.lookahead}")
         if not 1 <= int(self.search_every) <= 30:
             raise LivematteError(f"search_every must be within 1..30, got {self.search_every}")
+        if not 1 <= int(self.idle_every) <= 30:
+            raise LivematteError(f"idle_every must be within 1..30, got {self.idle_every}")
         return self
 
 

@@ -33,6 +33,7 @@ RANGES: Dict[Tuple[str, str], Tuple[Optional[float], Optional[float], bool, bool
     ("quality", "lookahead"): (0, 64, True, True),
     ("quality", "model_every"): (1, 8, True, True),
     ("quality", "search_every"): (1, 30, True, True),
+    ("quality", "idle_every"): (1, 30, True, True),
     ("effect", "blur_strength"): (0.0, 500.0, False, True),
     ("output", "crf"): (0, 51, True, True),
 }

@@ -72,6 +72,7 @@ class FrontResult(NamedTuple):
         keep: host float32 model-grid map the matte is multiplied by (people the subject choice
             leaves out), or None.
         people: the tracked people (:class:`~livematte.subject.planner.PeopleFrame`), or None.
+        idle: nobody has been in view for a while (the planner's ``idle``): the matte is empty.
     """
 
     image: object
@@ -87,6 +88,7 @@ class FrontResult(NamedTuple):
     reused: bool = False
     keep: Optional[np.ndarray] = None
     people: object = None
+    idle: bool = False
 
 
 class Matter:
@@ -175,6 +177,7 @@ class Matter:
                         False: engine.capture(lambda x: self._fixed(x, False))}
         self._still_front = engine.capture(self._fixed_still)
         self._searched = None  # (prob, guide) of the last full-frame search pass (own copies)
+        self._empty = None  # the idle matte: zeros (H, W), read-only
         self._settled = False
         self._last_front: Optional[FrontResult] = None  # model_every: the last model run's outputs
         self._still_ref: Optional[np.ndarray] = None  # ... and the frame's small brightness then
@@ -244,9 +247,17 @@ class Matter:
         search = self._searched is None or self.planner.search_now()
         if search:
             prob, hist, guide, thumb_grey, *levels = self._search(image, partner)
-        else:  # a still frame: the last search pass's probability stands in (one model run less)
+        else:  # a still or idle frame: the last search pass's probability stands in (one model run less)
             hist, thumb_grey, *levels = self._still_front(image)
             prob, guide = self._searched
+        idle = not search and self.planner.idle
+        cut = False
+        if idle:  # nobody in view: between two search passes only the scene-cut test runs
+            cut = self.cuts(ops.to_host(hist)[0])
+            if not cut:
+                self.planner.left_out()
+                self._last_front = None
+                return FrontResult(image, thumb_grey, False, guide, prob, None, None, None, [], 0.0, idle=True)
         want_thumb = self.attacher is not None or self.planner.watches_still
         extra = [thumb_grey] if want_thumb else []
         colour = self.planner.people is not None
@@ -261,7 +272,8 @@ class Matter:
                 extra.append(Pyramid(ops, levels=levels).resize((0, 0, W, H), _fit((H, W), self.face.variant.size)))
         host = ops.to_host(prob, hist, *extra)  # the host sync
         prob_h = host[0]
-        cut = self.cuts(host[1])
+        if not idle:
+            cut = self.cuts(host[1])
         if cut:
             self._forget_front()
             if not search:  # a new shot: it needs its own search pass (a second host sync, on this frame only)
@@ -291,14 +303,14 @@ class Matter:
                 tiles.append((box, ops.grey(x), prob_t))
         self._last_front = FrontResult(image, thumb_grey, cut, guide, prob, prob_h,
                                        host[2] if self.attacher is not None else None, plan.crop, tiles, plan.gain,
-                                       keep=plan.keep, people=plan.people)
+                                       keep=plan.keep, people=plan.people, idle=plan.idle)
         return self._last_front
 
     def _search(self, image, partner: bool):
         """The fixed front with the full-frame search pass; its probability and guide are kept
         for the frames that leave it out (own copies: a captured front reuses its buffers)."""
         out = self._fronts[partner](image)
-        if self.planner.watches_still:
+        if self.planner.reuses_search:
             self._searched = (self.ops.copy(out[0]), self.ops.copy(out[2]))
         return out
 
@@ -359,6 +371,13 @@ class Matter:
             self._forget_back()
         image, prob = state.image, state.prob
         H, W = image.shape[:2]
+        if state.idle:  # nobody in view: an empty matte, and the past starts again with the next person
+            self._forget_back()
+            if self.on_people is not None:
+                self.on_people(state.people)  # one entry per frame, as on every other frame
+            if self._empty is None or tuple(self._empty.shape) != (H, W):
+                self._empty = ops.freeze(ops.zeros((H, W)))
+            return self._empty
         if state.crop is None and self.refiner is None:
             alpha = _upsample(ops, prob, (H, W))
         elif state.crop is None:

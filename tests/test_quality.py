@@ -522,3 +522,28 @@ def test_still_outside_ignores_the_person_and_counts_the_rest():
     now[0:10, 0:10] = 200  # 100 changed pixels far from them: more than STILL_SHARE
     assert not still_outside(now, ref, (280, 80, 360, 280), (360, 640))
     assert still_outside(ref + 20, ref, (0, 0, 10, 10), (360, 640))  # below STILL_LEVEL: noise
+
+
+def test_idle_with_nobody_in_view_and_back_within_two_frames():
+    """Nobody for IDLE_AFTER frames: the search pass every ``idle_every``th frame only and an
+    empty matte; a person walking in is found by the next search pass, at most a frame later."""
+    from livematte.subject.planner import IDLE_AFTER
+
+    empty, person = scene(), scene(rect=(280, 80, 360, 330))
+    frames = [empty] * 9 + [person] * 4
+    seg = BrightSegmenter(size=(64, 64))
+    m = Matter(seg, quality(roi_tiles=False, ensemble=False))
+    calls, alphas, idle = [], [], []
+    for i, img in enumerate(frames):
+        seg.calls.clear()
+        state = m.front(Frame(img, i))
+        alphas.append(m.back(state))
+        calls.append(len(seg.calls))
+        idle.append(state.idle)
+    assert IDLE_AFTER == 5 and idle == [False] * 4 + [True] * 6 + [False] * 3
+    assert calls[:10] == [1] * 5 + [0, 1, 0, 1, 0]  # idle from frame 4: the search pass every 2nd frame
+    assert calls[10:] == [1, 2, 1]  # found on frame 10 (full frame), the crop from 11, then still: no search
+    assert all(float(a.max()) == 0.0 for a in alphas[4:10])  # frame 9 left the search out: the person comes next
+    assert alphas[10][100:300, 290:350].min() > 0.9 and alphas[12][100:300, 290:350].min() > 0.9
+    m2 = Matter(BrightSegmenter(size=(64, 64)), quality(roi_tiles=False, ensemble=False, idle_every=1))
+    assert not any(m2.front(Frame(img, i)).idle for i, img in enumerate(frames))

@@ -187,6 +187,17 @@ def test_frame_path_when_the_person_leaves(clip):
         assert_twins(a, b, f"leaving, frame {i}")
 
 
+def test_frame_path_idles_with_nobody_in_view(clip):
+    """Presence off: an empty grey picture makes the planner idle (empty mattes, the search pass
+    every other frame) on both engines alike; the person coming back is found at once (a cut)."""
+    frames = clip[:2] + [np.full_like(clip[0], 120)] * 8 + clip[2:4]
+    ref, got = run_engines(frames, Config())
+    assert all(float(a.max()) == 0.0 for a, _ in ref[6:10]) and float(ref[-1][0].max()) > 0.9
+    for i, ((a, ca), (b, cb)) in enumerate(zip(ref, got)):
+        assert ca == cb, f"frame {i}: crop {ca} vs {cb}"
+        assert_twins(a, b, f"idle, frame {i}")
+
+
 @pytest.mark.parametrize("seq", ["hike", "breakdance-flare"])
 def test_frame_path_on_whole_bodies_with_the_pose_pass(seq):
     ref, got = run_engines(davis(seq, 5), Config())

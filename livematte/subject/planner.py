@@ -26,6 +26,8 @@ IDS_REACH = 8
 #: brightness moved by more than STILL_LEVEL (8-bit), the scene is still when at most STILL_SHARE of
 #: the pixels outside the person's box (grown by STILL_GROW of the frame's shorter side) changed
 STILL_LEVEL, STILL_SHARE, STILL_GROW = 24, 0.003, 0.02
+#: frames in a row with nobody in view before the matter idles (``quality.idle_every``)
+IDLE_AFTER = 5
 
 
 class Plan(NamedTuple):
@@ -41,6 +43,7 @@ class Plan(NamedTuple):
         keep: host float32 ``(h, w)`` map in [0, 1] the matte is multiplied by (people the subject
             choice leaves out, where the crop would show them again), or None.
         people: the tracked people of this frame (:class:`PeopleFrame`), or None.
+        idle: nobody has been in view for a while (:attr:`SubjectPlanner.idle`): the matte is empty.
     """
 
     prob: Optional[np.ndarray]
@@ -50,6 +53,7 @@ class Plan(NamedTuple):
     gain: float = 1.0
     keep: Optional[np.ndarray] = None
     people: Optional["PeopleFrame"] = None
+    idle: bool = False
 
 
 class PeopleFrame(NamedTuple):
@@ -106,18 +110,39 @@ class SubjectPlanner:
         self._since = 0  # frames since the last search pass
         self._still = False  # the last frame showed nothing changed outside the person
         self._crowd = False  # the last search found more than one person
+        self.idle_every = int(q.idle_every) if crop_pass else 1
+        self._nobody = 0  # frames in a row with nobody in view
 
     @property
     def watches_still(self) -> bool:
         """Whether :meth:`plan` wants the frame's thumbnail (the search pass may be left out)."""
         return self.search_every > 1
 
+    @property
+    def reuses_search(self) -> bool:
+        """Whether some frames may leave the search pass out (still frames, or idling)."""
+        return self.search_every > 1 or self.idle_every > 1
+
+    @property
+    def idle(self) -> bool:
+        """Nobody in view for IDLE_AFTER frames in a row (no person blob, or the presence gate
+        says nobody): the search pass runs every ``idle_every``th frame and the matte is empty,
+        until a search pass finds someone (on that frame the matter works as usual)."""
+        return self.idle_every > 1 and self._nobody >= IDLE_AFTER
+
     def search_now(self) -> bool:
         """Whether the full-frame search pass (the model on the whole frame) runs on this frame:
-        always, except while a crop tracks one person and the previous frame showed nothing changed
-        outside the person's box since the last search pass (nor since the frame before), for at
-        most ``search_every - 1`` frames in a row; the last search pass's probability stands in."""
+        while idle, every ``idle_every``th frame; otherwise always, except while a crop tracks one
+        person and the previous frame showed nothing changed outside the person's box since the
+        last search pass (nor since the frame before), for at most ``search_every - 1`` frames in
+        a row: the last search pass's probability stands in."""
+        if self.idle:
+            return self._since + 1 >= self.idle_every
         return not (self._still and self.last_crop is not None and self._since + 1 < self.search_every)
+
+    def left_out(self) -> None:
+        """An idle frame that left out the search pass (:meth:`plan` is not called for it)."""
+        self._since += 1
 
     def detect_box(self, frame_hw: Tuple[int, int]) -> Optional[Box]:
         """Where the person detector looks on this frame (integer frame pixels), or None when it
@@ -148,8 +173,11 @@ class SubjectPlanner:
         if not self.crop_pass:
             return Plan(None, None, [], None)
         plan = self._plan(prob, frame_hw, detections, rgb, faces)
+        self._since = 0 if searched else self._since + 1
+        nobody = plan.crop is None and (self.last_found is None or plan.gain <= 0.0)
+        self._nobody = self._nobody + 1 if nobody else 0
         self._watch(thumb, searched, frame_hw)
-        return plan
+        return plan._replace(idle=True) if self.idle else plan
 
     def _watch(self, thumb, searched: bool, frame_hw: Tuple[int, int]) -> None:
         """Keep the thumbnails :meth:`search_now` compares (after the frame's plan)."""
@@ -157,9 +185,7 @@ class SubjectPlanner:
             self._still = False
             return
         if searched or self._ref is None:
-            self._ref, self._since = thumb, 0
-        else:
-            self._since += 1
+            self._ref = thumb
         person = self.last_found
         self._still = (self.last_crop is not None and person is not None and not self._crowd
                        and self._prev is not None and self._prev.shape == thumb.shape
@@ -285,6 +311,7 @@ class SubjectPlanner:
             self.people.forget()
         self.rule.reset()
         self._ref, self._prev, self._since, self._still = None, None, 0, False
+        self._nobody = 0
         if self.presence is not None:
             self.presence.since = self.presence.every
 
