@@ -282,9 +282,10 @@ class Matter:
                 prob_h = ops.to_host(prob)[0]
         found = faces = None
         if dbox is not None:
-            found = in_frame(self.detector.detect(host[k]), dbox, (H, W))
-            if self.face is not None:
+            if self.face is not None:  # the cheap detector first: when it decides, the person detector rests
                 faces = _faces_in_frame(self.face.detect(host[k + 1]), host[k + 1].shape[:2], (H, W))
+            decided = self.planner.face_decides(faces, prob_h, (H, W))
+            found = [] if decided else in_frame(self.detector.detect(host[k]), dbox, (H, W))
         plan = self.planner.plan(prob_h, (H, W), found, host[2 + want_thumb] if colour else None, faces=faces,
                                  thumb=host[2] if want_thumb else None, searched=search)
         if plan.prob is not None:

@@ -220,6 +220,32 @@ def test_a_sure_face_alone_keeps_the_person_and_a_face_on_nothing_does_not():
     assert all(float(alone(f).max()) == 0.0 for f in frames)
 
 
+class Counting(NoPerson):
+    """NoPerson that counts its runs."""
+
+    runs = 0
+
+    def detect(self, image):
+        self.runs += 1
+        return []
+
+
+def test_the_person_detector_rests_while_a_face_decides():
+    """A face that keeps a present person spares the person detector (the gate's decision cannot
+    differ); a face too weak to keep one does not."""
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 255, (180, 320, 3), dtype=np.uint8) for _ in range(12)]
+    cfg = _presence_on()
+    pd = Counting()
+    m = Matter(Everywhere(), cfg, detector=pd, face=FaceAt((0.42, 0.3, 0.58, 0.5), 0.9))
+    assert all(float(m(f).max()) > 0.9 for f in frames)
+    assert pd.runs == 1  # the entry frame only: while nobody is present the person detector always runs
+    weak = Counting()  # a face of 0.6 keeps a person but cannot start one: the person detector runs
+    m = Matter(Everywhere(), cfg, detector=weak, face=FaceAt((0.42, 0.3, 0.58, 0.5), 0.6))
+    assert all(float(m(f).max()) == 0.0 for f in frames)
+    assert weak.runs == m.planner._runs > 0  # on every detector frame (idle frames with nobody have none)
+
+
 def test_the_close_up_selfie_stays_matted_with_presence_on():
     """The video-call case: a tilted head near the camera, which the person detector misses (it
     came out empty before the face detector joined it)."""
