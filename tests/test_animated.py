@@ -70,3 +70,26 @@ def test_cam_plays_an_animated_webp_as_a_camera(tmp_path, capsys):
     report = json.loads(stats.read_text())
     assert report["frames_out"] == 9 and report["stopped_by"] == "end"
     assert report["seconds"] == pytest.approx(1.2, abs=0.5)  # played at the file's own pace
+
+
+@pytest.mark.parametrize("source_ext", [".webp", ".gif"])
+def test_image_into_a_gif_keeps_every_frame_transparent(tmp_path, capsys, source_ext):
+    """Issue #14: an animated input written as .gif by `image` keeps all its frames (a cut-out, so
+    transparent by default). Before: "unsupported image format ('.gif')"."""
+    source = _animation(tmp_path / f"a{source_ext}", **({"lossless": True} if source_ext == ".webp" else {}))
+    out = tmp_path / "cut.gif"
+    assert main(["image", str(source), "-o", str(out), "--no-roi", "--no-pose"]) == 0
+    assert _times(out) == STARTS
+    with Image.open(out) as gif:
+        assert gif.n_frames == len(DURATIONS) and "transparency" in gif.info
+
+
+def test_image_into_a_gif_refuses_stills_and_still_tools(tmp_path, capsys):
+    still = tmp_path / "still.png"
+    Image.fromarray(pattern_frame(0, SIZE)).save(still)
+    assert main(["image", str(still), "-o", str(tmp_path / "o.gif")]) == 2
+    assert "for a still picture write .png or .webp" in capsys.readouterr().err
+    source = _animation(tmp_path / "a.gif")
+    assert main(["image", str(source), "-o", str(tmp_path / "o.gif"), "--shadow"]) == 2
+    assert "--shadow" in capsys.readouterr().err
+    assert not list(tmp_path.glob("o*.gif"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_processing_args, config_from_args, progress, report_path, write_json
+from .common import add_processing_args, config_from_args, progress, report_path, warn, write_json
 
 IMAGE_HELP = ("remove or replace the background of still images: a transparent cut-out by default "
               "(a white background for JPEG)")
@@ -14,6 +14,8 @@ def cmd_image(args) -> int:
     from ..types import LivematteError
 
     cfg = config_from_args(args)
+    if len(args.inputs) == 1 and (args.output or "").lower().endswith(".gif"):
+        return _image_to_gif(args, cfg)
     cfg.override("subject", choice=args.subject)
     cfg.override("quality", fine_edges=args.fine_edges)
     options = StillOptions.parse(background=args.background, shadow=args.shadow, crop=args.crop,
@@ -60,6 +62,39 @@ def cmd_image(args) -> int:
         print(f"livematte: {len(stats.failed)} of {len(items)} images failed; the others were written",
               file=sys.stderr)
         return 1
+    return 0
+
+
+def _image_to_gif(args, cfg) -> int:
+    """``image IN -o OUT.gif``: a GIF output holds every frame, so an animated GIF or WebP (or a
+    still, as one frame) goes through the video path, transparent unless ``--background`` says
+    otherwise. The still tools (shadow, crop, size, place, fine edges) are refused in one line."""
+    from .. import api
+    from ..io import is_still_image
+    from ..types import LivematteError
+
+    source = args.inputs[0]
+    if source == "-" or is_still_image(source):
+        raise LivematteError(f"{args.output}: a .gif output is for an animated GIF or WebP input (every frame); "
+                             "for a still picture write .png or .webp")
+    tools = [flag for flag, value in (("--shadow", args.shadow), ("--crop", args.crop), ("--size", args.size),
+                                      ("--place", args.place), ("--fine-edges", args.fine_edges),
+                                      ("--json", args.json)) if value is not None]
+    if tools:
+        raise LivematteError(f"{args.output}: a .gif output takes every frame through the video path, "
+                             f"where {', '.join(tools)} do not apply; write .png or .webp for those")
+    if args.subject not in (None, "auto", "person"):
+        raise LivematteError(f"{args.output}: a .gif output cuts out the person (--subject {args.subject} is for "
+                             "still formats: .png, .webp)")
+    if args.background is None:
+        cfg.override("effect", background="transparent")
+    stats = api.process_file(source, args.output, config=cfg)
+    for w in stats.warnings:
+        warn(w)
+    if stats.interrupted:
+        print(f"livematte: interrupted: kept {stats.frames} frames in {args.output}", file=sys.stderr)
+        return 130
+    print(args.output, flush=True)
     return 0
 
 
