@@ -152,7 +152,9 @@ def test_a_folder_batch_keeps_names_skips_a_bad_file_and_resumes(capsys, tmp_pat
     assert "bomb.png: 30000x30000 is larger than the 8192-pixel limit (skipped)" in err
     assert sorted(out.split()) == sorted([str(tmp_path / "out" / "a.webp"), str(tmp_path / "out" / "sub" / "b.webp")])
     assert not (tmp_path / "out" / "bomb.webp").exists()
-    assert [r["input"] for r in json.loads((tmp_path / "all.json").read_text())] == [str(src / "a.jpg"), str(src / "sub" / "b.png")]
+    reports = json.loads((tmp_path / "all.json").read_text())
+    assert [r["input"] for r in reports] == [str(src / "a.jpg"), str(src / "bomb.png"), str(src / "sub" / "b.png")]
+    assert "8192-pixel limit" in reports[1]["error"] and reports[1]["output"] is None
     mtime = os.path.getmtime(tmp_path / "out" / "a.webp")
     os.remove(src / "bomb.png")
     code, out, err = run(capsys, "image", src, "-o", tmp_path / "out", "-r", "--format", "webp", "--skip-existing")
@@ -190,7 +192,8 @@ def test_errors_are_one_line(capsys, tmp_path, still):
         (["--size", "10x10"], "16..8192"),
         (["--shadow", "x"], "--shadow"),
         (["-b", "matte", "--shadow"], "--shadow needs"),
-        (["-o", tmp_path / "x.gif"], "unsupported image format"),
+        (["-o", tmp_path / "x.gif"], "for a still picture write .png or .webp"),
+        (["-o", tmp_path / "x.avi"], "unsupported image format"),
     ]
     for extra, needle in cases:
         code, _, err = run(capsys, "image", still, *extra)
@@ -265,5 +268,7 @@ def test_a_batch_writes_on_a_thread_and_reports_in_order(tmp_path, photo):
     for name in ("a", "d"):
         assert read(tmp_path / "out" / f"{name}.png").shape == (180, 320, 4)
     assert sorted(os.listdir(tmp_path / "out")) == ["a.png", "c.png", "d.png"]  # no temporary file left
-    assert [r["input"] for r in stats.reports] == [str(src / "a.jpg"), str(src / "d.jpg")]
-    assert all(r["timings_ms"]["encode"] > 0 for r in stats.reports)
+    assert [r["input"] for r in stats.reports] == [str(src / name) for name in ("a.jpg", "b.png", "c.jpg", "d.jpg")]
+    assert [r["output"] is None for r in stats.reports] == [False, True, True, False]  # a failed file: its error
+    assert "cannot write" in stats.reports[2]["error"] and stats.reports[1]["nothing_found"] is False
+    assert all(r["timings_ms"]["encode"] > 0 for r in stats.reports if r["output"])

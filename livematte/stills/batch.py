@@ -113,7 +113,8 @@ def plan(inputs: List[str], output: Optional[str], *, fmt: Optional[str] = None,
 
 @dataclass
 class BatchStats:
-    """What a batch did: outputs written, skipped (``skip_existing``), failed (input, message), reports."""
+    """What a batch did: outputs written, skipped (``skip_existing``), failed (input, message), and a
+    report per processed input in the items' order (a failed one: ``output`` None and its ``error``)."""
 
     written: List[str] = field(default_factory=list)
     skipped: List[str] = field(default_factory=list)
@@ -186,6 +187,8 @@ def run_items(job, items: List[Item], *, skip_existing: bool = False,
         from .subject import NothingFound
 
         stats.failed.append((item.input, str(err)))
+        stats.reports.append({"input": item.input, "output": None, "error": str(err),
+                              "nothing_found": isinstance(err, NothingFound)})
         if isinstance(err, NothingFound):
             stats.nothing_found.append(item.input)
         if on_error is not None:
