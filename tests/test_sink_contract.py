@@ -14,6 +14,7 @@ import pkgutil
 import socket
 import threading
 import time
+from collections import deque
 
 import numpy as np
 import pyvirtualcam
@@ -109,6 +110,7 @@ def _maker(name, tmp_path, request):
     from livematte.sinks.browser import BrowserSink
     from livematte.sinks.gif import GifSink
     from livematte.sinks.images import ImageFilesSink, MatteSequenceSink
+    from livematte.sinks.layers import LayersSink
     from livematte.sinks.pipe import PipeSink
     from livematte.sinks.preview import PreviewSink
     from livematte.sinks.recorder import NullSink
@@ -131,6 +133,8 @@ def _maker(name, tmp_path, request):
         "BrowserSink": (lambda: BrowserSink("http://127.0.0.1:0"), "rgba", False),
         "ImageSequenceSink": (lambda: ImageSequenceSink(sequence_target(f"{tmp_path}/seq{next(n)}/")), "rgba", True),
         "GifSink": (lambda: GifSink(str(tmp_path / f"anim{next(n)}.gif")), "rgba", False),
+        # frames with nobody tracked (the matter's deque holds None for them): the lifecycle only
+        "LayersSink": (lambda: LayersSink(tmp_path / f"layers{next(n)}", deque([None] * 64)), "grey", False),
     }
     return makers.get(name)
 
