@@ -366,7 +366,8 @@ def step_engines(c: Check) -> dict:
 def step_bench(c: Check, model: str, size: str, seconds: float, random_weights: bool) -> dict:
     path = os.path.join(c.tmp, f"bench-{model}-{size}.json")
     if c.standin:
-        size, seconds = STANDIN_SIZES.get((model, size), "128x72"), 0.2
+        # the matting networks take ~1 s a frame on CPU torch: 3 frames show the step runs
+        size, seconds = STANDIN_SIZES.get((model, size), "128x72"), (0.2 if model == "selfie" else 0.1)
     argv = [sys.executable, "-m", "livematte", "bench", "--device", c.device, "--size", size,
             "--seconds", str(seconds), "--json", path]
     if model != "selfie":

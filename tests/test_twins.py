@@ -222,7 +222,7 @@ def test_frame_path_of_the_matting_networks(clip, name):
     from livematte.models.random_weights import random_backend
 
     cfg = config(**{"model.name": name})
-    frames = [f[::4, ::4].copy() for f in clip[:4]]  # 320x180: random-weight networks are slow on the CPU
+    frames = [f[::4, ::4].copy() for f in clip[:3]]  # 320x180: random-weight networks are slow on the CPU (~1.7 s a frame)
     alphas = []
     for engine in (numpy_engine(), torch_engine("cpu")):
         m = Matter(random_backend(name, device="cpu"), cfg, engine=engine)
