@@ -9,17 +9,22 @@ from .common import add_processing_args, add_subject_arg, config_from_args, posi
 
 
 def cmd_video(args) -> int:
+    return run_video(args.input, args.output, config_from_args(args), alpha_out=args.alpha_out, fps=args.fps)
+
+
+def run_video(source: str, output: str, cfg, *, alpha_out=None, fps=None) -> int:
+    """Every frame of ``source`` into ``output`` with a progress bar, warnings and the one summary
+    line; the exit code (130 when interrupted). Also ``image ANIMATION -o OUT.gif``."""
     from .. import api
 
-    cfg = config_from_args(args)
-    stats = api.process_file(args.input, args.output, config=cfg, alpha_out=args.alpha_out, fps=args.fps,
-                             progress=lambda total: progress(total, os.path.basename(args.input)),
+    stats = api.process_file(source, output, config=cfg, alpha_out=alpha_out, fps=fps,
+                             progress=lambda total: progress(total, os.path.basename(source)),
                              on_event=lambda m: print(f"livematte: {m}", file=sys.stderr, flush=True))
     for w in stats.warnings:
         warn(w)
     state = "interrupted: kept" if stats.interrupted else "wrote"
-    extra = f" and {args.alpha_out}" if args.alpha_out else ""
-    print(f"{state} {stats.frames} frames to {args.output}{extra} ({stats.fps:.1f} fps)")
+    extra = f" and {alpha_out}" if alpha_out else ""
+    print(f"{state} {stats.frames} frames to {output}{extra} ({stats.fps:.1f} fps)")
     return 130 if stats.interrupted else 0
 
 

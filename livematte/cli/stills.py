@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_processing_args, config_from_args, progress, report_path, warn, write_json
+from .common import add_processing_args, config_from_args, progress, report_path, write_json
 
 IMAGE_HELP = ("remove or replace the background of still images: a transparent cut-out by default "
               "(a white background for JPEG)")
@@ -66,11 +66,12 @@ def cmd_image(args) -> int:
 
 
 def _image_to_gif(args, cfg) -> int:
-    """``image IN -o OUT.gif``: a GIF output holds every frame, so an animated GIF or WebP (or a
-    still, as one frame) goes through the video path, transparent unless ``--background`` says
-    otherwise. The still tools (shadow, crop, size, place, fine edges) are refused in one line."""
-    from .. import api
+    """``image IN -o OUT.gif``: a GIF output holds every frame, so an animated GIF or WebP goes
+    through the video path (:func:`.files.run_video`), transparent unless ``--background`` says
+    otherwise. A still input and the still-only tools (shadow, crop, size, place, fine edges,
+    json) are one-line errors."""
     from ..io import is_still_image
+    from .files import run_video
     from ..types import LivematteError
 
     source = args.inputs[0]
@@ -88,14 +89,7 @@ def _image_to_gif(args, cfg) -> int:
                              "still formats: .png, .webp)")
     if args.background is None:
         cfg.override("effect", background="transparent")
-    stats = api.process_file(source, args.output, config=cfg)
-    for w in stats.warnings:
-        warn(w)
-    if stats.interrupted:
-        print(f"livematte: interrupted: kept {stats.frames} frames in {args.output}", file=sys.stderr)
-        return 130
-    print(args.output, flush=True)
-    return 0
+    return run_video(source, args.output, cfg)
 
 
 def add_image(sub) -> None:
