@@ -6,6 +6,16 @@ command line can take over Ctrl-C before the heavy libraries load.
 __version__ = "0.1.0"
 
 import importlib
+import os
+
+#: OpenCV's worker threads spin after each parallel call before they sleep; livematte makes ~20 short
+#: OpenCV calls a frame, so on a 2-core laptop the spinning cost ~8 ms of CPU per 720p frame (38 -> 30 ms
+#: in ``livematte bench --baseline``, the wall time no longer). Set before OpenCV's pool starts (its
+#: first parallel call); a value already in the environment wins. See BENCHMARKS.md (issue #17).
+OPENCV_NO_SPIN = {"OPENCV_THREAD_POOL_ACTIVE_WAIT_PAUSE_LIMIT": "0", "OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER": "0",
+                  "OPENCV_THREAD_POOL_ACTIVE_WAIT_MAIN": "0"}
+for _name, _value in OPENCV_NO_SPIN.items():
+    os.environ.setdefault(_name, _value)
 
 _EXPORTS = {
     "Livematte": "api", "process_file": "api", "process_image": "api", "process_images": "api",
