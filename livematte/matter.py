@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 from typing import List, NamedTuple, Optional, Tuple
 
-import cv2
 import numpy as np
 
 from .config import Config
@@ -44,12 +43,10 @@ from .subject.attached import GRID, AttachedObjects
 from .subject.choice import parse_subject
 from .subject.planner import SubjectPlanner
 from .subject.presence import in_frame
+from .subject.schedule import FrontSchedule
 from .types import Frame, LivematteError
 
 REFINE_MODES = ("guided", "none")
-#: ``quality.model_every``: a frame is still when its mean brightness (8-bit levels, on a 1/16 grid)
-#: differs by less than this from the frame the models last ran on
-STILL_LEVELS = 2.0
 TEMPORAL_MODES = ("motion", "ema", "none")
 
 
@@ -164,6 +161,8 @@ class Matter:
         kind = subject.kind if subject.kind in ("all", "ids") else "main"  # auto, person: main
         self.planner = SubjectPlanner(q, crop_pass=crop_pass, pose=self.pose is not None,
                                       presence=self.detector is not None, subject=kind, ids=subject.ids)
+        #: when the search pass, the models at all, and idling run (:mod:`livematte.subject.schedule`)
+        self.schedule = FrontSchedule(q, tracking=self.planner.tracker is not None, crop_pass=crop_pass)
         #: called by :meth:`back` with each frame's :class:`PeopleFrame`, in frame order (layers)
         self.on_people = None
         self.refiner = GuidedRefiner(self.ops, q.radius, q.eps) if q.refine == "guided" and crop_pass else None
@@ -180,8 +179,6 @@ class Matter:
         self._empty = None  # the idle matte: zeros (H, W), read-only
         self._settled = False
         self._last_front: Optional[FrontResult] = None  # model_every: the last model run's outputs
-        self._still_ref: Optional[np.ndarray] = None  # ... and the frame's small brightness then
-        self._runs_skipped = 0
         self._last_add = None  # the attach decision of the last frame whose models ran
 
     # ------------------------------------------------------------------ inspection
@@ -244,21 +241,22 @@ class Matter:
                 return reused
         H, W = image.shape[:2]
         partner = self.partner is not None and self.planner.partner_now()
-        search = self._searched is None or self.planner.search_now()
+        schedule = self.schedule
+        search = self._searched is None or schedule.search_now(self.planner.last_crop)
         if search:
             prob, hist, guide, thumb_grey, *levels = self._search(image, partner)
         else:  # a still or idle frame: the last search pass's probability stands in (one model run less)
             hist, thumb_grey, *levels = self._still_front(image)
             prob, guide = self._searched
-        idle = not search and self.planner.idle
+        idle = not search and schedule.idle
         cut = False
         if idle:  # nobody in view: between two search passes only the scene-cut test runs
             cut = self.cuts(ops.to_host(hist)[0])
             if not cut:
-                self.planner.left_out()
+                schedule.left_out()
                 self._last_front = None
                 return FrontResult(image, thumb_grey, False, guide, prob, None, None, None, [], 0.0, idle=True)
-        want_thumb = self.attacher is not None or self.planner.watches_still
+        want_thumb = self.attacher is not None or schedule.watches_still
         extra = [thumb_grey] if want_thumb else []
         colour = self.planner.people is not None
         if colour:  # the frame on the model grid: the tracked people's colours
@@ -286,8 +284,12 @@ class Matter:
                 faces = _faces_in_frame(self.face.detect(host[k + 1]), host[k + 1].shape[:2], (H, W))
             decided = self.planner.face_decides(faces, prob_h, (H, W))
             found = [] if decided else in_frame(self.detector.detect(host[k]), dbox, (H, W))
-        plan = self.planner.plan(prob_h, (H, W), found, host[2 + want_thumb] if colour else None, faces=faces,
-                                 thumb=host[2] if want_thumb else None, searched=search)
+        planner = self.planner
+        plan = planner.plan(prob_h, (H, W), found, host[2 + want_thumb] if colour else None, faces=faces)
+        schedule.planned(plan.crop, planner.last_found, planner.crowd, plan.gain, host[2] if want_thumb else None,
+                         search, (H, W))
+        if schedule.idle:
+            plan = plan._replace(idle=True)
         if plan.prob is not None:
             prob_h, prob = plan.prob, ops.from_host(plan.prob)
         tiles = []
@@ -311,23 +313,17 @@ class Matter:
         """The fixed front with the full-frame search pass; its probability and guide are kept
         for the frames that leave it out (own copies: a captured front reuses its buffers)."""
         out = self._fronts[partner](image)
-        if self.planner.reuses_search:
+        if self.schedule.reuses_search:
             self._searched = (self.ops.copy(out[0]), self.ops.copy(out[2]))
         return out
 
     def _reuse(self, host_image: np.ndarray, image) -> Optional[FrontResult]:
-        """``quality.model_every``: the last model run's outputs for this frame (None: run the models)
-        while a crop tracks the person, fewer than ``model_every - 1`` frames reused them, and the
-        picture's mean brightness change since they ran is below :data:`STILL_LEVELS`."""
-        small = _still_sample(host_image)
-        last, ref = self._last_front, self._still_ref
-        if (last is not None and last.crop is not None and ref is not None and ref.shape == small.shape
-                and self._runs_skipped < self.quality.model_every - 1
-                and float(np.mean(np.abs(small - ref))) < STILL_LEVELS):
-            self._runs_skipped += 1
+        """``quality.model_every``: the last model run's outputs for this frame, or None: run the
+        models (:meth:`FrontSchedule.reuse_models` decides)."""
+        last = self._last_front
+        if self.schedule.reuse_models(host_image, last is not None and last.crop is not None):
             thumb_grey = self.ops.grey(Pyramid(self.ops, image).thumb)  # the smoother's motion: this frame's
             return last._replace(image=image, thumb_grey=thumb_grey, cut=False, reused=True)
-        self._runs_skipped, self._still_ref = 0, small
         return None
 
     def _front_whole(self, image) -> FrontResult:
@@ -430,7 +426,8 @@ class Matter:
     def _forget_front(self) -> None:
         self.runner.reset()  # recurrent state (rvm) does not survive a scene cut either
         self.planner.forget()
-        self._last_front = self._still_ref = None
+        self.schedule.forget()
+        self._last_front = None
 
     def _forget_back(self) -> None:
         self._last_add = None
@@ -479,14 +476,6 @@ def _faces_in_frame(faces, small_hw: Tuple[int, int], frame_hw: Tuple[int, int])
     """Face boxes in pixels of a ``small_hw`` copy of the frame -> in frame pixels."""
     sy, sx = frame_hw[0] / small_hw[0], frame_hw[1] / small_hw[1]
     return [dataclasses.replace(f, box=(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy)) for f in faces]
-
-
-def _still_sample(image: np.ndarray) -> np.ndarray:
-    """The frame's green channel on a grid of 1/16 of its size, area-averaged from every 8th pixel
-    (float32; cheap: a strided read, no pass over the whole frame)."""
-    g = np.ascontiguousarray(image[::8, ::8, 1])
-    h, w = g.shape
-    return cv2.resize(g, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
 def _upsample(ops, prob, size):

@@ -10,6 +10,7 @@ from .blobs import components, outside_crop, person_box, suppress
 from .geometry import plan_tiles, pose_square
 from .people import PeopleTracker, SubjectRule, spread
 from .presence import PresenceGate, best_face, best_person, combined
+from .schedule import IDLE_AFTER, still_outside  # noqa: F401  (their home before subject.schedule)
 from .tracker import RoiTracker, WholeBodyGate
 
 Box = Tuple[int, int, int, int]
@@ -22,12 +23,6 @@ LUKEWARM_HOLD = 3
 #: ``--subject IDS``: the matte is kept within this many model-grid cells of those people's blobs
 #: (the crop pass finds more of a person than the full frame's blob: a hand, the hair)
 IDS_REACH = 8
-#: the search pass's stillness test (:func:`still_outside`): a thumbnail pixel has changed when its
-#: brightness moved by more than STILL_LEVEL (8-bit), the scene is still when at most STILL_SHARE of
-#: the pixels outside the person's box (grown by STILL_GROW of the frame's shorter side) changed
-STILL_LEVEL, STILL_SHARE, STILL_GROW = 24, 0.003, 0.02
-#: frames in a row with nobody in view before the matter idles (``quality.idle_every``)
-IDLE_AFTER = 5
 
 
 class Plan(NamedTuple):
@@ -43,7 +38,8 @@ class Plan(NamedTuple):
         keep: host float32 ``(h, w)`` map in [0, 1] the matte is multiplied by (people the subject
             choice leaves out, where the crop would show them again), or None.
         people: the tracked people of this frame (:class:`PeopleFrame`), or None.
-        idle: nobody has been in view for a while (:attr:`SubjectPlanner.idle`): the matte is empty.
+        idle: nobody has been in view for a while (:attr:`.schedule.FrontSchedule.idle`; set by the
+            matter): the matte is empty.
     """
 
     prob: Optional[np.ndarray]
@@ -103,46 +99,9 @@ class SubjectPlanner:
         self._runs = 0  # detector runs so far (which view is next)
         self.people = PeopleTracker() if crop_pass else None
         self.rule = SubjectRule(subject, ids)
-        #: the full-frame search pass may be left out on still frames (``quality.search_every``)
-        self.search_every = int(q.search_every) if self.tracker is not None else 1
-        self._ref: Optional[np.ndarray] = None  # the thumbnail at the last search pass (host uint8)
-        self._prev: Optional[np.ndarray] = None  # the previous frame's thumbnail
-        self._since = 0  # frames since the last search pass
-        self._still = False  # the last frame showed nothing changed outside the person
-        self._crowd = False  # the last search found more than one person
-        self.idle_every = int(q.idle_every) if crop_pass else 1
-        self._nobody = 0  # frames in a row with nobody in view
-
-    @property
-    def watches_still(self) -> bool:
-        """Whether :meth:`plan` wants the frame's thumbnail (the search pass may be left out)."""
-        return self.search_every > 1
-
-    @property
-    def reuses_search(self) -> bool:
-        """Whether some frames may leave the search pass out (still frames, or idling)."""
-        return self.search_every > 1 or self.idle_every > 1
-
-    @property
-    def idle(self) -> bool:
-        """Nobody in view for IDLE_AFTER frames in a row (no person blob, or the presence gate
-        says nobody): the search pass runs every ``idle_every``th frame and the matte is empty,
-        until a search pass finds someone (on that frame the matter works as usual)."""
-        return self.idle_every > 1 and self._nobody >= IDLE_AFTER
-
-    def search_now(self) -> bool:
-        """Whether the full-frame search pass (the model on the whole frame) runs on this frame:
-        while idle, every ``idle_every``th frame; otherwise always, except while a crop tracks one
-        person and the previous frame showed nothing changed outside the person's box since the
-        last search pass (nor since the frame before), for at most ``search_every - 1`` frames in
-        a row: the last search pass's probability stands in."""
-        if self.idle:
-            return self._since + 1 >= self.idle_every
-        return not (self._still and self.last_crop is not None and self._since + 1 < self.search_every)
-
-    def left_out(self) -> None:
-        """An idle frame that left out the search pass (:meth:`plan` is not called for it)."""
-        self._since += 1
+        #: the last frame's blobs or tracks held more than one person (the search pass then runs on
+        #: every frame: their ids need fresh blobs)
+        self.crowd = False
 
     def detect_box(self, frame_hw: Tuple[int, int]) -> Optional[Box]:
         """Where the person detector looks on this frame (integer frame pixels), or None when it
@@ -174,37 +133,16 @@ class SubjectPlanner:
         decides the person and the general model alone is sharper on the rest (and one run cheaper)."""
         return self.quality.ensemble_tracking or self.last_crop is None
 
-    def plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections=None, rgb=None, *, faces=None, thumb=None,
-             searched: bool = True) -> Plan:
+    def plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections=None, rgb=None, *, faces=None) -> Plan:
         """Decide for one frame from its full-frame probability (host float32 ``(h, w)``) and, on
         the frames where :meth:`detect_box` gave a box, the person detector's ``detections`` there
         (normalised to the frame) and the face detector's ``faces`` on the whole frame (boxes in
         frame pixels; None without a face detector); ``rgb`` uint8 ``(h, w, 3)`` is the frame on
-        the model grid (the tracked people's colours). ``thumb``: the frame's thumbnail brightness
-        (host uint8, for :meth:`search_now`); ``searched``: whether ``prob`` is this frame's own
-        search pass (else the last one's, reused)."""
+        the model grid (the tracked people's colours). Whether the search pass runs is the
+        matter's :class:`~.schedule.FrontSchedule`'s decision."""
         if not self.crop_pass:
             return Plan(None, None, [], None)
-        plan = self._plan(prob, frame_hw, detections, rgb, faces)
-        self._since = 0 if searched else self._since + 1
-        nobody = plan.crop is None and (self.last_found is None or plan.gain <= 0.0)
-        self._nobody = self._nobody + 1 if nobody else 0
-        self._watch(thumb, searched, frame_hw)
-        return plan._replace(idle=True) if self.idle else plan
-
-    def _watch(self, thumb, searched: bool, frame_hw: Tuple[int, int]) -> None:
-        """Keep the thumbnails :meth:`search_now` compares (after the frame's plan)."""
-        if not self.watches_still or thumb is None:
-            self._still = False
-            return
-        if searched or self._ref is None:
-            self._ref = thumb
-        person = self.last_found
-        self._still = (self.last_crop is not None and person is not None and not self._crowd
-                       and self._prev is not None and self._prev.shape == thumb.shape
-                       and still_outside(thumb, self._ref, person, frame_hw)
-                       and still_outside(thumb, self._prev, person, frame_hw))
-        self._prev = thumb
+        return self._plan(prob, frame_hw, detections, rgb, faces)
 
     def _plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections, rgb, faces) -> Plan:
         H, W = frame_hw
@@ -224,7 +162,7 @@ class SubjectPlanner:
         self.last_found = None if found is None else (found[0] * W / w, found[1] * H / h,
                                                       found[2] * W / w, found[3] * H / h)
         # more than one person: their ids need fresh blobs on every frame (no search pass left out)
-        self._crowd = int(person.sum()) > 1 or (self.people is not None and len(self.people.tracks) > 1)
+        self.crowd = int(person.sum()) > 1 or (self.people is not None and len(self.people.tracks) > 1)
         gain = 1.0
         if self.presence is not None:
             score = None
@@ -323,8 +261,6 @@ class SubjectPlanner:
         if self.people is not None:
             self.people.forget()
         self.rule.reset()
-        self._ref, self._prev, self._since, self._still = None, None, 0, False
-        self._nobody = 0
         if self.presence is not None:
             self.presence.since = self.presence.every
 
@@ -343,29 +279,6 @@ def _paint(mask: np.ndarray, box, value: bool) -> None:
     """Set ``mask`` to ``value`` inside ``box`` (grid pixels, clipped)."""
     x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
     mask[y0:max(y0, int(np.ceil(box[3]))), x0:max(x0, int(np.ceil(box[2])))] = value
-
-
-def still_outside(thumb: np.ndarray, ref: np.ndarray, person, frame_hw: Tuple[int, int]) -> bool:
-    """Whether nothing changed between two thumbnails (host uint8 ``(h, w)``) outside the
-    ``person`` box (frame pixels, grown by STILL_GROW of the shorter side): at most STILL_SHARE of
-    the pixels there moved by more than STILL_LEVEL. A sub-pixel camera shake lights up only the
-    background's sharpest edges; a person walking in or a camera move changes far more.
-
-    >>> a = np.full((90, 160), 100, np.uint8); b = a.copy(); b[40:50, 60:100] = 200
-    >>> still_outside(b, a, (240, 160, 400, 200), (360, 640)), still_outside(b, a, (0, 0, 10, 10), (360, 640))
-    (True, False)
-    """
-    h, w = thumb.shape[:2]
-    H, W = frame_hw
-    g = STILL_GROW * min(H, W)
-    x0, y0 = max(0, int((person[0] - g) * w / W)), max(0, int((person[1] - g) * h / H))
-    x1, y1 = min(w, int(np.ceil((person[2] + g) * w / W))), min(h, int(np.ceil((person[3] + g) * h / H)))
-    changed = cv2.threshold(cv2.absdiff(thumb, ref), STILL_LEVEL, 1, cv2.THRESH_BINARY)[1]
-    outside = h * w - max(0, x1 - x0) * max(0, y1 - y0)
-    if outside <= 0:
-        return True
-    moved = int(cv2.countNonZero(changed)) - int(cv2.countNonZero(changed[y0:y1, x0:x1]))
-    return moved <= STILL_SHARE * outside
 
 
 def detection_box(found, frame_hw: Tuple[int, int], grow: float = 0.25) -> Box:
