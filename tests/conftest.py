@@ -3,12 +3,21 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 import pytest
+
+# torch's OpenMP threads (libgomp) spin between parallel regions by default. With the suite's other
+# threads (pipelines, cameras, servers) and other processes on 2 cores, the spinning starves the
+# thread doing the work: a random-weight RVM frame took 10x the wall time (0.08 -> 1.0 s at load 13)
+# and 8x the CPU of the same frame with the threads asleep while they wait. Read when torch first
+# loads (nothing imports it before this file), in this process and the CLI children the tests
+# start; a value already in the environment wins. It changes no result, only how threads wait.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def pattern_frame(index: int, size: Tuple[int, int] = (160, 120)) -> np.ndarray:
