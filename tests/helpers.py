@@ -49,3 +49,18 @@ def small_clip(path: str, width: int, height: int, frames: int) -> str:
 def real_images() -> list:
     """Real photos of people: the sample clip's frame, plus the shared photos when present."""
     return [("sample", sample_frame())] + [(os.path.basename(p), read_rgb(p)) for p in PERSON_PHOTOS]
+
+
+def slowdown(cpu_seconds: float = 0.05) -> float:
+    """How many times longer than its CPU time a busy loop in this thread takes now (at least 1).
+
+    About 1 on an idle machine; about N when N runnable threads share each core. Timing tests
+    multiply a deadline stated for an idle machine by it, so a loaded machine slows the deadline
+    as much as it slows the work: the same bound when idle, no false failure under load.
+    """
+    import time
+
+    t0, c0 = time.perf_counter(), time.thread_time()
+    while time.thread_time() - c0 < cpu_seconds:
+        pass
+    return max(1.0, (time.perf_counter() - t0) / (time.thread_time() - c0))

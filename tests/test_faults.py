@@ -131,12 +131,38 @@ def _interpreter_start() -> float:
     return time.perf_counter() - t0
 
 
+def _caught(pid: int, sig: int) -> "bool | None":
+    """Whether process ``pid`` has a handler for ``sig`` now (Linux: SigCgt in /proc; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except OSError:
+        return None
+    return None
+
+
+def _wait_for_handler(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Until livematte's early stop handler is installed (the CLI's first act; SIGTERM is caught from
+    then on, the interpreter leaves it alone), however slowly the child starts on a loaded machine.
+    Where /proc cannot tell, as long as a bare interpreter takes to start."""
+    if _caught(proc.pid, signal.SIGTERM) is None:
+        time.sleep(_interpreter_start())
+        return
+    deadline = time.monotonic() + timeout
+    while not _caught(proc.pid, signal.SIGTERM):
+        assert proc.poll() is None and time.monotonic() < deadline, "the stop handler was never installed"
+        time.sleep(0.002)
+
+
 @pytest.mark.parametrize("delay", [0.05, 0.3])
 def test_ctrl_c_while_starting_exits_130_without_a_traceback(long_clip, tmp_path, delay):
     out = tmp_path / "out.mp4"
-    start = _interpreter_start()
     proc = _start("video", long_clip, "-o", out, *FAST)
-    time.sleep(start + delay)
+    _wait_for_handler(proc)
+    time.sleep(delay)  # the libraries are loading (0.05 s) or the run is being set up (0.3 s)
+    assert proc.poll() is None
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr

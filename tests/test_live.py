@@ -312,8 +312,9 @@ def test_latency_figures_match_wall_clock(clip, segmenter, tmp_path):
     probe = ProbeSink()
     stats_path = tmp_path / "stats.json"
     t0 = time.perf_counter()
+    # looped: on a loaded machine frames are dropped and 45 could give fewer than 30 out
     stats = run_live(FileCameraSource(clip), _matter(segmenter), EffectControls("blur"), [NullSink(), probe],
-                     max_frames=30, stats_json=str(stats_path), handle_sigint=False)
+                     loop=True, max_frames=30, stats_json=str(stats_path), handle_sigint=False)
     wall = time.perf_counter() - t0
     data = json.loads(stats_path.read_text())
     for key in ("fps_in", "fps_out", "frames_out", "dropped", "latency_ms_p50", "latency_ms_p95"):
@@ -334,15 +335,20 @@ def test_camera_loss_keeps_the_virtual_camera_fed_and_recovers(clip, segmenter):
     matter = _matter(segmenter)
     statuses = []
     source = FileCameraSource(clip, disconnect=SimulatedDisconnect(after_frames=10, seconds=0.6))
-    stats = run_live(source, matter, EffectControls("blur"), [vcam], duration=1.6, handle_sigint=False,
-                     on_status=lambda s: statuses.append(s.status_line()), status_every=0.1)
+    # until 20 frames are out (10 before the loss): a count, not a time, so a loaded machine that
+    # drops frames still gets there; looped so the clip cannot run out first; 30 s only as a stop
+    stats = run_live(source, matter, EffectControls("blur"), [vcam], loop=True, max_frames=20, duration=30,
+                     handle_sigint=False, on_status=lambda s: statuses.append(s.status_line()), status_every=0.1)
     (cam,) = RecordingBackend.instances
     assert stats.losses == 1 and stats.reconnects == 1 and stats.lost is None
     assert stats.keepalive_frames >= 10  # ~0.6 s at 30 fps while the camera was away
     assert any("SOURCE LOST (person.mp4: simulated disconnect)" in line for line in statuses)
     gaps = np.diff(cam.times)
-    assert gaps.max() < 0.15  # the virtual camera never went quiet
-    assert stats.frames_out >= 20  # frames flowed again after the reconnect
+    # the virtual camera never went quiet: no gap beyond 150 ms, or beyond one frame's own processing
+    # after the first (measured in this run: a loaded machine slows it) plus a frame period and 50 ms
+    busiest = max(sum(ms) for ms in list(zip(*(stats.stages[k] for k in ("matte", "effect", "output"))))[1:]) / 1000
+    assert gaps.max() < max(0.15, busiest + 1 / 30 + 0.05), (gaps.max(), busiest)
+    assert stats.stopped_by == "frames" and stats.frames_out == 20  # frames flowed again after the reconnect
     assert matter.resets >= 2  # warm-up, then the restart after the reconnect
     # while lost it repeated the last good picture
     repeated = [i for i in range(1, len(cam.frames)) if np.array_equal(cam.frames[i], cam.frames[i - 1])]

@@ -25,7 +25,7 @@ from livematte.sinks.stream import StreamSink
 from livematte.types import Frame, LivematteError, StreamInfo
 
 from .chromium import Chromium, find_chromium
-from .helpers import REPO, SAMPLES
+from .helpers import REPO, SAMPLES, slowdown
 
 PERSON = os.path.join(SAMPLES, "person.mp4")
 W, H = 320, 240
@@ -122,6 +122,7 @@ def test_viewers_come_and_go_and_a_slow_one_only_loses_its_own_frames():
     events = []
     sink = BrowserSink("http://127.0.0.1:0", on_event=events.append)
     sink.open(StreamInfo(W, H), True)
+    load = [slowdown()]  # the 20 and 100 ms below are for an idle machine
     try:
         page = urllib.request.urlopen(sink.url, timeout=5).read().decode()
         assert "LMF1" in page and "destination-in" in page
@@ -140,10 +141,11 @@ def test_viewers_come_and_go_and_a_slow_one_only_loses_its_own_frames():
                 assert until(lambda: len(sink.viewers) == 1)
                 slow_viewer = sink.viewers[0]
             assert until(lambda: not sink.viewers)
+        factor = np.mean(load + [slowdown()])
         assert len(got) > 40, "the acknowledging viewer got most frames"
         assert slow_viewer.sent <= 2 + 2 and slow_viewer.dropped > 40  # in flight, then one per ACK_GRACE
-        assert max(feed.write_ms) < 20, "write() never waits for a viewer"
-        assert np.percentile(sink.latency_ms, 50) < 100
+        assert max(feed.write_ms) < 20 * factor, "write() never waits for a viewer"
+        assert np.percentile(sink.latency_ms, 50) < 100 * factor
         assert sum(" connected" in e for e in events) == 2 and sum("disconnected" in e for e in events) == 2
         assert any("refused" in e for e in events)
     finally:
@@ -156,12 +158,14 @@ def test_chromium_shows_the_cut_out_on_transparency_within_100ms():
     pic = card(640, 360)
     sink = BrowserSink("http://127.0.0.1:0")
     sink.open(StreamInfo(640, 360), True)
+    load = [slowdown()]  # the 100 ms are for an idle machine: a loaded one stretches them as it stretches the work
     try:
         with Feeder(sink, pic, fps=30), Chromium(sink.url, (640, 360)) as page:
             assert until(lambda: len(sink.latency_ms) >= 30, 20), "the page drew too few frames"
             shot = page.screenshot()
     finally:
         sink.close()
+    load.append(slowdown())
     person = pic[..., 3] == 255
     inner = cv2.erode(person.astype(np.uint8), np.ones((5, 5))) > 0
     outer = cv2.dilate(person.astype(np.uint8), np.ones((5, 5))) == 0
@@ -170,7 +174,8 @@ def test_chromium_shows_the_cut_out_on_transparency_within_100ms():
     assert (shot[inner, 3] == 255).all(), "opaque where the person was"
     err = np.abs(shot[inner, :3].astype(int) - (220, 30, 30))
     assert err.mean() < 5 and np.percentile(err, 99) < 20, "the person's colours (JPEG)"
-    assert np.percentile(sink.latency_ms, 95) <= 100, f"latency {np.percentile(sink.latency_ms, 95):.0f} ms"
+    p95, factor = np.percentile(sink.latency_ms, 95), np.mean(load)
+    assert p95 <= 100 * factor, f"latency {p95:.0f} ms (machine {factor:.1f}x slower than idle)"
 
 
 @needs_chromium
