@@ -220,11 +220,15 @@ class OutputConfig:
 
     Attributes:
         crf: H.264 / VP9 quality (lower is better, bigger).
-        preset: x264 speed preset.
+        preset: x264 speed preset of files (``video``, ``batch``, the API).
+        live_preset: x264 speed preset of ``cam``'s recordings and streams, encoded with
+            ``tune=zerolatency`` on one thread of their own beside the matting (a recording falls
+            behind before the call does; :mod:`livematte.sinks.recorder`).
     """
 
     crf: int = 20
     preset: str = "veryfast"
+    live_preset: str = "superfast"
 
 
 @dataclass

@@ -49,6 +49,7 @@ CHOICES: Dict[Tuple[str, str], Tuple[str, ...]] = {
     ("output", "preset"): ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
                            "veryslow", "placebo"),
 }
+CHOICES[("output", "live_preset")] = CHOICES[("output", "preset")]
 
 
 def _kind(section_cls, key: str) -> Tuple[type, bool]:

@@ -88,9 +88,12 @@ def check_not_input(output: str, inputs) -> None:
             raise LivematteError(f"{output}: is the input file; write the output to another name")
 
 
-def video_sink(path: str, *, audio_from: Optional[str], crf: int, preset: str, fragmented: bool = False):
+def video_sink(path: str, *, audio_from: Optional[str], crf: int, preset: str, fragmented: bool = False,
+               live: bool = False):
     """The sink for a video output ``path``: a video file, or an image sequence (``DIR/``, ``%05d.png``).
-    ``fragmented``: an .mp4/.mov written as fragments, so a failure keeps what was recorded (live)."""
+    ``fragmented``: an .mp4/.mov written as fragments, so a failure keeps what was recorded (live).
+    ``live``: a recording beside a live run: H.264 tuned for zero latency on one encoder thread
+    (:data:`~livematte.sinks.recorder.LIVE_ENCODER`)."""
     from .sinks.sequence import ImageSequenceSink, sequence_target
     from .sinks.video import VideoFileSink
 
@@ -102,4 +105,8 @@ def video_sink(path: str, *, audio_from: Optional[str], crf: int, preset: str, f
 
         return GifSink(path)
 
+    if live:
+        from .sinks.recorder import LIVE_ENCODER
+
+        return VideoFileSink(path, audio_from=audio_from, crf=crf, preset=preset, fragmented=fragmented, **LIVE_ENCODER)
     return VideoFileSink(path, audio_from=audio_from, crf=crf, preset=preset, fragmented=fragmented)

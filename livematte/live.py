@@ -13,7 +13,9 @@ Threads and hand-offs::
   camera's rate. Every (re)start of the source, and every loop of a file, resets the temporal
   state of the matter and the effect.
 * Recordings are encoded on their own thread behind a bounded queue; if the encoder cannot keep
-  up, frames are dropped from that recording only (counted), never from the live output.
+  up, frames are dropped from that recording only (counted), never from the live output. The
+  encoder is set for live work (``[output] live_preset``, ``tune=zerolatency``, one thread) and its
+  thread is nicer than this loop's, so on a busy machine the recording falls behind first.
 * Latency of a frame = its capture timestamp to the moment its output was handed to every sink.
 """
 from __future__ import annotations
@@ -31,7 +33,7 @@ from .effects import IMAGE_EXTENSIONS, make_effect, spec_keywords
 from .live_stats import LiveStats, write_stats
 from .signals import StopEvent
 from .sinks.base import LiveSink, check_live_sinks
-from .sinks.recorder import RECORD_TIME_BASE, NullSink, Recorder, fit_picture  # noqa: F401 (re-exported)
+from .sinks.recorder import LIVE_NICE, RECORD_TIME_BASE, NullSink, Recorder, fit_picture  # noqa: F401 (re-exported)
 from .sources.camera import SourceLost
 from .types import Frame, StreamInfo
 
@@ -197,10 +199,13 @@ class EffectControls:
 
 
 def make_sink(spec: str, *, vcam_device: Optional[str] = None, vcam_backend: Optional[str] = None,
-              vcam_format: str = "auto", crf: int = 20, preset: str = "veryfast", allow_remote: bool = False,
+              vcam_format: str = "auto", crf: int = 20, preset: str = "superfast", allow_remote: bool = False,
               stream_fill: str = "chroma", on_event: Optional[Callable[[str], None]] = None,
               http_access: Optional[dict] = None) -> LiveSink:
     """``vcam`` | ``preview`` | ``null`` | a video file name -> a sink for :func:`run_live` (not opened).
+
+    ``preset``: the x264 preset of recordings and streams (``[output] live_preset``); a recording is
+    encoded with ``tune=zerolatency`` on one thread, nicer than the live loop (:class:`Recorder`).
 
     Also ``http://HOST:PORT`` (browser overlay page), ``udp://`` / ``tcp://`` / ``srt://`` / ``rtmp://``
     (a live H.264 stream, transparency flattened with ``stream_fill``) and ``-`` (raw RGBA on stdout).
@@ -232,7 +237,8 @@ def make_sink(spec: str, *, vcam_device: Optional[str] = None, vcam_backend: Opt
         return NullSink()
     from .io import video_sink
 
-    return Recorder(video_sink(spec, audio_from=None, crf=crf, preset=preset, fragmented=True), fail_alone=True)
+    return Recorder(video_sink(spec, audio_from=None, crf=crf, preset=preset, fragmented=True, live=True),
+                    fail_alone=True, nice=LIVE_NICE)
 
 
 def _placeholder(info: StreamInfo) -> np.ndarray:

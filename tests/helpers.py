@@ -64,3 +64,19 @@ def slowdown(cpu_seconds: float = 0.05) -> float:
     while time.thread_time() - c0 < cpu_seconds:
         pass
     return max(1.0, (time.perf_counter() - t0) / (time.thread_time() - c0))
+
+
+def x264_options(path) -> dict:
+    """The settings libx264 wrote into a video file (its SEI message in the first packets), read back
+    with PyAV: ``{"bframes": "0", "threads": "1", ...}``."""
+    import re
+
+    import av
+
+    with av.open(str(path)) as c:
+        for _, packet in zip(range(5), c.demux(video=0)):
+            data = bytes(packet)
+            m = re.search(rb"x264 - core .*? options: ([ -~]*)", data)
+            if m:
+                return dict(kv.split("=", 1) for kv in m.group(1).decode().split() if "=" in kv)
+    raise AssertionError(f"{path}: no x264 settings in its first packets")

@@ -15,7 +15,7 @@ from livematte.bench import make_clip
 from livematte.cli import build_parser, main
 from livematte.cli.common import config_from_args
 
-from .helpers import REPO, SAMPLES, sample_frame
+from .helpers import REPO, SAMPLES, sample_frame, x264_options
 
 SAMPLE = os.path.join(SAMPLES, "person.mp4")
 BACKGROUND = os.path.join(SAMPLES, "background.jpg")
@@ -59,6 +59,8 @@ def test_video_keeps_frames_rate_and_audio(capsys, tmp_path):
     assert got["rate"] == src["rate"] and got["size"] == src["size"]
     assert src["audio"] == 1 and got["audio"] == 1
     assert not [p for p in os.listdir(tmp_path) if p != "out.mp4"], "temporary files left behind"
+    x264 = x264_options(out)  # a file keeps the files' encoder settings (veryfast; cam's are live ones)
+    assert (x264["subme"], x264["bframes"], x264["rc_lookahead"]) == ("2", "3", "10")
 
 
 def test_transparent_webm_and_alpha_out_match_matte_command(capsys, tmp_path, small_clip):

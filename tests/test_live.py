@@ -34,7 +34,7 @@ from livematte.sources.camera import CameraSource, FileCameraSource, SimulatedDi
 from livematte.types import LivematteError, StreamInfo
 
 from .conftest import write_video
-from .helpers import REPO, SAMPLES
+from .helpers import REPO, SAMPLES, x264_options
 
 W, H = 320, 180  # the test clip: real frames of samples/person.mp4, scaled down
 
@@ -378,6 +378,9 @@ def test_keys_switch_effect_and_q_quits(clip, segmenter, tmp_path):
     assert controls.spec == "chroma" and controls.effect.effect.color == (0, 255, 0)
     with av.open(str(record)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 10  # the RGBA frames were flattened into the recording
+    x264 = x264_options(record)  # a live recording: superfast (subme 1), zero latency, one thread
+    assert (x264["subme"], x264["bframes"], x264["threads"], x264.get("rc_lookahead", "0")) == ("1", "0", "1", "0")
+    assert recorder.niced == sys.platform.startswith("linux")  # its thread is nicer than the live loop's
     assert isinstance(EffectControls("transparent").effect.effect, Transparent)
     white = EffectControls("white")
     white.handle("r")

@@ -92,7 +92,7 @@ def cmd_cam(args) -> int:
                 print(f"livematte: removed {name}, a partial file left by a run that was killed", file=sys.stderr)
     source = open_live_source(args.source, size=size, fps=args.fps, mirror=args.mirror, disconnect=disconnect)
     sinks = [make_sink(spec, vcam_device=args.vcam_device, vcam_backend=args.vcam_backend,
-                       vcam_format=args.vcam_format, crf=cfg.output.crf, preset=cfg.output.preset,
+                       vcam_format=args.vcam_format, crf=cfg.output.crf, preset=cfg.output.live_preset,
                        allow_remote=args.allow_remote, stream_fill=args.stream_fill,
                        http_access={"token": args.token, "allow_origins": args.allow_origin},
                        on_event=lambda m: print(f"livematte: {m}", file=sys.stderr, flush=True)) for spec in outputs]

@@ -82,15 +82,18 @@ def check_output(path: "str | os.PathLike[str]", alpha: bool) -> None:
     check_writable_dir(p)
 
 
-def _codec_plan(ext: str, alpha: bool, crf: int, preset: str):
-    """(codec name, pixel format, encoder options) for an extension."""
+def _codec_plan(ext: str, alpha: bool, crf: int, preset: str, tune: Optional[str] = None):
+    """(codec name, pixel format, encoder options) for an extension (``tune``: libx264's, or None)."""
     if ext == ".webm":
         options = {"deadline": "realtime", "cpu-used": "8", "row-mt": "1",
                    "lag-in-frames": "0", "crf": str(min(63, crf + 12)), "b": "0"}
         return "libvpx-vp9", ("yuva420p" if alpha else "yuv420p"), options
     if ext == ".mov" and alpha:
         return PRORES_ENCODER, "yuva444p10le", {"profile": "4" if PRORES_ENCODER == "prores_aw" else "4444"}
-    return "libx264", "yuv420p", {"crf": str(crf), "preset": preset}
+    options = {"crf": str(crf), "preset": preset}
+    if tune:
+        options["tune"] = tune
+    return "libx264", "yuv420p", options
 
 
 def _pad_even(image: np.ndarray) -> np.ndarray:
@@ -143,6 +146,8 @@ class VideoFileSink(Sink):
         audio_from: a file whose audio and subtitle tracks go into the output, or None.
         crf: H.264 constant-rate factor (lower is better); VP9 uses ``crf + 12``.
         preset: libx264 preset.
+        tune: libx264 tune (``zerolatency`` for live recordings: no look-ahead, no B-frames, no
+            frame threads), or None.
         threads: encoder threads (0: FFmpeg chooses).
         fragmented: a recording that must survive a failure (.mp4/.m4v/.mov written as fragments).
 
@@ -153,7 +158,8 @@ class VideoFileSink(Sink):
     """
 
     def __init__(self, path: "str | os.PathLike[str]", *, audio_from: Optional[str] = None,
-                 crf: int = 20, preset: str = "veryfast", threads: int = 0, fragmented: bool = False) -> None:
+                 crf: int = 20, preset: str = "veryfast", tune: Optional[str] = None, threads: int = 0,
+                 fragmented: bool = False) -> None:
         self.path = Path(path)
         self.ext = self.path.suffix.lower()
         if self.ext not in VIDEO_EXTENSIONS:
@@ -163,7 +169,7 @@ class VideoFileSink(Sink):
         if preset not in X264_PRESETS:
             raise LivematteError(f"{self.path}: preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
         self.audio_from = os.fspath(audio_from) if audio_from is not None else None
-        self.crf, self.preset, self.threads = crf, preset, threads
+        self.crf, self.preset, self.tune, self.threads = crf, preset, tune, threads
         self.fragmented = fragmented
         self.frames_written = 0
         self.has_audio = False
@@ -183,7 +189,7 @@ class VideoFileSink(Sink):
         check_output(self.path, alpha)
         self.alpha = alpha
         self.width, self.height = int(info.width), int(info.height)
-        codec, pix_fmt, options = _codec_plan(self.ext, alpha, self.crf, self.preset)
+        codec, pix_fmt, options = _codec_plan(self.ext, alpha, self.crf, self.preset, self.tune)
         self._convert = (_yuva444p10_frame if pix_fmt == "yuva444p10le"
                          else _yuva420_frame if pix_fmt == "yuva420p" else _yuv420_frame)
         self.fps = Fraction(info.fps) if info.fps else Fraction(30, 1)
