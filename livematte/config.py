@@ -110,6 +110,11 @@ class QualityConfig:
             from the same file.
         pose_margin: extra context around the crop for the pose model's square, as a fraction of
             the crop's larger side (the pose model was trained on loosely framed whole bodies).
+        pose_every: the pose model runs on at least every ``pose_every``th frame of a whole body
+            (1: every frame); on the frames between it rests only while the body is still (at most
+            1% of the thumbnail's pixels in its square changed since its run), and its last
+            probability stands in (:class:`~livematte.subject.tracker.PoseSchedule`). A body that
+            moves has it run on every frame.
         presence: the bundled person detector decides whether anyone is in the picture; with
             nobody there the matte fades to empty within a few frames (docs/quality.md, issue #13
             revisions). Off by default (``--presence`` turns it on): the detectors miss riders on
@@ -158,6 +163,7 @@ class QualityConfig:
     roi_outside: str = "drop"
     pose: bool = True
     pose_margin: float = 0.1
+    pose_every: int = 3
     presence: bool = False
     presence_face: bool = True
     solid: bool = True
@@ -183,6 +189,8 @@ class QualityConfig:
             raise LivematteError("roi_margin must be in [0, 2], min_core in [0, 1], roi_seam in [0, 0.5]")
         if not 0.0 <= self.pose_margin <= 1.0:
             raise LivematteError(f"pose_margin must be in [0, 1], got {self.pose_margin}")
+        if not 1 <= int(self.pose_every) <= 8:
+            raise LivematteError(f"pose_every must be within 1..8, got {self.pose_every}")
         if self.roi_outside not in ("keep", "drop"):
             raise LivematteError(f"roi_outside must be keep or drop, got {self.roi_outside!r}")
         if not 0.0 <= self.temporal_sure < 0.5:

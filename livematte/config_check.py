@@ -30,6 +30,7 @@ RANGES: Dict[Tuple[str, str], Tuple[Optional[float], Optional[float], bool, bool
     ("quality", "roi_confirm"): (1, 10, True, True),
     ("quality", "temporal_sure"): (0.0, 0.5, True, False),
     ("quality", "pose_margin"): (0.0, 1.0, True, True),
+    ("quality", "pose_every"): (1, 8, True, True),
     ("quality", "lookahead"): (0, 64, True, True),
     ("quality", "model_every"): (1, 8, True, True),
     ("quality", "search_every"): (1, 30, True, True),

@@ -23,6 +23,7 @@ on the numpy engine the file pipeline runs them on two threads, overlapped by a 
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -179,6 +180,8 @@ class Matter:
         self._empty = None  # the idle matte: zeros (H, W), read-only
         self._settled = False
         self._last_front: Optional[FrontResult] = None  # model_every: the last model run's outputs
+        self._pose_prob = None  # quality.pose_every: the pose model's last probability (own copy)
+        self._pose_pool: Optional[ThreadPoolExecutor] = None  # the pose model's thread (numpy engine)
         self._last_add = None  # the attach decision of the last frame whose models ran
 
     # ------------------------------------------------------------------ inspection
@@ -256,7 +259,7 @@ class Matter:
                 schedule.left_out()
                 self._last_front = None
                 return FrontResult(image, thumb_grey, False, guide, prob, None, None, None, [], 0.0, idle=True)
-        want_thumb = self.attacher is not None or schedule.watches_still
+        want_thumb = self.attacher is not None or schedule.watches_still or self.planner.pose_rests
         extra = [thumb_grey] if want_thumb else []
         colour = self.planner.people is not None
         if colour:  # the frame on the model grid: the tracked people's colours
@@ -285,29 +288,47 @@ class Matter:
             decided = self.planner.face_decides(faces, prob_h, (H, W))
             found = [] if decided else in_frame(self.detector.detect(host[k]), dbox, (H, W))
         planner = self.planner
-        plan = planner.plan(prob_h, (H, W), found, host[2 + want_thumb] if colour else None, faces=faces)
+        plan = planner.plan(prob_h, (H, W), found, host[2 + want_thumb] if colour else None, faces=faces,
+                            thumb=host[2] if want_thumb else None)
         schedule.planned(plan.crop, planner.last_found, planner.crowd, plan.gain, host[2] if want_thumb else None,
                          search, (H, W))
         if schedule.idle:
             plan = plan._replace(idle=True)
         if plan.prob is not None:
             prob_h, prob = plan.prob, ops.from_host(plan.prob)
-        tiles = []
-        if plan.crop is not None:
-            pyr = Pyramid(ops, levels=levels)
-            pose = None
-            if plan.pose_square is not None:
-                pose = self.pose(pyr.resize(plan.pose_square, self.pose.input_size))  # (256, 256)
-            for box in plan.tiles:
-                x = pyr.resize(box, self.runner.input_size)
-                prob_t = self.runner(x)
-                if pose is not None:
-                    prob_t = fuse_pose(ops, prob_t, pose, plan.pose_square, box)
-                tiles.append((box, ops.grey(x), prob_t))
+        tiles = self._crop_pass(Pyramid(ops, levels=levels), plan) if plan.crop is not None else []
         self._last_front = FrontResult(image, thumb_grey, cut, guide, prob, prob_h,
                                        host[2] if self.attacher is not None else None, plan.crop, tiles, plan.gain,
                                        keep=plan.keep, people=plan.people, idle=plan.idle)
         return self._last_front
+
+    def _crop_pass(self, pyr: Pyramid, plan) -> List[tuple]:
+        """``(box, guide, prob)`` of each tile of the crop, at model size, with the pose model's
+        probability fused in for a whole body. On the numpy engine the pose model runs on a thread
+        of its own while the tiles are segmented (LiteRT lets go of the GIL: the frame's latency
+        loses most of the pose run); ``quality.pose_every``: on the frames it rests (a still body),
+        its last probability stands in, over the square it ran on."""
+        ops = self.ops
+        pose = job = None
+        if plan.pose_square is not None and (plan.pose_fresh or self._pose_prob is None):
+            x = pyr.resize(plan.pose_square, self.pose.input_size)  # (256, 256)
+            if self.engine.name == "numpy":
+                if self._pose_pool is None:
+                    self._pose_pool = ThreadPoolExecutor(1, thread_name_prefix="livematte-pose")
+                job = self._pose_pool.submit(self.pose, x)
+            else:
+                pose = self.pose(x)
+        elif plan.pose_square is not None:
+            pose = self._pose_prob
+        inputs = [pyr.resize(box, self.runner.input_size) for box in plan.tiles]
+        probs = [self.runner(x) for x in inputs]
+        if job is not None:
+            pose = job.result()
+        if pose is not None and plan.pose_fresh:
+            self._pose_prob = ops.copy(pose) if self.quality.pose_every > 1 else None
+        if pose is not None:
+            probs = [fuse_pose(ops, p, pose, plan.pose_square, box) for box, p in zip(plan.tiles, probs)]
+        return [(box, ops.grey(x), p) for box, x, p in zip(plan.tiles, inputs, probs)]
 
     def _search(self, image, partner: bool):
         """The fixed front with the full-frame search pass; its probability and guide are kept
@@ -427,7 +448,7 @@ class Matter:
         self.runner.reset()  # recurrent state (rvm) does not survive a scene cut either
         self.planner.forget()
         self.schedule.forget()
-        self._last_front = None
+        self._last_front = self._pose_prob = None
 
     def _forget_back(self) -> None:
         self._last_add = None

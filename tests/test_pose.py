@@ -180,8 +180,8 @@ def test_a_foot_touching_the_bottom_edge_for_a_frame_does_not_switch_the_pose_pa
     """The whole-body decision has hysteresis: one frame of a blob reaching the bottom edge keeps
     the pose pass (its limbs would flicker otherwise); three in a row switch it off."""
     pose = ConstantPose(level=1.0)
-    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", ensemble=False, pose=True),
-               pose=pose)
+    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", ensemble=False, pose=True,
+                                                       pose_every=1), pose=pose)
     standing, touching = (280, 100, 360, 300), (280, 100, 360, 360)
     runs = []
     for i, rect in enumerate([standing, standing, touching, standing, touching, touching, touching, standing]):
@@ -189,3 +189,28 @@ def test_a_foot_touching_the_bottom_edge_for_a_frame_does_not_switch_the_pose_pa
         m(Frame(scene(rect=rect), i))
         runs.append(len(pose.calls) - n)
     assert runs == [1, 1, 1, 1, 1, 1, 0, 0]
+
+
+def test_the_pose_model_rests_on_a_still_body_and_runs_when_it_moves():
+    """``quality.pose_every`` (3 by default): on a still whole body the pose model runs on every
+    third frame and its last probability stands in between (the same matte); a body that moves has
+    it run on every frame; 1 runs it always."""
+    assert Config().quality.pose_every == 3
+    still, walk = [(280, 100, 360, 300)] * 5, [(300 + 20 * i, 100, 380 + 20 * i, 300) for i in range(1, 4)]
+    runs, mattes = {}, {}
+    for every in (3, 1):
+        pose = ConstantPose(level=0.0)  # averaged in: a rested frame without it would show 1, not 0.5
+        m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", ensemble=False, pose=True,
+                                                           solid=False, pose_every=every), pose=pose)
+        runs[every], mattes[every] = [], []
+        for i, rect in enumerate(still + walk):
+            n = len(pose.calls)
+            mattes[every].append(m(Frame(scene(rect=rect), i)).copy())
+            runs[every].append(len(pose.calls) - n)
+    assert runs[3] == [1, 0, 0, 1, 0, 1, 1, 1] and runs[1] == [1] * 8
+    for a, b in zip(mattes[3], mattes[1]):  # a still body: the rested frames' mattes are the runs'
+        assert np.abs(a - b).max() < 1e-6
+    bad = Config()
+    bad.quality.pose_every = 0
+    with pytest.raises(LivematteError, match="pose_every"):
+        bad.quality.validate()

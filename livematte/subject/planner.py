@@ -11,7 +11,7 @@ from .geometry import plan_tiles, pose_square
 from .people import PeopleTracker, SubjectRule, spread
 from .presence import PresenceGate, best_face, best_person, combined
 from .schedule import IDLE_AFTER, still_outside  # noqa: F401  (their home before subject.schedule)
-from .tracker import RoiTracker, WholeBodyGate
+from .tracker import PoseSchedule, RoiTracker, WholeBodyGate
 
 Box = Tuple[int, int, int, int]
 
@@ -33,7 +33,10 @@ class Plan(NamedTuple):
             when they left it as it was (a device engine then keeps its own copy).
         crop: the subject crop (integer frame pixels), or None.
         tiles: the model-input tiles covering the crop, in paste order (empty without a crop).
-        pose_square: the square the pose model segments (a whole body with a crop), or None.
+        pose_square: the square the pose model's probability covers (a whole body with a crop), or None.
+        pose_fresh: the pose model runs on ``pose_square`` on this frame; else (a still body) its
+            last run's probability stands in, over that run's square (:class:`~.tracker.PoseSchedule`,
+            ``quality.pose_every``).
         gain: the matte's gain in [0, 1] from the presence decision (1 without a detector).
         keep: host float32 ``(h, w)`` map in [0, 1] the matte is multiplied by (people the subject
             choice leaves out, where the crop would show them again), or None.
@@ -50,6 +53,7 @@ class Plan(NamedTuple):
     keep: Optional[np.ndarray] = None
     people: Optional["PeopleFrame"] = None
     idle: bool = False
+    pose_fresh: bool = True
 
 
 class PeopleFrame(NamedTuple):
@@ -93,6 +97,7 @@ class SubjectPlanner:
                                       max_aspect=100.0 if q.roi_tiles else 1.0)
         self.pose = pose and self.tracker is not None
         self.whole_body = WholeBodyGate()
+        self.pose_schedule = PoseSchedule(q.pose_every)
         self.presence = PresenceGate() if presence and crop_pass else None
         self.last_crop: Optional[Box] = None
         self.last_found: Optional[Tuple[float, float, float, float]] = None  # person blobs, frame pixels
@@ -102,6 +107,12 @@ class SubjectPlanner:
         #: the last frame's blobs or tracks held more than one person (the search pass then runs on
         #: every frame: their ids need fresh blobs)
         self.crowd = False
+
+    @property
+    def pose_rests(self) -> bool:
+        """Whether the pose model may rest on a still body (``quality.pose_every``): :meth:`plan`
+        then wants the frame's thumbnail."""
+        return self.pose and self.pose_schedule.every > 1
 
     def detect_box(self, frame_hw: Tuple[int, int]) -> Optional[Box]:
         """Where the person detector looks on this frame (integer frame pixels), or None when it
@@ -133,18 +144,23 @@ class SubjectPlanner:
         decides the person and the general model alone is sharper on the rest (and one run cheaper)."""
         return self.quality.ensemble_tracking or self.last_crop is None
 
-    def plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections=None, rgb=None, *, faces=None) -> Plan:
+    def plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections=None, rgb=None, *, faces=None,
+             thumb=None) -> Plan:
         """Decide for one frame from its full-frame probability (host float32 ``(h, w)``) and, on
         the frames where :meth:`detect_box` gave a box, the person detector's ``detections`` there
         (normalised to the frame) and the face detector's ``faces`` on the whole frame (boxes in
         frame pixels; None without a face detector); ``rgb`` uint8 ``(h, w, 3)`` is the frame on
-        the model grid (the tracked people's colours). Whether the search pass runs is the
-        matter's :class:`~.schedule.FrontSchedule`'s decision."""
+        the model grid (the tracked people's colours); ``thumb`` the frame's thumbnail brightness
+        (host uint8; whether the pose model may rest, :attr:`pose_rests`). Whether the search pass
+        runs is the matter's :class:`~.schedule.FrontSchedule`'s decision."""
         if not self.crop_pass:
             return Plan(None, None, [], None)
-        return self._plan(prob, frame_hw, detections, rgb, faces)
+        plan = self._plan(prob, frame_hw, detections, rgb, faces, thumb)
+        if plan.pose_square is None:  # no whole body in a crop: the pose model starts afresh next time
+            self.pose_schedule.reset()
+        return plan
 
-    def _plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections, rgb, faces) -> Plan:
+    def _plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections, rgb, faces, thumb=None) -> Plan:
         H, W = frame_hw
         h, w = prob.shape
         labels, stats, person = components(prob, min_core=self.quality.min_core)
@@ -197,7 +213,8 @@ class SubjectPlanner:
                 changed = prob = np.where(outside, np.float32(0.0), prob)
         tiles = plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop]
         square = pose_square(crop, (H, W), self.quality.pose_margin) if self.pose and whole_body else None
-        return Plan(changed, crop, tiles, square, gain, keep, people)
+        square, fresh = self.pose_schedule.plan(square, thumb, (H, W))
+        return Plan(changed, crop, tiles, square, gain, keep, people, pose_fresh=fresh)
 
     def _people(self, prob, labels, stats, person, rgb, detections, frame_hw):
         """Track the people (:mod:`.people`) and apply the subject choice to the blobs: a blob a chosen
@@ -258,6 +275,7 @@ class SubjectPlanner:
         if self.tracker is not None:
             self.tracker.reset()
         self.whole_body.reset()
+        self.pose_schedule.reset()
         if self.people is not None:
             self.people.forget()
         self.rule.reset()

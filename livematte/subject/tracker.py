@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
+import cv2
 import numpy as np
 
 from .blobs import Box
@@ -138,3 +139,69 @@ class RoiTracker:
         x0, y0, x1, y1 = self.box
         return (max(0, int(np.floor(x0))), max(0, int(np.floor(y0))),
                 min(W, int(np.ceil(x1))), min(H, int(np.ceil(y1))))
+
+
+
+#: :class:`PoseSchedule`: the body is still when at most POSE_STILL_SHARE of the thumbnail's pixels
+#: inside the pose model's square changed by more than POSE_STILL_LEVEL (8-bit) since its last run
+POSE_STILL_LEVEL, POSE_STILL_SHARE = 24, 0.01
+
+
+class PoseSchedule:
+    """When the pose model runs on a whole body (``quality.pose_every``).
+
+    It runs on the first frame of a whole body and at least every ``every``th frame; in between it
+    rests only while the body is still: the thumbnail inside its square (the frame's brightness,
+    host uint8) barely changed since the run (:data:`POSE_STILL_SHARE`), and the square itself
+    stayed within a twentieth of its side. Then the last run's probability stands in, over the
+    last run's square. A body that moves (a step, a wave) has the model run on that frame.
+
+    >>> s = PoseSchedule(every=3)
+    >>> still = np.full((90, 160), 80, np.uint8); moved = still.copy(); moved[20:60, 40:80] = 200
+    >>> sq = (100, 50, 400, 350)
+    >>> [s.plan(sq, t, (360, 640))[1] for t in (still, still, still, still, moved)]
+    [True, False, False, True, True]
+    """
+
+    def __init__(self, every: int = 1, level: int = POSE_STILL_LEVEL, share: float = POSE_STILL_SHARE):
+        self.every, self.level, self.share = int(every), level, share
+        self.runs = self.rested = 0  # frames the pose model ran on / rested on, since built
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the last run (no whole body, a scene cut, a new source)."""
+        self.square: Optional[Tuple[int, int, int, int]] = None
+        self.thumb: Optional[np.ndarray] = None
+        self.since = 0
+
+    def plan(self, square: Optional[Tuple[int, int, int, int]], thumb: Optional[np.ndarray],
+             frame_hw: Tuple[int, int]):
+        """``(square, fresh)`` for this frame, given the square the pose model would see now and the
+        frame's thumbnail (None: unknown, the model runs): ``fresh`` = run it on ``square``; else the
+        last run's probability stands in, over the returned square (the last run's).
+        ``(None, False)`` without a square (no whole body: the schedule starts again)."""
+        if square is None:
+            self.reset()
+            return None, False
+        last = self.square
+        if (self.every > 1 and last is not None and thumb is not None and self.thumb is not None
+                and thumb.shape == self.thumb.shape and self.since + 1 < self.every
+                and max(abs(a - b) for a, b in zip(square, last)) <= 0.05 * (last[2] - last[0])
+                and self._still(thumb, last, frame_hw)):
+            self.since += 1
+            self.rested += 1
+            return last, False
+        self.square, self.thumb, self.since = square, thumb, 0
+        self.runs += 1
+        return square, True
+
+    def _still(self, thumb: np.ndarray, square: Tuple[int, int, int, int], frame_hw: Tuple[int, int]) -> bool:
+        h, w = thumb.shape[:2]
+        H, W = frame_hw
+        x0, y0 = max(0, int(square[0] * w / W)), max(0, int(square[1] * h / H))
+        x1, y1 = min(w, int(np.ceil(square[2] * w / W))), min(h, int(np.ceil(square[3] * h / H)))
+        if x1 <= x0 or y1 <= y0:
+            return False
+        a, b = thumb[y0:y1, x0:x1], self.thumb[y0:y1, x0:x1]
+        changed = np.count_nonzero(cv2.absdiff(a, b) > self.level)
+        return changed <= self.share * a.size
