@@ -119,8 +119,9 @@ class StageMeter:
         return obj
 
     def instrument_matter(self, matter):
-        """Time a matter's stages: a :class:`~livematte.matter.Matter`'s front half as ``model``, its
-        back half as ``refine`` and its smoother as ``smooth``; any other callable whole as ``model``.
+        """Time a matter's stages: a :class:`~livematte.matter.Matter`'s front half as ``model`` (its
+        pose model's runs too, on whichever thread), its back half as ``refine`` and its smoother as
+        ``smooth``; any other callable whole as ``model``.
         Returns the matter to call (the same object for a Matter)."""
         from .lookahead import LookaheadMatter
         from .matter import Matter
@@ -135,6 +136,8 @@ class StageMeter:
             self.wrap(matter, "back", "refine")
             if matter.smoother is not None:
                 matter.smoother = _TimedCall(matter.smoother, self, "smooth")
+            if matter.pose is not None:  # on the CPU it runs on a thread of its own: still the model's
+                matter.pose = _TimedCall(matter.pose, self, "model")
             return matter
         return _TimedMatter(matter, self)
 
