@@ -377,7 +377,9 @@ def test_keys_switch_effect_and_q_quits(clip, segmenter, tmp_path):
     assert shapes[2] == (H, W, 3) and shapes[4] == (H, W, 4)  # t: transparent (RGBA)
     assert controls.spec == "chroma" and controls.effect.effect.color == (0, 255, 0)
     with av.open(str(record)) as c:
-        assert sum(1 for _ in c.decode(video=0)) == 10  # the RGBA frames were flattened into the recording
+        # the RGBA frames were flattened into the recording (on a loaded machine its nicer thread may
+        # leave some out: counted)
+        assert sum(1 for _ in c.decode(video=0)) == 10 - recorder.dropped >= 8  # its queue holds 8
     x264 = x264_options(record)  # a live recording: superfast (subme 1), zero latency, one thread
     assert (x264["subme"], x264["bframes"], x264["threads"], x264.get("rc_lookahead", "0")) == ("1", "0", "1", "0")
     assert recorder.niced == sys.platform.startswith("linux")  # its thread is nicer than the live loop's
