@@ -122,6 +122,12 @@ class QualityConfig:
         presence_face: with ``presence``, the bundled short-range face detector runs beside the person
             detector on the whole frame: a sure face supported by the segmenter counts as a person
             (the close-up selfie with a tilted head that the person detector misses).
+        presence_confirm: with ``presence``, a person is started only by two detector looks that
+            agree (the same body in two frames, or in the whole frame and the square around the
+            blobs, both scoring >= 0.7; the detector then looks at both views while nobody is
+            present: ~16 ms more on those frames). Keeps DAVIS's dog out (no-person clips 0.83% ->
+            0.00%) but also riders on vehicles, whose detections wander (C 0.561 -> 0.528); off
+            by default (docs/quality.md, issue #13 presence revision 3).
         solid: while a crop tracks a person, alpha inside their silhouette is raised to 1 (the
             model's unsure middle of a body no longer lets the background through; issue #13 revision).
         profile: ``fast``, ``balanced`` or ``best`` (``--quality``; :mod:`livematte.profiles`): the
@@ -166,6 +172,7 @@ class QualityConfig:
     pose_every: int = 3
     presence: bool = False
     presence_face: bool = True
+    presence_confirm: bool = False
     solid: bool = True
     profile: str = "balanced"
     model_every: int = 1

@@ -264,13 +264,13 @@ class Matter:
         colour = self.planner.people is not None
         if colour:  # the frame on the model grid: the tracked people's colours
             extra.append(Pyramid(ops, levels=levels).resize((0, 0, W, H), tuple(prob.shape[:2])))
-        dbox = self.planner.detect_box((H, W))
+        dboxes = self.planner.detect_boxes((H, W))
         k = 2 + len(extra)  # where the detectors' inputs come down in the host sync
-        if dbox is not None:  # the detector's input (h, w, 3), max(h, w) = its side; letterboxed on the host
+        for dbox in dboxes:  # the detector's inputs (h, w, 3), max(h, w) = its side; letterboxed on the host
             size = _fit((dbox[3] - dbox[1], dbox[2] - dbox[0]), self.detector.input_side)
             extra.append(Pyramid(ops, levels=levels).resize(dbox, size))
-            if self.face is not None:  # the face detector: the whole frame at its input side
-                extra.append(Pyramid(ops, levels=levels).resize((0, 0, W, H), _fit((H, W), self.face.variant.size)))
+        if dboxes and self.face is not None:  # the face detector: the whole frame at its input side
+            extra.append(Pyramid(ops, levels=levels).resize((0, 0, W, H), _fit((H, W), self.face.variant.size)))
         host = ops.to_host(prob, hist, *extra)  # the host sync
         prob_h = host[0]
         if not idle:
@@ -282,11 +282,13 @@ class Matter:
                 prob, _, guide, *_ = self._search(image, partner)
                 prob_h = ops.to_host(prob)[0]
         found = faces = None
-        if dbox is not None:
+        if dboxes:
+            n = len(dboxes)
             if self.face is not None:  # the cheap detector first: when it decides, the person detector rests
-                faces = _faces_in_frame(self.face.detect(host[k + 1]), host[k + 1].shape[:2], (H, W))
+                faces = _faces_in_frame(self.face.detect(host[k + n]), host[k + n].shape[:2], (H, W))
             decided = self.planner.face_decides(faces, prob_h, (H, W))
-            found = [] if decided else in_frame(self.detector.detect(host[k]), dbox, (H, W))
+            found = [] if decided else [d._replace(view=i) for i, dbox in enumerate(dboxes)
+                                        for d in in_frame(self.detector.detect(host[k + i]), dbox, (H, W))]
         planner = self.planner
         plan = planner.plan(prob_h, (H, W), found, host[2 + want_thumb] if colour else None, faces=faces,
                             thumb=host[2] if want_thumb else None)

@@ -38,13 +38,17 @@ BODY_SCALE = 2.5
 
 
 class Detection(NamedTuple):
-    """One person: ``score`` in [0, 1], ``face`` and ``body`` boxes ``(x0, y0, x1, y1)`` and the
-    mid-hip ``hip`` ``(x, y)``, all normalised to the frame."""
+    """One person: ``score`` in [0, 1], ``face`` and ``body`` boxes ``(x0, y0, x1, y1)``, the
+    mid-hip ``hip`` ``(x, y)`` and ``top``, the keypoint that gives the body's size and direction
+    (mid-hip -> ``top`` points from the hips to above the head), all normalised to the frame;
+    ``view``: which of a frame's detector inputs it came from (0 when there is one)."""
 
     score: float
     face: Tuple[float, float, float, float]
     body: Tuple[float, float, float, float]
     hip: Tuple[float, float]
+    top: Tuple[float, float] = (0.0, 0.0)
+    view: int = 0
 
 
 def anchor_centres() -> np.ndarray:
@@ -168,4 +172,5 @@ def _unletterbox(score: float, row: np.ndarray, pad) -> Detection:
     radius = float(np.hypot(row[6] - row[4], row[7] - row[5]))
     half = BODY_SCALE * radius / 2
     body = (hx - half * sx, hy - half * sy, hx + half * sx, hy + half * sy)
-    return Detection(score, (float(xs[0]), float(ys[0]), float(xs[1]), float(ys[1])), body, (hx, hy))
+    return Detection(score, (float(xs[0]), float(ys[0]), float(xs[1]), float(ys[1])), body, (hx, hy),
+                     (float(xs[3]), float(ys[3])))

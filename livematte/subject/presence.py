@@ -9,8 +9,11 @@ counts as a person only where the segmenter is confident inside its face box too
 make the same mistake). :func:`combined` puts both answers on the person detector's scale and
 :class:`PresenceGate` turns them into a steady decision and a gain for the matte:
 
-* absent -> present at the first frame with a sure person (score >= ``on``; the matte is there
-  within a frame or two);
+* absent -> present at the first frame with a sure person (score >= ``on``) that a second look
+  confirms (:func:`agreed`: the same body, also >= ``on``, in the previous detector run or in the
+  frame's other view; while absent the detector looks at the whole frame and at the square around
+  the person blobs on every frame, so the matte is there within a frame or two); a shot's first
+  look, which nothing can confirm yet, starts a person provisionally, for one frame;
 * present -> absent after ``off`` detector runs in a row without a person (score >= ``stay``), then
   a fade over ``fade`` frames (no pop, no flicker on a single missed detection);
 * the detector runs on every frame while absent or unsure, every ``every`` frames while present.
@@ -51,27 +54,52 @@ class PresenceGate:
     def reset(self) -> None:
         """A new source, seek or shot: absent until a person is seen (the first frame decides)."""
         self.present = False
+        self.provisional = False  # started on a first look alone: the next run must confirm
         self.gain = 0.0
         self.misses = 0
         self.since = 0  # frames since the detector last ran
+        self.runs = 0  # detector runs since the reset
 
     def due(self) -> bool:
         """Whether the detector runs on this frame."""
-        return not self.present or self.misses > 0 or self.since + 1 >= self.every
+        return not self.present or self.provisional or self.misses > 0 or self.since + 1 >= self.every
 
-    def update(self, score: Optional[float]) -> float:
+    def update(self, score: Optional[float], second: Optional[float] = None) -> float:
         """Advance one frame: ``score`` is the best person the detector found (0: none; None: it
-        did not run). Returns the gain."""
+        did not run), ``second`` the best one a second look confirmed (:func:`agreed`; None: no
+        second look is asked for, ``score`` decides). A confirmed score >= ``on`` starts a person;
+        on the first run after :meth:`reset`, when no second look can have been taken yet, an
+        unconfirmed one starts them provisionally: the next run must confirm them, else the matte
+        is empty again at once (no fade). Returns the gain.
+
+        >>> g = PresenceGate()
+        >>> [g.update(0.9, 0.0), g.update(0.9, 0.9), g.present]  # first look, then confirmed
+        [1.0, 1.0, True]
+        >>> g.reset(); [g.update(0.9, 0.0), g.update(0.9, 0.0), g.update(0.9, 0.0), g.present]
+        [1.0, 0.0, 0.0, False]
+        """
         if score is None:
             self.since += 1
         else:
             self.since = 0
-            if score >= (self.stay if self.present else self.on):
+            sure = score if second is None else second
+            first = self.runs == 0
+            self.runs += 1
+            if self.provisional:
+                self.provisional = False
+                if sure < self.on:  # not confirmed: nobody after all
+                    self.present, self.misses, self.gain = False, 0, 0.0
+                    return self.gain
+            if self.present:
+                if score >= self.stay:
+                    self.misses = 0
+                else:
+                    self.misses += 1
+                    if self.misses >= self.off:
+                        self.present = False
+            elif sure >= self.on or (first and score >= self.on):
                 self.present, self.misses = True, 0
-            else:
-                self.misses += 1
-                if self.misses >= self.off:
-                    self.present = False
+                self.provisional = sure < self.on
         if self.present:
             self.gain = 1.0
         else:
@@ -116,6 +144,57 @@ def best_person(detections: Sequence, prob: np.ndarray, sure: float = 0.9) -> fl
     return max((d.score for d in detections if supported(d.face, prob, sure)), default=0.0)
 
 
+#: two detections are the same body seen twice when their mid-hips lie within AGREE_MOVE of the larger
+#: body radius (mid-hip to ``top``), their radii within a factor AGREE_SIZE and their body axes within
+#: AGREE_TURN degrees. A person is seen at the same place from one frame to the next and from the
+#: whole frame and the square around them; on DAVIS's dog the detector's best answer (up to 0.91)
+#: jumps from frame to frame (docs/quality.md, issue #13 presence revision 3)
+AGREE_MOVE, AGREE_SIZE, AGREE_TURN = 0.35, 1.35, 30.0
+#: the weakest detection that counts for agreement (and that the next run is compared with)
+AGREE_FLOOR = 0.3
+
+
+def agree(a, b, frame_hw: Tuple[int, int]) -> bool:
+    """Whether detections ``a`` and ``b`` (normalised to a frame of ``frame_hw``) are one body: see
+    :data:`AGREE_MOVE`.
+
+    >>> from livematte.models.person_detector import Detection
+    >>> d = Detection(0.9, (0, 0, 0, 0), (0, 0, 0, 0), (0.5, 0.6), (0.5, 0.2))
+    >>> agree(d, d._replace(hip=(0.52, 0.6), top=(0.53, 0.21)), (480, 640)), agree(d, d._replace(top=(0.9, 0.6)), (480, 640))
+    (True, False)
+    """
+    H, W = frame_hw
+    va = np.array([(a.top[0] - a.hip[0]) * W, (a.top[1] - a.hip[1]) * H])
+    vb = np.array([(b.top[0] - b.hip[0]) * W, (b.top[1] - b.hip[1]) * H])
+    ra, rb = max(1.0, float(np.hypot(*va))), max(1.0, float(np.hypot(*vb)))
+    move = float(np.hypot((a.hip[0] - b.hip[0]) * W, (a.hip[1] - b.hip[1]) * H))
+    if move >= AGREE_MOVE * max(ra, rb) or max(ra, rb) >= AGREE_SIZE * min(ra, rb):
+        return False
+    turn = abs((np.arctan2(va[1], va[0]) - np.arctan2(vb[1], vb[0]) + np.pi) % (2 * np.pi) - np.pi)
+    return bool(np.degrees(turn) < AGREE_TURN)
+
+
+def sure_people(detections: Sequence, prob: np.ndarray, sure: float = 0.9, floor: float = AGREE_FLOOR) -> list:
+    """The ``detections`` scoring >= ``floor`` that the segmenter supports (:func:`supported`)."""
+    return [d for d in detections if d.score >= floor and supported(d.face, prob, sure)]
+
+
+def agreed(people: Sequence, previous: Sequence, frame_hw: Tuple[int, int]) -> float:
+    """The best score of ``people`` (this frame's supported detections, any view) confirmed by a second
+    look: a detection that :func:`agree` s with one of ``previous`` (the last detector run's) or with
+    one from another view of this frame; a pair scores its weaker member (both looks must be sure).
+    0 when none is."""
+    best = 0.0
+    for i, a in enumerate(people):
+        for b in previous:
+            if agree(a, b, frame_hw):
+                best = max(best, min(a.score, b.score))
+        for b in people[i + 1:]:
+            if b.view != a.view and agree(a, b, frame_hw):
+                best = max(best, min(a.score, b.score))
+    return best
+
+
 def in_frame(detections: Sequence, box: Tuple[int, int, int, int], frame_hw: Tuple[int, int]) -> list:
     """``detections`` normalised to ``box`` (integer frame pixels) -> normalised to the frame."""
     H, W = frame_hw
@@ -125,5 +204,5 @@ def in_frame(detections: Sequence, box: Tuple[int, int, int, int], frame_hw: Tup
     def f(b):
         return (x0 + b[0] * sx, y0 + b[1] * sy, x0 + b[2] * sx, y0 + b[3] * sy)
 
-    return [d._replace(face=f(d.face), body=f(d.body), hip=(x0 + d.hip[0] * sx, y0 + d.hip[1] * sy))
-            for d in detections]
+    return [d._replace(face=f(d.face), body=f(d.body), hip=(x0 + d.hip[0] * sx, y0 + d.hip[1] * sy),
+                       top=(x0 + d.top[0] * sx, y0 + d.top[1] * sy)) for d in detections]
