@@ -143,13 +143,16 @@ def test_look_ahead_averages_flicker_along_the_motion_and_not_across_a_cut():
         return np.mean([np.sqrt(np.mean((xs[i] - xs[i - 1] - truth[i] + truth[i - 1]) ** 2)) for i in range(1, len(xs))])
 
     assert flicker(out) < 0.9 * flicker(alphas)  # flicker averaged with the moved future
+    backward_only = _run(LookaheadSmoother(NUMPY, lookahead=3, forward=0.0), images, alphas)
+    assert flicker(out) < 0.95 * flicker(backward_only)  # ... and with the moved past (the forward pass)
     # no ghost: the disc has moved 3 px a frame, the output's disc is where the frame's is
     for o, t in zip(out, truth):
         assert np.abs((o > 0.5).astype(int) - (t > 0.5)).sum() < 0.1 * (t > 0.5).sum()
     # a cut: the frame before it takes nothing from the (different) frames after it
     other = [np.zeros_like(a) for a in alphas[6:]]
     out = _run(LookaheadSmoother(NUMPY, lookahead=3), images[:6] + images[:6], alphas[:6] + other, cuts={6})
-    assert np.array_equal(out[5], alphas[5]) and all(o.max() == 0 for o in out[6:])
+    alone = _run(LookaheadSmoother(NUMPY, lookahead=3), images[:6], alphas[:6])
+    assert all(np.array_equal(o, a) for o, a in zip(out[:6], alone)) and all(o.max() == 0 for o in out[6:])
 
 
 def test_look_ahead_twins_on_both_engines():
@@ -212,6 +215,8 @@ def test_the_file_pipeline_writes_every_look_ahead_frame_in_order(tmp_path, thre
     cfg = _cfg("--quality", "best")
     matter = file_matter(cfg)
     assert isinstance(matter, LookaheadMatter) and matter.lookahead == 4
+    stage = matter.stage  # best's smoother: flow-warped forward (0.8, jump 2) then backward (0.8, jump 1)
+    assert (stage.forward, stage.forward_jump, stage.strength, stage.jump, stage.noise) == (0.8, 2.0, 0.8, 1.0, 16.0)
     if not threads:
         matter = OneThread(matter.matter)
     plain = file_matter(_cfg())

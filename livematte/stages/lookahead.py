@@ -1,32 +1,36 @@
 """Look-ahead (two-sided) temporal smoothing for files: ``--quality best`` (``quality.lookahead``).
 
-The causal smoother (:class:`~livematte.stages.temporal.MotionSmoother`) only knows the past. For a
-file the future is there too: :class:`LookaheadSmoother` runs a second, **backward** recursion over
-the matter's (forward-smoothed) outputs ``F``:
+The causal smoother (:class:`~livematte.stages.temporal.MotionSmoother`) only knows the past, and
+it does not follow the motion: where the picture moved it takes the new alpha as it is. For a file
+:class:`LookaheadSmoother` runs two more recursions over the matter's (causally smoothed) outputs
+``F``, both **along the optical flow**: a forward one, ``P_t = F_t + v_t * (warp(P_{t-1},
+flow_t->t-1) - F_t)``, and then a backward one over its results,
 
-``B_t = F_t + w_t * (warp(B_{t+1}, flow_t) - F_t)``
+``B_t = P_t + w_t * (warp(B_{t+1}, flow_t->t+1) - P_t)``
 
-where ``flow_t`` is the optical flow from frame t to t+1 (DIS, on a small grey copy of each frame,
-on the host) and the weight, on the small grid,
+where ``flow_t->s`` is the optical flow from frame t to frame s (DIS, on a small grey copy of each
+frame, on the host) and the weights, on the small grid,
 
-``w_t = strength * exp(-err_t / noise) * exp(-|warped - F_t| / jump) [* sure(F_t)]``
+``w_t = strength * exp(-err_t / noise) * exp(-|warped - P_t| / jump) [* sure(P_t)]``
 
-falls where the flow does not explain the picture (``err_t``: the mean absolute brightness error of
-frame t+1 warped onto frame t) and where alpha changes a lot (real motion the flow missed);
+fall where the flow does not explain the picture (``err_t``: the mean absolute brightness error of
+the other frame warped onto frame t) and where alpha changes a lot (real motion the flow missed);
 optionally also where the new alpha is certain (``sure``, off: on DAVIS group A it cost dtSSD).
+The forward pass has its own strength and alpha-change guard (``forward``, ``forward_jump``).
 Forward then backward is a two-sided smoother: each frame's matte gets evidence from both sides,
 moved to where the person is now. The flow is refined down to the small grey's own grid
 (``flow_scale`` 0; the ultrafast preset's quarter grid missed a third of a 3 px motion).
 
-**Blocks.** The recursion needs a start in the future. Frames are held until ``2 * lookahead`` are
-waiting; the backward pass then runs from the last back to the first and the first ``lookahead``
-are handed out: every frame sees at least ``lookahead`` later frames, for two backward steps per
-frame. A scene cut ends a block (nothing is carried across it); :meth:`flush` ends the last one.
-Latency: up to ``2 * lookahead`` frames, which is why this is for files only.
+**Blocks.** The backward recursion needs a start in the future. Frames are held until
+``2 * lookahead`` are waiting; the backward pass then runs from the last back to the first and the
+first ``lookahead`` are handed out: every frame sees at least ``lookahead`` later frames, for two
+backward steps per frame. The forward pass runs once per frame as it comes in (it needs only the
+past). A scene cut ends a block and the forward pass (nothing is carried across it); :meth:`flush`
+ends the last one. Latency: up to ``2 * lookahead`` frames, which is why this is for files only.
 
 The full-resolution work (the warp, the blend) uses the engine's primitives (``ops.flow_maps``,
 ``ops.remap``, ``ops.blend_past``, ...), so both engines run it, only inside the box where either
-matte is above 0; the flow and its error are host work on small
+matte is above 0; the flows and their errors are host work on small
 grey images (OpenCV's DIS has no torch counterpart), like the attach decision.
 """
 from __future__ import annotations
@@ -62,23 +66,29 @@ class LookaheadSmoother:
         sure: as :class:`~livematte.stages.temporal.MotionSmoother`'s ``sure`` (0: off).
         flow_scale: the finest level of DIS's pyramid the flow is refined on (0: the small grey's
             own grid; the ultrafast preset's 2 is a quarter of it: too coarse for a limb's motion).
+        forward: the largest weight of the past in the flow-warped forward pass, in [0, 1) (0: off,
+            the backward pass alone).
+        forward_jump: ``jump`` of the forward pass (0: off).
     """
 
     def __init__(self, ops, lookahead: int = 4, strength: float = 0.8, noise: float = 16.0, jump: float = 1.0,
-                 sure: float = 0.0, flow_scale: int = 0):
-        if lookahead < 1 or not 0.0 <= strength < 1.0:
-            raise ValueError(f"lookahead must be >= 1 and strength in [0, 1), got {lookahead}, {strength}")
+                 sure: float = 0.0, flow_scale: int = 0, forward: float = 0.8, forward_jump: float = 2.0):
+        if lookahead < 1 or not 0.0 <= strength < 1.0 or not 0.0 <= forward < 1.0:
+            raise ValueError(f"lookahead must be >= 1 and strength, forward in [0, 1), got {lookahead}, "
+                             f"{strength}, {forward}")
         self.ops, self.lookahead = ops, lookahead
         self.strength, self.noise, self.jump, self.sure = strength, noise, jump, sure
+        self.forward, self.forward_jump = forward, forward_jump
         self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self.flow.setFinestScale(flow_scale)
         self.reset()
 
     def reset(self) -> None:
         """Forget every waiting frame (new source, seek)."""
-        self._alpha: List = []  # F_t, engine maps (read-only)
+        self._alpha: List = []  # P_t (F_t after the forward pass), engine maps (read-only)
         self._grey: List[np.ndarray] = []  # small grey per waiting frame
         self._links: List[tuple] = []  # (flow t -> t+1, host weight (h, w)) for each waiting pair
+        self._past = None  # (P_{t-1}, its small grey) for the forward pass; None after a cut
 
     @property
     def waiting(self) -> int:
@@ -90,10 +100,16 @@ class LookaheadSmoother:
         (:func:`small_grey`); ``cut``: it starts a new scene. Returns the alphas now finished, in
         order (new arrays), possibly none."""
         out = self.flush() if cut else []
-        if self._grey and self._grey[-1].shape != grey.shape:
+        if self._past is not None and (self._past[1].shape != grey.shape
+                                       or tuple(self._past[0].shape[:2]) != tuple(alpha.shape[:2])):
             out += self.flush()
+        size = tuple(alpha.shape[:2])
         if self._grey:
-            self._links.append(self._link(self._grey[-1], grey, tuple(alpha.shape[:2])))
+            self._links.append(self._link(self._grey[-1], grey, size, self.strength))
+        if self._past is not None and self.forward > 0:  # the forward pass: the past, moved to this frame
+            past, past_grey = self._past
+            alpha = self._pull(alpha, past, self._link(grey, past_grey, size, self.forward), self.forward_jump)
+        self._past = (alpha, grey)
         self._alpha.append(alpha)
         self._grey.append(grey)
         if len(self._alpha) >= 2 * self.lookahead:
@@ -102,12 +118,14 @@ class LookaheadSmoother:
 
     def flush(self) -> list:
         """Every waiting frame's alpha, finished (the end of a file or a scene)."""
+        self._past = None
         return self._backward(len(self._alpha))
 
     # ------------------------------------------------------------------ internals
-    def _link(self, grey: np.ndarray, grey_next: np.ndarray, size) -> tuple:
-        """Flow from ``grey`` to ``grey_next``: (sampling maps at the alpha's ``size``, the weight
-        its brightness error allows (host, small grid), the largest flow in cells)."""
+    def _link(self, grey: np.ndarray, grey_next: np.ndarray, size, strength: float) -> tuple:
+        """Flow from ``grey`` to ``grey_next`` (the next frame's, or the previous one's): (sampling
+        maps at the alpha's ``size``, the weight its brightness error allows, at most ``strength``
+        (host, small grid), the largest flow in cells)."""
         flow = self.flow.calc(grey, grey_next, None)  # grey(p) ~ grey_next(p + flow(p))
         h, w = grey.shape
         mx = flow[..., 0] + np.arange(w, dtype=np.float32)[None, :]
@@ -115,7 +133,7 @@ class LookaheadSmoother:
         warped = cv2.remap(grey_next, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         err = cv2.absdiff(grey, warped).astype(np.float32)
         k = max(3, (min(h, w) // 32) | 1)
-        weight = np.exp(cv2.blur(err, (k, k)) * (-1.0 / self.noise)) * self.strength
+        weight = np.exp(cv2.blur(err, (k, k)) * (-1.0 / self.noise)) * strength
         reach = int(np.ceil(float(np.abs(flow).max()))) if flow.size else 0
         return self.ops.flow_maps(flow, size), weight.astype(np.float32), reach
 
@@ -131,6 +149,33 @@ class LookaheadSmoother:
         return (max(0, rows.min() - g), min(grid[0], rows.max() + 1 + g),
                 max(0, cols.min() - g), min(grid[1], cols.max() + 1 + g))
 
+    def _pull(self, cur, other, link: tuple, jump: float):
+        """``cur`` blended with ``other`` (the neighbour frame's matte, already smoothed) warped onto
+        it along ``link`` (:meth:`_link` from this frame to the other's): a new array. Only the box
+        where either matte is above 0 (grown by the flow's reach) is touched: outside it both are 0
+        and the blend changes nothing."""
+        ops = self.ops
+        maps, weight, reach = link
+        out = ops.copy(cur)
+        cells = self._box(cur, other, tuple(weight.shape), reach) if float(weight.max(initial=0.0)) > 0 else None
+        if cells is None:
+            return out
+        (H, W), (h, w) = tuple(cur.shape[:2]), weight.shape
+        cy0, cy1, cx0, cx1 = cells
+        box = (int(round(cy0 * H / h)), int(round(cy1 * H / h)), int(round(cx0 * W / w)), int(round(cx1 * W / w)))
+        y0, y1, x0, x1 = box
+        warped = ops.remap(other, maps, box)
+        grid = (cy1 - cy0, cx1 - cx0)
+        wb = ops.from_host(np.ascontiguousarray(weight[cy0:cy1, cx0:cx1]))
+        small = ops.sample_nearest(cur[y0:y1, x0:x1], grid)
+        if jump > 0:
+            change = ops.blur(ops.abs(ops.sample_nearest(warped, grid) - small), 3)
+            wb = wb * ops.exp(change * (-1.0 / jump))
+        if self.sure > 0:
+            wb = wb * sure_weight(ops, small, self.sure)
+        out[y0:y1, x0:x1] = ops.blend_past(out[y0:y1, x0:x1], warped, wb)
+        return out
+
     def _backward(self, emit: int) -> list:
         """Run the backward recursion over every waiting frame; hand out the first ``emit``.
 
@@ -144,26 +189,7 @@ class LookaheadSmoother:
         nxt = self._alpha[-1]
         done[-1] = ops.copy(nxt)
         for t in range(n - 2, -1, -1):
-            maps, weight, reach = self._links[t]
-            cur = self._alpha[t]
-            out = done[t] = ops.copy(cur)
-            cells = self._box(cur, nxt, tuple(weight.shape), reach) if self.strength > 0 else None
-            if cells is not None:
-                (H, W), (h, w) = tuple(cur.shape[:2]), weight.shape
-                cy0, cy1, cx0, cx1 = cells
-                box = (int(round(cy0 * H / h)), int(round(cy1 * H / h)), int(round(cx0 * W / w)), int(round(cx1 * W / w)))
-                y0, y1, x0, x1 = box
-                warped = ops.remap(nxt, maps, box)
-                grid = (cy1 - cy0, cx1 - cx0)
-                wb = ops.from_host(np.ascontiguousarray(weight[cy0:cy1, cx0:cx1]))
-                small = ops.sample_nearest(cur[y0:y1, x0:x1], grid)
-                if self.jump > 0:
-                    change = ops.blur(ops.abs(ops.sample_nearest(warped, grid) - small), 3)
-                    wb = wb * ops.exp(change * (-1.0 / self.jump))
-                if self.sure > 0:
-                    wb = wb * sure_weight(ops, small, self.sure)
-                out[y0:y1, x0:x1] = ops.blend_past(out[y0:y1, x0:x1], warped, wb)
-            nxt = out
+            nxt = done[t] = self._pull(self._alpha[t], nxt, self._links[t], self.jump)
         out = done[:emit]
         self._alpha, self._grey = self._alpha[emit:], self._grey[emit:]
         self._links = self._links[emit:]
