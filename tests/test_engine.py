@@ -91,14 +91,17 @@ def test_to_host_brings_several_arrays_down_in_one_call_with_their_dtypes():
 # ----------------------------------------------------------------------------- specialisations
 
 
-def test_composite_over_the_person_box_equals_the_whole_frame_blend(frame):
+def test_composite_of_the_edge_blocks_equals_the_whole_frame_blend(frame):
     bg = np.full_like(frame, 40)
-    for alpha in (soft_alpha(720, 1280), np.zeros((720, 1280), np.float32)):
+    odd = soft_alpha(709, 1273, edge=0.002)  # a size off the 16x16 block grid, a sharp edge
+    odd[3, 5] = 1.0 - 1.0 / 2048  # a near-1 pixel in a block of zeros: blended, not skipped
+    for alpha in (soft_alpha(720, 1280), np.zeros((720, 1280), np.float32), odd):
         alpha = alpha.copy()
-        alpha[717, 1279] = 0.01  # a lone pixel in the leftover corner (off the 4x4 block grid)
-        full = cv2.blendLinear(frame, bg, alpha, 1.0 - alpha)
-        assert np.array_equal(NUMPY.composite(frame, bg, alpha), full)
-        assert u8_diff(full, T.composite(t(frame), t(bg), t(alpha))).max() <= 1
+        alpha[alpha.shape[0] - 3, alpha.shape[1] - 1] = 0.01  # a lone pixel in the leftover corner
+        fg, back = frame[: alpha.shape[0], : alpha.shape[1]], bg[: alpha.shape[0], : alpha.shape[1]]
+        full = cv2.blendLinear(fg, back, alpha, 1.0 - alpha)
+        assert np.array_equal(NUMPY.composite(fg, back, alpha), full)
+        assert u8_diff(full, T.composite(t(fg), t(back), t(alpha))).max() <= 1
 
 
 def test_strip_blended_seams_equal_the_outer_product_blend():

@@ -6,7 +6,7 @@ Conventions (shared with :mod:`livematte.engine.torch_ops`, see :mod:`livematte.
 
 Four primitives are **specialisations** of a general formula, chosen for speed on a CPU; each has a
 test that it equals the general form (tests/test_engine.py): :meth:`NumpyOps.composite` blends only
-the box holding the person, :meth:`NumpyOps.blend_ramps_` copies the middle of a tile and blends
+the 16x16 blocks where alpha is neither 0 nor 1 (copying the person's own blocks), :meth:`NumpyOps.blend_ramps_` copies the middle of a tile and blends
 only its border strips, :meth:`NumpyOps.blend_past` touches only the band where the past still
 counts, :meth:`NumpyOps.sample_nearest` is a strided view when the ratio is whole.
 """
@@ -19,6 +19,10 @@ import numpy as np
 
 #: the smallest weight of the past that :meth:`NumpyOps.blend_past` applies (below it the change is < 1e-3)
 MIN_WEIGHT = 1e-3
+#: :meth:`NumpyOps.composite`: the block side (a multiple of 4), and the alpha within which of 0 / of 1
+#: a pixel's rounded blend is the background / the person (255 / 512 and 255 / 1024 levels: < 0.5)
+COMPOSITE_BLOCK = 16
+_ZERO_SLACK, _ONE_SLACK = 1.0 / 512, 1.0 / 1024
 
 
 class NumpyOps:
@@ -229,15 +233,36 @@ class NumpyOps:
         return alpha
 
     def composite(self, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, *, into: bool = False) -> np.ndarray:
-        """``fg * alpha + bg * (1 - alpha)`` rounded, 8-bit images ``(H, W, 3)``; a new array, or
-        written into ``bg`` when ``into``. Specialisation: only the box holding alpha above 1/512
-        is blended (outside it the rounded blend equals ``bg``)."""
+        """``fg * alpha + bg * (1 - alpha)`` rounded, 8-bit images ``(H, W, 3)``, alpha in [0, 1]; a new
+        array, or written into ``bg`` when ``into``. Specialisation: judged on 16x16 blocks (the max
+        and min of their 4x4 block means), a block with every alpha <= 1/512 keeps ``bg`` and one with
+        every alpha >= 1 - 1/1024 takes ``fg`` (in both the rounded blend equals it), and only the
+        blocks in between (the person's edge) are blended, gathered into one array; the rows and
+        columns left over at the bottom and right are blended as they are."""
         out = bg if into else bg.copy()
-        box = _foreground_box(alpha)
-        if box is not None:
-            y0, y1, x0, x1 = box
-            a = alpha[y0:y1, x0:x1]
-            out[y0:y1, x0:x1] = cv2.blendLinear(fg[y0:y1, x0:x1], out[y0:y1, x0:x1], a, 1.0 - a)
+        H, W = alpha.shape[:2]
+        b = COMPOSITE_BLOCK
+        ny, nx = H // b, W // b
+        if ny and nx:
+            s = b // 4
+            means = cv2.resize(alpha[: ny * b, : nx * b], (nx * s, ny * s), interpolation=cv2.INTER_AREA)
+            k = np.ones((s, s), np.uint8)  # max / min over each block's s x s means (anchored at its corner)
+            hi = cv2.dilate(means, k, anchor=(0, 0))[::s, ::s]
+            lo = cv2.erode(means, k, anchor=(0, 0))[::s, ::s]
+            full = lo >= 1.0 - _ONE_SLACK / (s * s)  # every pixel >= 1 - 1/1024 (alpha <= 1)
+            mixed = (hi > _ZERO_SLACK / (s * s)) & ~full  # some pixel > 1/512, some < 1 - 1/1024
+            for r, c0, c1 in _runs(full):
+                out[r * b:(r + 1) * b, c0 * b:c1 * b] = fg[r * b:(r + 1) * b, c0 * b:c1 * b]
+            ys, xs = np.nonzero(mixed)
+            if ys.size:  # the blocks of the edge as one (n * b, b) image: one blend for all
+                ov = out[: ny * b, : nx * b].reshape(ny, b, nx, b, 3)
+                a = alpha[: ny * b, : nx * b].reshape(ny, b, nx, b)[ys, :, xs].reshape(-1, b)
+                f = fg[: ny * b, : nx * b].reshape(ny, b, nx, b, 3)[ys, :, xs].reshape(-1, b, 3)
+                ov[ys, :, xs] = cv2.blendLinear(f, ov[ys, :, xs].reshape(-1, b, 3), a, 1.0 - a).reshape(-1, b, b, 3)
+        for ys_, xs_ in ((slice(ny * b, None), slice(None)), (slice(0, ny * b), slice(nx * b, None))):
+            a = alpha[ys_, xs_]
+            if a.size and float(a.max()) > _ZERO_SLACK:
+                out[ys_, xs_] = cv2.blendLinear(fg[ys_, xs_], out[ys_, xs_], a, 1.0 - a)
         return out
 
     def alpha_u8(self, alpha: np.ndarray) -> np.ndarray:
@@ -286,31 +311,14 @@ def _box_of(mask: np.ndarray, full_hw: Tuple[int, int]):
     return (sy0, sy1, sx0, sx1), (sy0 * H // h, -(-sy1 * H // h), sx0 * W // w, -(-sx1 * W // w))
 
 
-def _foreground_box(alpha: np.ndarray, step: int = 4) -> Optional[Tuple[int, int, int, int]]:
-    """``(y0, y1, x0, x1)`` holding every pixel of ``alpha`` above 1/512, or None; judged on
-    ``step`` x ``step`` block means (a block holding such a pixel has a mean above 1/512 / step**2)
-    plus the rows and columns left over at the bottom and right."""
-    thr = 1.0 / 512
-    H, W = alpha.shape[:2]
-    hb, wb = H // step, W // step
-    ys: list = []
-    xs: list = []
-    if hb and wb:
-        blocks = cv2.resize(alpha[: hb * step, : wb * step], (wb, hb), interpolation=cv2.INTER_AREA)
-        hit = blocks > thr / (step * step)
-        rows, cols = np.flatnonzero(hit.any(axis=1)), np.flatnonzero(hit.any(axis=0))
-        if rows.size:
-            ys += [rows[0] * step, (rows[-1] + 1) * step]
-            xs += [cols[0] * step, (cols[-1] + 1) * step]
-    for part, y_off, x_off in ((alpha[hb * step:], hb * step, 0), (alpha[:, wb * step:], 0, wb * step)):
-        hit = part > thr
-        rows, cols = np.flatnonzero(hit.any(axis=1)), np.flatnonzero(hit.any(axis=0))
-        if rows.size:
-            ys += [y_off + rows[0], y_off + rows[-1] + 1]
-            xs += [x_off + cols[0], x_off + cols[-1] + 1]
-    if not ys:
-        return None
-    return min(ys), max(ys), min(xs), max(xs)
+def _runs(mask: np.ndarray):
+    """``(row, start, stop)`` of every run of True along the rows of bool ``mask`` ``(h, w)``."""
+    h, w = mask.shape
+    padded = np.zeros((h, w + 2), np.int8)
+    padded[:, 1:-1] = mask
+    d = np.diff(padded.ravel())
+    starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    return zip((starts // (w + 2)).tolist(), (starts % (w + 2)).tolist(), (stops % (w + 2)).tolist())
 
 
 #: the shared instance
