@@ -21,6 +21,7 @@ comparison was live.
 """
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -41,11 +42,17 @@ def fixture_tensors(name):
         return [(k, tuple(shape), dtype) for k, shape, dtype in json.load(f)["tensors"]]
 
 
-def random_state(name, seed=0):
-    """A state dict with the official names and shapes and plausible random values (RVM's alpha
-    head calibrated so random-weight alpha spreads over (0, 1): see livematte.models.random_weights)."""
+@functools.lru_cache(maxsize=None)
+def _random_state(name, seed):
     prefix = "module." if name == "modnet" else ""
     return {prefix + k: v.clone() for k, v in random_network(name, seed).state_dict().items()}
+
+
+def random_state(name, seed=0):
+    """A state dict with the official names and shapes and plausible random values (RVM's alpha
+    head calibrated so random-weight alpha spreads over (0, 1): see livematte.models.random_weights).
+    Each call gets its own tensors; the network is built once per name and seed (seconds on the CPU)."""
+    return {k: v.clone() for k, v in _random_state(name, seed).items()}
 
 
 @pytest.fixture(scope="module")
