@@ -8,8 +8,9 @@ changes nothing. The cost and quality of each, measured: README.md and BENCHMARK
   objects, and the models run on every second frame while the tracked person and the picture are
   still (``model_every``).
 * ``best`` (files): look-ahead two-sided smoothing over :data:`BEST_LOOKAHEAD` later frames
-  (``lookahead``; :mod:`livematte.stages.lookahead`). Live there is no future: ``cam`` runs
-  ``balanced`` instead (:func:`for_live`).
+  (``lookahead``; :mod:`livematte.stages.lookahead`: a flow-warped forward pass over the past, then
+  a flow-warped backward pass over the future). Live there is no future: ``cam`` runs ``balanced``
+  instead (:func:`for_live`).
 """
 from __future__ import annotations
 
