@@ -161,7 +161,12 @@ def test_chromium_shows_the_cut_out_on_transparency_within_100ms():
     load = [slowdown()]  # the 100 ms are for an idle machine: a loaded one stretches them as it stretches the work
     try:
         with Feeder(sink, pic, fps=30), Chromium(sink.url, (640, 360)) as page:
-            assert until(lambda: len(sink.latency_ms) >= 30, 20), "the page drew too few frames"
+            # the first 5 pictures are drawn while the browser is still starting up (its processes
+            # take both cores for a moment): the latency counted is of the 30 drawn after them
+            assert until(lambda: len(sink.latency_ms) >= 5, 20), "the page drew too few frames"
+            load.append(slowdown())
+            assert until(lambda: len(sink.latency_ms) >= 5 + 30, 20), "the page drew too few frames"
+            drawn = list(sink.latency_ms)[5:]
             shot = page.screenshot()
     finally:
         sink.close()
@@ -174,7 +179,7 @@ def test_chromium_shows_the_cut_out_on_transparency_within_100ms():
     assert (shot[inner, 3] == 255).all(), "opaque where the person was"
     err = np.abs(shot[inner, :3].astype(int) - (220, 30, 30))
     assert err.mean() < 5 and np.percentile(err, 99) < 20, "the person's colours (JPEG)"
-    p95, factor = np.percentile(sink.latency_ms, 95), np.mean(load)
+    p95, factor = np.percentile(drawn, 95), np.mean(load)
     assert p95 <= 100 * factor, f"latency {p95:.0f} ms (machine {factor:.1f}x slower than idle)"
 
 
