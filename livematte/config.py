@@ -138,8 +138,9 @@ class QualityConfig:
             smoothing still follow each new frame). 1: every frame.
         lookahead: frames of look-ahead for two-sided temporal smoothing (files only; 0: off;
             :mod:`livematte.stages.lookahead`): each output waits for that many later frames.
-        search_every: while a crop tracks a person and nothing outside the person's box changes
-            (a still camera and background), the full-frame search pass runs only every Nth frame
+        search_every: while a crop tracks a person, nothing outside the person's box changes
+            (a still camera and background: :mod:`livematte.subject.schedule`) and the crop pass
+            sees the person where the last search did, the full-frame search pass runs only every Nth frame
             and its probability is reused in between (one model run less on the other frames);
             1: every frame. Any change outside the person (someone entering, a camera move, a scene
             cut) runs it again on the next frame (issue #17).
@@ -177,7 +178,7 @@ class QualityConfig:
     profile: str = "balanced"
     model_every: int = 1
     lookahead: int = 0
-    search_every: int = 4
+    search_every: int = 8
     idle_every: int = 2
 
     def validate(self) -> "QualityConfig":

@@ -44,7 +44,7 @@ from .subject.attached import GRID, AttachedObjects
 from .subject.choice import parse_subject
 from .subject.planner import SubjectPlanner
 from .subject.presence import in_frame
-from .subject.schedule import FrontSchedule
+from .subject.schedule import FrontSchedule, tile_person_box
 from .types import Frame, LivematteError
 
 REFINE_MODES = ("guided", "none")
@@ -299,6 +299,9 @@ class Matter:
         if plan.prob is not None:
             prob_h, prob = plan.prob, ops.from_host(plan.prob)
         tiles = self._crop_pass(Pyramid(ops, levels=levels), plan) if plan.crop is not None else []
+        if tiles and schedule.watches_still:  # where the crop pass sees the person (the search pass's stillness)
+            seen = tile_person_box([(t[0], ops.to_host(t[2])[0]) for t in tiles])
+            schedule.crop_seen(seen, search, (H, W))
         self._last_front = FrontResult(image, thumb_grey, cut, guide, prob, prob_h,
                                        host[2] if self.attacher is not None else None, plan.crop, tiles, plan.gain,
                                        keep=plan.keep, people=plan.people, idle=plan.idle)

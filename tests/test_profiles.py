@@ -33,6 +33,9 @@ def _changed(q: QualityConfig) -> dict:
 
 def test_each_profile_resolves_to_its_settings():
     assert _changed(_cfg().quality) == {}  # balanced is the default: today's settings
+    # the front's schedule of balanced (and of the profiles that leave it alone): issue #17
+    assert (DEFAULTS.search_every, DEFAULTS.idle_every, DEFAULTS.model_every) == (8, 2, 1)
+    assert _cfg("--quality", "fast").quality.search_every == 8
     assert _cfg().quality.profile == "balanced"
     assert _changed(_cfg("--quality", "balanced").quality) == {}
     assert _changed(_cfg("--quality", "fast").quality) == {

@@ -522,6 +522,36 @@ def test_still_outside_ignores_the_person_and_counts_the_rest():
     now[0:10, 0:10] = 200  # 100 changed pixels far from them: more than STILL_SHARE
     assert not still_outside(now, ref, (280, 80, 360, 280), (360, 640))
     assert still_outside(ref + 20, ref, (0, 0, 10, 10), (360, 640))  # below STILL_LEVEL: noise
+    drift = ref.copy()
+    drift[:, 5] = drift[40, :] = 200  # a camera's drift lights up thin lines along edges: still
+    assert still_outside(drift, ref, (280, 80, 360, 280), (360, 640))
+
+
+def test_the_search_pass_comes_back_when_the_crop_pass_sees_the_person_move():
+    """The thumbnail test leaves the person's own box out: the crop pass's box of the person (kept
+    at each search pass) moving by more than STILL_GROW of the frame brings the search back."""
+    from livematte.subject.schedule import STILL_GROW, FrontSchedule, tile_person_box
+
+    hw, crop, found = (360, 640), (200, 40, 440, 360), (240, 80, 400, 360)
+    thumb = np.full((90, 160), 60, np.uint8)
+    prob = np.zeros((64, 64), np.float32)
+    prob[8:64, 11:53] = 1.0
+    box = tile_person_box([(crop, prob)])
+    assert box == pytest.approx((241.25, 80.0, 398.75, 360.0))  # 3.75 x 5 frame pixels a cell
+    s = FrontSchedule(QualityConfig(search_every=8))
+    s.planned(crop, found, False, 1.0, thumb, True, hw)
+    s.crop_seen(box, True, hw)
+    states = []
+    for dx in (0, 3, 4, 12):  # frame pixels the person moved since the search pass
+        states.append(not s.search_now(crop))
+        s.planned(crop, found, False, 1.0, thumb, False, hw)
+        s.crop_seen((box[0] + dx, box[1], box[2] + dx, box[3]), False, hw)
+    assert STILL_GROW * 360 == pytest.approx(7.2)
+    # the frame after the first search pass has no earlier one to compare with: searched; then left
+    # out while the person moves by 3, 4 px; 12 > 7.2 px: searched on the next frame
+    assert states == [False, True, True, True] and s.search_now(crop)
+    s.crop_seen(None, False, hw)  # the crop pass lost the person: search
+    assert s.search_now(crop)
 
 
 def test_idle_with_nobody_in_view_and_back_within_two_frames():

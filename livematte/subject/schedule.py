@@ -12,14 +12,22 @@ import numpy as np
 Box = Tuple[int, int, int, int]
 
 #: the search pass's stillness test (:func:`still_outside`): a thumbnail pixel has changed when its
-#: brightness moved by more than STILL_LEVEL (8-bit), the scene is still when at most STILL_SHARE of
-#: the pixels outside the person's box (grown by STILL_GROW of the frame's shorter side) changed
+#: brightness moved by more than STILL_LEVEL (8-bit) and so did its 3x3 neighbours, the scene is
+#: still when at most STILL_SHARE of the pixels outside the person's box (grown by STILL_GROW of the
+#: frame's shorter side) changed; the crop pass's person box may grow by STILL_GROW too
 STILL_LEVEL, STILL_SHARE, STILL_GROW = 24, 0.003, 0.02
+#: ... and the camera is still when, since the previous frame, at most this share of those pixels
+#: changed at all (edges included): a slow drift stays below it, a camera that pans or follows
+#: someone does not (frame to frame, outside the person: the still clips at most 0.4% on 9 frames in
+#: 10, doctor-26732 drifting included; DAVIS kite-walk, hike, rollerblade 1.3%, 22%, 17% on half)
+STILL_CAMERA = 0.005
 #: frames in a row with nobody in view before the matter idles (``quality.idle_every``)
 IDLE_AFTER = 5
 #: ``quality.model_every``: a frame is still when its mean brightness (8-bit levels, on a 1/16 grid)
 #: differs by less than this from the frame the models last ran on
 STILL_LEVELS = 2.0
+#: :func:`still_outside` counts a changed pixel only with its 3x3 neighbours changed too
+_SOLID = np.ones((3, 3), np.uint8)
 
 
 class FrontSchedule:
@@ -41,6 +49,7 @@ class FrontSchedule:
         self._since = 0  # frames since the last search pass
         self._still = False  # the last frame showed nothing changed outside the person
         self._nobody = 0  # frames in a row with nobody in view
+        self._crop_ref: Optional[Tuple[float, float, float, float]] = None  # the crop pass's person at the last search
         self._still_ref: Optional[np.ndarray] = None  # model_every: the small brightness at the last model run
         self._runs_skipped = 0
 
@@ -91,8 +100,26 @@ class FrontSchedule:
         self._still = (crop is not None and found is not None and not crowd
                        and self._prev is not None and self._prev.shape == thumb.shape
                        and still_outside(thumb, self._ref, found, frame_hw)
-                       and still_outside(thumb, self._prev, found, frame_hw))
+                       and still_outside(thumb, self._prev, found, frame_hw, camera=STILL_CAMERA))
         self._prev = thumb
+
+    def crop_seen(self, box: Optional[Tuple[float, float, float, float]], searched: bool,
+                  frame_hw: Tuple[int, int]) -> None:
+        """After the crop pass: ``box`` is where it saw the person (frame pixels,
+        :func:`tile_person_box`; None: nowhere sure). On a search frame it is kept; on a frame that
+        left the search pass out, the pass comes back on the next frame when the person has left the
+        kept box grown by STILL_GROW of the frame's shorter side (the thumbnail test leaves the
+        person's own box out, so only this sees them move): the crop then follows them."""
+        if searched:
+            self._crop_ref = box
+            return
+        ref = self._crop_ref
+        if box is None or ref is None:
+            self._still = False
+            return
+        g = STILL_GROW * min(frame_hw)
+        if box[0] < ref[0] - g or box[1] < ref[1] - g or box[2] > ref[2] + g or box[3] > ref[3] + g:
+            self._still = False
 
     def reuse_models(self, host_image: np.ndarray, tracked: bool) -> bool:
         """``quality.model_every``: whether this frame reuses the last model run's outputs: while
@@ -111,14 +138,16 @@ class FrontSchedule:
         """A scene cut, a new source: every comparison starts again."""
         self._ref, self._prev, self._since, self._still = None, None, 0, False
         self._nobody = 0
-        self._still_ref = None
+        self._still_ref = self._crop_ref = None
 
 
-def still_outside(thumb: np.ndarray, ref: np.ndarray, person, frame_hw: Tuple[int, int]) -> bool:
+def still_outside(thumb: np.ndarray, ref: np.ndarray, person, frame_hw: Tuple[int, int], camera: float = 1.0) -> bool:
     """Whether nothing changed between two thumbnails (host uint8 ``(h, w)``) outside the
     ``person`` box (frame pixels, grown by STILL_GROW of the shorter side): at most STILL_SHARE of
-    the pixels there moved by more than STILL_LEVEL. A sub-pixel camera shake lights up only the
-    background's sharpest edges; a person walking in or a camera move changes far more.
+    the pixels there moved by more than STILL_LEVEL together with their 3x3 neighbours. A camera's
+    slow drift or a sub-pixel shake lights up only thin lines along the background's edges, which
+    that leaves out; a person walking in or a camera move changes whole regions. With ``camera``
+    < 1, at most that share of the pixels there may have changed at all (edges included).
 
     >>> a = np.full((90, 160), 100, np.uint8); b = a.copy(); b[40:50, 60:100] = 200
     >>> still_outside(b, a, (240, 160, 400, 200), (360, 640)), still_outside(b, a, (0, 0, 10, 10), (360, 640))
@@ -129,12 +158,20 @@ def still_outside(thumb: np.ndarray, ref: np.ndarray, person, frame_hw: Tuple[in
     g = STILL_GROW * min(H, W)
     x0, y0 = max(0, int((person[0] - g) * w / W)), max(0, int((person[1] - g) * h / H))
     x1, y1 = min(w, int(np.ceil((person[2] + g) * w / W))), min(h, int(np.ceil((person[3] + g) * h / H)))
-    changed = cv2.threshold(cv2.absdiff(thumb, ref), STILL_LEVEL, 1, cv2.THRESH_BINARY)[1]
     outside = h * w - max(0, x1 - x0) * max(0, y1 - y0)
     if outside <= 0:
         return True
-    moved = int(cv2.countNonZero(changed)) - int(cv2.countNonZero(changed[y0:y1, x0:x1]))
-    return moved <= STILL_SHARE * outside
+    changed = cv2.threshold(cv2.absdiff(thumb, ref), STILL_LEVEL, 1, cv2.THRESH_BINARY)[1]
+    if camera < 1.0 and _outside(changed, (x0, y0, x1, y1)) > camera * outside:
+        return False
+    changed = cv2.erode(changed, _SOLID)  # a region changed, not an edge (a camera's drift, noise)
+    return _outside(changed, (x0, y0, x1, y1)) <= STILL_SHARE * outside
+
+
+def _outside(mask: np.ndarray, box: Box) -> int:
+    """Non-zero pixels of ``mask`` outside ``box`` (clipped grid pixels)."""
+    x0, y0, x1, y1 = box
+    return int(cv2.countNonZero(mask)) - int(cv2.countNonZero(mask[y0:y1, x0:x1]))
 
 
 def still_sample(image: np.ndarray) -> np.ndarray:
@@ -143,3 +180,19 @@ def still_sample(image: np.ndarray) -> np.ndarray:
     g = np.ascontiguousarray(image[::8, ::8, 1])
     h, w = g.shape
     return cv2.resize(g, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def tile_person_box(tiles, level: float = 0.5) -> Optional[Tuple[float, float, float, float]]:
+    """The bounding box (frame pixels) of the crop pass's probability above ``level`` over its
+    tiles ``(box, prob)`` (``prob`` host float32 on the tile's model grid), or None where none is."""
+    out = None
+    for (x0, y0, x1, y1), prob in tiles:
+        h, w = prob.shape[:2]
+        mask = (prob > level).view(np.uint8)
+        if not mask.any():
+            continue
+        bx, by, bw, bh = cv2.boundingRect(mask)
+        sx, sy = (x1 - x0) / w, (y1 - y0) / h
+        b = (x0 + bx * sx, y0 + by * sy, x0 + (bx + bw) * sx, y0 + (by + bh) * sy)
+        out = b if out is None else (min(out[0], b[0]), min(out[1], b[1]), max(out[2], b[2]), max(out[3], b[3]))
+    return out
