@@ -108,3 +108,11 @@ def test_the_stand_in_runs_every_step(tmp_path):
         assert r["matte_fps"] > 0 and r["codec_only_fps"] > 0 and r["latency_ms_p95"] >= r["latency_ms_p50"] > 0
     assert report["summary"]["statuses"] == statuses
     assert "$ " in log and "bench" in log
+
+
+def test_the_gpu_step_collects_the_modules_with_gpu_tests_only(gc):
+    files = gc.gpu_test_files()
+    assert "tests/test_gpu.py" in files and "tests/test_live.py" not in files
+    for path in files:
+        with open(os.path.join(ROOT, path)) as fh:
+            assert "mark.gpu" in fh.read()
