@@ -19,20 +19,6 @@ import pytest
 # start; a value already in the environment wins. It changes no result, only how threads wait.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# Bytecode for the CLI children: with PYTHONDONTWRITEBYTECODE set (as on the CI machine) and a fresh
-# clone, every `python -m livematte` child the tests start compiled livematte from source again
-# (~0.2-0.3 s each, over a hundred children). The children now share one bytecode cache outside the
-# tree (PYTHONPYCACHEPREFIX, a directory of this session), so nothing is written into the checkout.
-# A prefix the user already chose wins.
-if os.environ.get("PYTHONDONTWRITEBYTECODE") and not os.environ.get("PYTHONPYCACHEPREFIX"):
-    import atexit
-    import shutil
-    import tempfile
-
-    os.environ["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="livematte-tests-pycache-")
-    atexit.register(shutil.rmtree, os.environ["PYTHONPYCACHEPREFIX"], True)
-    del os.environ["PYTHONDONTWRITEBYTECODE"]
-
 
 def pattern_frame(index: int, size: Tuple[int, int] = (160, 120)) -> np.ndarray:
     """RGB uint8 ``(H, W, 3)``: a colour gradient with a white square moving right by 4 px a frame.
