@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# pymatting (the `fine` extra) compiles its numba kernels on first import (~80 s of CPU on a 2-core
+# machine, cached in the venv afterwards): done once at set-up, not inside the first test or run
+KERNELS := $(VENV)/.kernels
 
 .PHONY: demo test venv samples bench eval clean
 
@@ -18,7 +21,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m livematte.demo
 
-test: $(STAMP)
+$(KERNELS): $(STAMP)
+	@echo "compiling pymatting's kernels for --fine-edges (once, about a minute)"
+	$(PY) -c 'import pymatting'
+	touch $(KERNELS)
+
+test: $(STAMP) $(KERNELS)
 	$(PY) -m pytest -q
 
 samples: $(STAMP)

@@ -140,3 +140,13 @@ def test_fine_edges_keep_the_matte_where_a_tile_sees_one_side_and_threads_change
     tri = trimap(cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 3), 4)
     one, two = solve(img / 255.0, tri, workers=1), solve(img / 255.0, tri, workers=2)
     assert one[2].sum() > 0 and all(np.array_equal(a, b) for a, b in zip(one, two))
+
+
+def test_a_cold_kernel_cache_is_noticed_before_the_long_first_import(tmp_path, monkeypatch):
+    from livematte.stages.fine_edges import _kernels_compiled
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert not _kernels_compiled()  # nothing compiled there: the user is told the first run compiles
+    (tmp_path / "pymatting" / "util").mkdir(parents=True)
+    (tmp_path / "pymatting" / "util" / "boxfilter.boxfilter_rows_valid-6.py311.nbi").write_bytes(b"")
+    assert _kernels_compiled()

@@ -15,6 +15,10 @@ Needs the ``fine`` extra (pymatting). Host numpy only (stills).
 """
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
+from pathlib import Path
 from typing import Tuple
 
 import cv2
@@ -37,7 +41,23 @@ def trimap(alpha: np.ndarray, half_width: int) -> np.ndarray:
     return out
 
 
+def _kernels_compiled() -> bool:
+    """Whether numba's cache holds pymatting's compiled kernels (``*.nbi`` in ``NUMBA_CACHE_DIR``, else
+    beside its sources); without them the first import compiles them all (~80 s of CPU on 2 cores).
+    A read-only install (numba then caches elsewhere) counts as compiled: nothing to say."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        places = [Path(os.environ["NUMBA_CACHE_DIR"])]
+    else:
+        spec = importlib.util.find_spec("pymatting")
+        places = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+        if not places or not all(os.access(place, os.W_OK) for place in places):
+            return True
+    return any(next(place.rglob("*.nbi"), None) for place in places if place.is_dir())
+
+
 def _pymatting():
+    if "pymatting" not in sys.modules and not _kernels_compiled():
+        print("livematte: --fine-edges: compiling pymatting's kernels, once (about a minute)", file=sys.stderr)
     try:
         from pymatting import estimate_alpha_cf, estimate_foreground_ml
         from pymatting.preconditioner.ichol import ichol
