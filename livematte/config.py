@@ -147,6 +147,10 @@ class QualityConfig:
         idle_every: with nobody in view for a few frames (no person blob, or the presence gate says
             nobody) the matter idles: the search pass runs every Nth frame only, and the matte is
             empty with no refinement or smoothing; a person found ends it on that frame. 1: off.
+        live_budget: ``cam`` keeps the camera's frame rate on a short machine: while its loop
+            falls behind, each frame leaves work out (the pose model every 2nd-3rd frame, the search
+            pass every 2nd, one crop tile instead of two: :data:`~livematte.subject.schedule.SHEDS`)
+            and gets it back when there is room (:mod:`livematte.live_budget`). Files never shed.
     """
 
     refine: str = "guided"
@@ -180,6 +184,7 @@ class QualityConfig:
     lookahead: int = 0
     search_every: int = 8
     idle_every: int = 2
+    live_budget: bool = True
 
     def validate(self) -> "QualityConfig":
         """Raise LivematteError on an unknown mode or an out-of-range value; returns self."""

@@ -17,6 +17,10 @@ Threads and hand-offs::
   encoder is set for live work (``[output] live_preset``, ``tune=zerolatency``, one thread) and its
   thread is nicer than this loop's, so on a busy machine the recording falls behind first.
 * Latency of a frame = its capture timestamp to the moment its output was handed to every sink.
+* The live budget (:mod:`livematte.live_budget`, ``budget``): while the loop's time per frame stays
+  near the camera's period, a :class:`~livematte.matter.Matter` leaves work out of the next frames
+  (``Matter.set_shed``: the pose model, the search pass, a crop tile) and takes it back when there is
+  room, so the frame rate holds and the matte degrades a little instead.
 """
 from __future__ import annotations
 
@@ -30,11 +34,13 @@ import numpy as np
 
 from .cpu_meter import StageMeter
 from .effects import IMAGE_EXTENSIONS, make_effect, spec_keywords
+from .live_budget import LiveBudget
 from .live_stats import LiveStats, write_stats
 from .signals import StopEvent
 from .sinks.base import LiveSink, check_live_sinks
 from .sinks.recorder import LIVE_NICE, RECORD_TIME_BASE, NullSink, Recorder, fit_picture  # noqa: F401 (re-exported)
 from .sources.camera import SourceLost
+from .subject.schedule import SHEDS
 from .types import Frame, StreamInfo
 
 class Mailbox:
@@ -266,13 +272,15 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
              loop: bool = False, duration: Optional[float] = None, max_frames: Optional[int] = None,
              stats_json: Optional[str] = None, on_status: Optional[Callable[[LiveStats], None]] = None,
              status_every: float = 0.5, stop: Optional[threading.Event] = None,
-             handle_sigint: bool = True) -> LiveStats:
+             handle_sigint: bool = True, budget: bool = True) -> LiveStats:
     """Run ``source`` (not yet opened) through ``matter`` and ``controls.effect`` into ``sinks`` until stopped.
 
     Stops at ``duration`` seconds, after ``max_frames`` frames out, at the end of a file source
     (unless ``loop``), on the key q in a preview, when ``stop`` is set, or on Ctrl-C or SIGTERM / SIGHUP / SIGQUIT
     (called from the main thread: the first one stops cleanly, later ones wait for the finish). The sinks are always
-    closed, so a recording is finished and plays. ``stats_json`` is written at exit.
+    closed, so a recording is finished and plays. ``stats_json`` is written at exit. ``budget``: a
+    matter with ``set_shed`` (a :class:`~livematte.matter.Matter`) sheds work while the loop falls
+    behind the source (:mod:`livematte.live_budget`; ``stats.shed_frames`` counts the frames per level).
     A sink with a ``problem`` after opening goes into ``stats.warnings`` (its ``describe()``).
 
     Raises:
@@ -306,6 +314,11 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
             meter.wrap(sink.sink, "write", "output")
 
     period = 1.0 / float(info.fps)
+    set_shed = getattr(matter, "set_shed", None) if budget else None
+    shedder = LiveBudget(period, levels=len(SHEDS) - 1 if set_shed is not None else 0)
+    if set_shed is not None:
+        set_shed(0)
+    seen_dropped = 0
     keepalive = [sink for sink in sinks if sink.keepalive]
     mailbox = Mailbox()
     capture = Capture(source, mailbox, info, loop=loop, stamps=stats.recent_in)
@@ -366,6 +379,11 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
                 for name, value in zip(("wait", "matte", "effect", "output"), (t0 - frame.timestamp, t1 - t0, t2 - t1, t3 - t2)):
                     stats.stages[name].append(value * 1000.0)
                 stats.recent_out.append(t3)
+                level = shedder.level
+                if shedder.update(t3 - t0, mailbox.dropped > seen_dropped) != level:
+                    set_shed(shedder.level)
+                    stats.shed_level = shedder.level
+                seen_dropped = mailbox.dropped
                 if sinks and all(sink.failure for sink in sinks):
                     stats.stopped_by = "every output failed"
                     break
@@ -403,6 +421,7 @@ def run_live(source, matter: Callable[[Frame], np.ndarray], controls: EffectCont
             stats.loops, stats.losses, stats.reconnects = capture.loops, capture.losses, capture.reconnects
             stats.lost = capture.lost
             stats.outputs = [{"output": s.describe(), "dropped": s.dropped} for s in sinks]
+            stats.shed_frames, stats.shed_changes = dict(shedder.frames), shedder.changes
             stats.warnings.extend(s.failure for s in sinks if s.failure)
             if stats_json:
                 write_stats(stats_json, stats)

@@ -49,6 +49,10 @@ class LiveStats:
     retry_in: float = 0.0
     recent_in: deque = field(default_factory=lambda: deque(maxlen=64))
     recent_out: deque = field(default_factory=lambda: deque(maxlen=64))
+    #: the live budget (:mod:`livematte.live_budget`): frames out at each shed level, and level changes
+    shed_frames: Dict[int, int] = field(default_factory=dict)
+    shed_changes: int = 0
+    shed_level: int = 0  # the level now (the status line)
 
     @property
     def fps_in(self) -> float:
@@ -76,7 +80,9 @@ class LiveStats:
             "stage_ms_p95": {k: round(_pct(v, 95), 3) for k, v in self.stages.items()},
             "keepalive_frames": self.keepalive_frames, "loops": self.loops, "camera_losses": self.losses,
             "reconnects": self.reconnects, "interrupted": self.interrupted, "stopped_by": self.stopped_by,
-            "outputs": self.outputs, "warnings": self.warnings, **self.cpu,
+            "outputs": self.outputs, "warnings": self.warnings,
+            "shed_frames": {str(k): v for k, v in self.shed_frames.items()}, "shed_changes": self.shed_changes,
+            **self.cpu,
         }
 
     def status_line(self) -> str:
@@ -86,6 +92,8 @@ class LiveStats:
         ms = " ".join(f"{k} {np.median(v):.0f}" for k, v in tail.items() if v)
         line = (f"in {self._rate(self.recent_in, now):4.1f} fps  out {self._rate(self.recent_out, now):4.1f} fps  "
                 f"dropped {self.dropped}  latency {np.median(self.latency[-30:]) if self.latency else 0:.0f} ms ({ms})")
+        if self.shed_level:
+            line += f"  lighter work: level {self.shed_level}"
         if self.lost:
             line += f"  | SOURCE LOST ({self.lost}): sending the last frame, retry in {max(0.0, self.retry_in):.1f} s"
         return line

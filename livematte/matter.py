@@ -44,7 +44,7 @@ from .subject.attached import GRID, AttachedObjects
 from .subject.choice import parse_subject
 from .subject.planner import SubjectPlanner
 from .subject.presence import in_frame
-from .subject.schedule import FrontSchedule, tile_person_box
+from .subject.schedule import SHEDS, FrontSchedule, tile_person_box
 from .types import Frame, LivematteError
 
 REFINE_MODES = ("guided", "none")
@@ -200,6 +200,18 @@ class Matter:
     def precision(self) -> str:
         return self.runner.precision
 
+    @property
+    def shed(self) -> int:
+        """The live budget's level (:data:`~livematte.subject.schedule.SHEDS`; 0: all the work)."""
+        return SHEDS.index(self.schedule.shed)
+
+    def set_shed(self, level: int) -> None:
+        """Leave out work from the next frame on (``cam``'s budget: :class:`~livematte.live_budget.LiveBudget`):
+        level 0 does all of it; higher levels run the pose model, the search pass and the crop's
+        tiles less (:data:`~livematte.subject.schedule.SHEDS`). Host decisions only: both engines."""
+        shed = SHEDS[max(0, min(int(level), len(SHEDS) - 1))]
+        self.schedule.shed = self.planner.shed = shed
+
     def describe(self) -> str:
         """One line: backend, engine, device, precision, CUDA graphs."""
         return f"{self.spec.name} on the {self.engine.describe()}, {self.precision}"
@@ -339,7 +351,7 @@ class Matter:
         """The fixed front with the full-frame search pass; its probability and guide are kept
         for the frames that leave it out (own copies: a captured front reuses its buffers)."""
         out = self._fronts[partner](image)
-        if self.schedule.reuses_search:
+        if self.schedule.reuses_search or self.schedule.shed.search_every > 1:
             self._searched = (self.ops.copy(out[0]), self.ops.copy(out[2]))
         return out
 

@@ -306,6 +306,42 @@ def test_slow_segmenter_drops_frames_and_never_builds_a_backlog(clip, segmenter)
     assert np.mean(late) < np.mean(early) + 40  # latency does not grow with time
     gaps = np.diff([t for _, t, _ in probe.seen])
     assert np.median(gaps) < processing / 1000 + 0.05  # output keeps pace with processing
+    # the live budget saw the loop fall behind and shed work (every frame out counted at its level)
+    assert stats.shed_changes >= 1 and sum(v for k, v in stats.shed_frames.items() if k > 0) > 0
+    assert sum(stats.shed_frames.values()) == stats.frames_out and matter.shed > 0
+
+
+def test_the_live_budget_sheds_when_behind_and_gives_back_when_there_is_room():
+    """:class:`LiveBudget`: a level up after UP_AFTER frames behind the period (or dropping), then
+    HOLD frames without a change; a level down only after DOWN_AFTER frames with room; never past
+    its levels; ``levels=0`` (``--no-live-budget``, or a matter that cannot shed) never changes."""
+    from livematte import live_budget as lb
+
+    period = 1 / 30
+    b = lb.LiveBudget(period, levels=4)
+    levels = [b.update(1.2 * period, False) for _ in range(lb.UP_AFTER + lb.HOLD + lb.UP_AFTER)]
+    assert levels[lb.UP_AFTER - 2] == 0 and levels[lb.UP_AFTER - 1] == 1  # shed on the UP_AFTER-th frame
+    assert set(levels[lb.UP_AFTER - 1:lb.UP_AFTER + lb.HOLD]) == {1} and levels[-1] == 2  # held, then again
+    for _ in range(200):
+        b.update(1.5 * period, False)
+    assert b.level == 4  # no further than its levels
+    quiet = [b.update(0.3 * period, False) for _ in range(lb.DOWN_AFTER + 10)]
+    assert quiet[lb.DOWN_AFTER - 5] == 4 and quiet[-1] == 3  # room for a while: one level back
+    behind = [b.update(1.5 * period, False) for _ in range(lb.HOLD + lb.UP_AFTER + 2)]
+    assert behind[-1] == 4 and b.down_after == 2 * lb.DOWN_AFTER  # shed again at once: it waits longer
+    later = [b.update(0.3 * period, False) for _ in range(lb.HOLD + lb.DOWN_AFTER + 5)]
+    assert later[-1] == 4  # not yet: twice as long now
+    far = lb.LiveBudget(period, levels=4)  # far behind: the hold runs three times as fast
+    assert [far.update(2 * period, False) for _ in range(lb.UP_AFTER + lb.HOLD // 3 + 1)][-1] == 2
+    b2 = lb.LiveBudget(period, levels=3)
+    assert [b2.update(0.5 * period, True) for _ in range(lb.UP_AFTER)][-1] == 1  # drops alone are behind
+    b3 = lb.LiveBudget(period, levels=0)
+    assert {b3.update(5 * period, True) for _ in range(50)} == {0} and b3.frames == {0: 50}
+    assert sum(b.frames.values()) == len(levels) + 200 + len(quiet) + len(behind) + len(later)
+    parser = cli.build_parser()
+    assert parser.parse_args(["cam", "--to", "null"]).live_budget is None
+    assert parser.parse_args(["cam", "--to", "null", "--no-live-budget"]).live_budget is False
+    assert Config().quality.live_budget is True
 
 
 def test_latency_figures_match_wall_clock(clip, segmenter, tmp_path):
@@ -407,7 +443,9 @@ def test_status_line_says_rates_drops_latency_and_loss():
     stats.lost = "unplugged"
     line = stats.status_line()
     assert "fps" in line and "dropped 3" in line and "latency 21 ms" in line and "matte 12" in line
-    assert "SOURCE LOST (unplugged)" in line
+    assert "SOURCE LOST (unplugged)" in line and "lighter" not in line
+    stats.shed_level = 2  # the live budget sheds work: the line says so
+    assert "lighter work: level 2" in stats.status_line()
 
 
 def test_ctrl_c_leaves_a_playable_recording(clip, tmp_path):

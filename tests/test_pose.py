@@ -11,6 +11,7 @@ import pytest
 from livematte.config import Config
 from livematte.matter import Matter, build_matter
 from livematte.subject.geometry import plan_tiles
+from livematte.subject.schedule import SHEDS, Shed
 from livematte.types import Frame, LivematteError
 
 from .helpers import SHARED, read_rgb
@@ -214,3 +215,28 @@ def test_the_pose_model_rests_on_a_still_body_and_runs_when_it_moves():
     bad.quality.pose_every = 0
     with pytest.raises(LivematteError, match="pose_every"):
         bad.quality.validate()
+
+
+def test_the_live_budget_sheds_the_pose_model_the_search_pass_and_a_tile_and_takes_them_back():
+    """``Matter.set_shed`` (``cam``'s budget): on a walking whole body (two tiles, the pose model on
+    every frame) level 4 runs the pose model on every third frame (the selfie model alone between),
+    the search pass on every second and one tile; level 0 brings all of it back on the next frame;
+    the last level runs no pose model at all. The person stays in the matte."""
+    assert SHEDS[4] == Shed(pose_every=3, search_every=2, one_tile=True) and not SHEDS[-1].pose
+    walk = [(200 + 12 * i, 40, 240 + 12 * i, 330) for i in range(13)]  # tall: two tiles; moving: no rest
+    pose, seg = ConstantPose(level=0.0), BrightSegmenter(size=(64, 64))
+    m = Matter(seg, quality(temporal="none", refine="none", ensemble=False, pose=True, solid=False,
+                            search_every=1), pose=pose)
+    runs = []
+    for i, rect in enumerate(walk):
+        m.set_shed({2: 4, 8: 0, 10: len(SHEDS) - 1}.get(i, m.shed))
+        n_seg, n_pose = len(seg.calls), len(pose.calls)
+        alpha = m(Frame(scene(rect=rect), i))
+        runs.append((len(seg.calls) - n_seg, len(pose.calls) - n_pose))
+        x0, y0, x1, y1 = rect
+        assert alpha[y0 + 10:y1 - 10, x0 + 5:x1 - 5].min() > 0.25 and alpha[:, :150].max() < 0.05
+    # (search + tiles, pose): full work; then one tile, the search on every 2nd, the pose on every 3rd
+    assert runs[1] == (3, 1)
+    assert runs[2:8] == [(1, 0), (2, 0), (1, 1), (2, 0), (1, 0), (2, 1)]
+    assert runs[8:10] == [(3, 1), (3, 1)]
+    assert runs[10:] == [(1, 0), (2, 0), (1, 0)] and m.shed == len(SHEDS) - 1

@@ -74,6 +74,7 @@ def cmd_cam(args) -> int:
     from ..profiles import for_live
 
     cfg = config_from_args(args)
+    cfg.override("quality", live_budget=args.live_budget)
     note = for_live(cfg)  # no look-ahead live
     if note:
         warn(note)
@@ -100,7 +101,8 @@ def cmd_cam(args) -> int:
     status = StatusLine()
     try:
         stats = run_live(source, matter, controls, sinks, loop=args.loop, duration=args.duration,
-                         max_frames=args.frames, stats_json=args.stats_json, on_status=status)
+                         max_frames=args.frames, stats_json=args.stats_json, on_status=status,
+                         budget=cfg.quality.live_budget)
     finally:
         status.end()
     for w in stats.warnings:
@@ -132,6 +134,9 @@ def add_cam(sub) -> None:
     s.add_argument("--duration", type=positive(float), metavar="S", help="stop after S seconds")
     s.add_argument("--frames", type=positive(int), metavar="N", help="stop after N frames out")
     s.add_argument("--stats-json", metavar="FILE", help="write fps, drops and latency figures here at exit")
+    s.add_argument("--no-live-budget", dest="live_budget", action="store_false", default=None,
+                   help="never leave work out when the machine falls behind the camera (by default the pose model, "
+                        "the search pass and a crop tile run less often until there is room again)")
     g = s.add_argument_group("virtual camera")
     g.add_argument("--vcam-device", metavar="DEV", help="/dev/videoN (Linux) or the camera name; default the first free one")
     g.add_argument("--vcam-format", default="auto", choices=["auto", "rgb", "i420", "nv12", "yuyv", "uyvy", "bgr"],

@@ -8,7 +8,11 @@ import cv2
 import numpy as np
 
 
-def plan_tiles(box: Tuple[int, int, int, int], frame_hw: Tuple[int, int], split: float = 1.3,
+#: a box whose sides differ by more than this many times is segmented as two tiles (:func:`plan_tiles`)
+TILE_SPLIT = 1.3
+
+
+def plan_tiles(box: Tuple[int, int, int, int], frame_hw: Tuple[int, int], split: float = TILE_SPLIT,
                overlap: float = 0.65) -> List[Tuple[int, int, int, int]]:
     """Square model-input tiles that cover ``box`` (integer frame pixels), each within the frame.
 

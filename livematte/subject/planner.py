@@ -7,9 +7,10 @@ import cv2
 import numpy as np
 
 from .blobs import components, outside_crop, person_box, suppress
-from .geometry import plan_tiles, pose_square
+from .geometry import TILE_SPLIT, plan_tiles, pose_square
 from .people import PeopleTracker, SubjectRule, spread
 from .presence import PresenceGate, agreed, best_face, combined, sure_people
+from .schedule import SHEDS
 from .schedule import IDLE_AFTER, still_outside  # noqa: F401  (their home before subject.schedule)
 from .tracker import PoseSchedule, RoiTracker, WholeBodyGate
 
@@ -106,6 +107,8 @@ class SubjectPlanner:
         self._looked: list = []  # the last detector run's supported detections (a second look confirms)
         self.people = PeopleTracker() if crop_pass else None
         self.rule = SubjectRule(subject, ids)
+        #: what this frame may leave out for the live budget (:class:`~.schedule.Shed`; set by the matter)
+        self.shed = SHEDS[0]
         #: the last frame's blobs or tracks held more than one person (the search pass then runs on
         #: every frame: their ids need fresh blobs)
         self.crowd = False
@@ -164,9 +167,10 @@ class SubjectPlanner:
         runs is the matter's :class:`~.schedule.FrontSchedule`'s decision."""
         if not self.crop_pass:
             return Plan(None, None, [], None)
+        self.pose_schedule.left_out = False
         plan = self._plan(prob, frame_hw, detections, rgb, faces, thumb)
-        if plan.pose_square is None:  # no whole body in a crop: the pose model starts afresh next time
-            self.pose_schedule.reset()
+        if plan.pose_square is None and not self.pose_schedule.left_out:  # no whole body in a crop:
+            self.pose_schedule.reset()  # the pose model starts afresh next time
         return plan
 
     def _plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections, rgb, faces, thumb=None) -> Plan:
@@ -227,9 +231,14 @@ class SubjectPlanner:
             outside = outside_crop(prob, crop, (H, W))
             if outside.any():
                 changed = prob = np.where(outside, np.float32(0.0), prob)
-        tiles = plan_tiles(crop, (H, W)) if self.quality.roi_tiles else [crop]
+        shed = self.shed
+        if not self.quality.roi_tiles:
+            tiles = [crop]
+        else:  # the live budget may segment a tall crop as one square tile
+            tiles = plan_tiles(crop, (H, W), split=float("inf") if shed.one_tile else TILE_SPLIT)
+        whole_body = whole_body and shed.pose
         square = pose_square(crop, (H, W), self.quality.pose_margin) if self.pose and whole_body else None
-        square, fresh = self.pose_schedule.plan(square, thumb, (H, W))
+        square, fresh = self.pose_schedule.plan(square, thumb, (H, W), at_most=shed.pose_every)
         return Plan(changed, crop, tiles, square, gain, keep, people, pose_fresh=fresh)
 
     def _people(self, prob, labels, stats, person, rgb, detections, frame_hw):

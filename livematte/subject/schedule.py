@@ -4,7 +4,7 @@
 :class:`livematte.matter.Matter` asks it before each frame and tells it what the planner decided after."""
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -30,6 +30,34 @@ STILL_LEVELS = 2.0
 _SOLID = np.ones((3, 3), np.uint8)
 
 
+class Shed(NamedTuple):
+    """What a live frame leaves out when the live loop falls behind its camera (:data:`SHEDS`;
+    ``cam``'s budget, :class:`livematte.live_budget.LiveBudget`, picks the level; files never shed).
+
+    Attributes:
+        pose_every: the pose model runs on at most every ``pose_every``th frame of a whole body (the
+            selfie model's tiles alone between).
+        search_every: while a crop tracks one person, the full-frame search pass runs on at most
+            every ``search_every``th frame (the last pass's probability stands in; the crop follows
+            the last person box), whatever the camera does.
+        one_tile: a tall (wide) crop is segmented as one square tile instead of two.
+        pose: False: no pose model at all (the selfie model's tiles alone).
+    """
+
+    pose_every: int = 1
+    search_every: int = 1
+    one_tile: bool = False
+    pose: bool = True
+
+
+#: the live budget's levels, lightest work last (cheapest in quality first: DAVIS A IoU 0.879, 0.877,
+#: 0.871, 0.847, 0.840, 0.822 in docs/quality.md): full; one crop tile; the search pass every 2nd frame
+#: too; the pose model every 2nd frame too; every 3rd; none
+SHEDS = (Shed(), Shed(one_tile=True), Shed(search_every=2, one_tile=True),
+         Shed(pose_every=2, search_every=2, one_tile=True), Shed(pose_every=3, search_every=2, one_tile=True),
+         Shed(search_every=2, one_tile=True, pose=False))
+
+
 class FrontSchedule:
     """The front's cadence: which frames run the search pass, which idle, which reuse the models.
 
@@ -52,6 +80,9 @@ class FrontSchedule:
         self._crop_ref: Optional[Tuple[float, float, float, float]] = None  # the crop pass's person at the last search
         self._still_ref: Optional[np.ndarray] = None  # model_every: the small brightness at the last model run
         self._runs_skipped = 0
+        #: what this frame may leave out for the live budget (:data:`SHEDS`; set by the matter)
+        self.shed = SHEDS[0]
+        self._crowd = False  # the last frame held more than one person
 
     @property
     def watches_still(self) -> bool:
@@ -78,6 +109,8 @@ class FrontSchedule:
         most ``search_every - 1`` frames in a row: the last search pass's probability stands in."""
         if self.idle:
             return self._since + 1 >= self.idle_every
+        if self.shed.search_every > 1 and crop is not None and not self._crowd and self._since + 1 < self.shed.search_every:
+            return False  # the live budget: one person tracked, the pass runs every shed.search_every-th frame
         return not (self._still and crop is not None and self._since + 1 < self.search_every)
 
     def left_out(self) -> None:
@@ -90,6 +123,7 @@ class FrontSchedule:
         (frame pixels, or None), ``crowd`` (more than one person), the presence ``gain``, the
         frame's thumbnail brightness (host uint8, or None) and whether it was searched."""
         self._since = 0 if searched else self._since + 1
+        self._crowd = crowd
         nobody = crop is None and (found is None or gain <= 0.0)
         self._nobody = self._nobody + 1 if nobody else 0
         if not self.watches_still or thumb is None:
@@ -137,7 +171,7 @@ class FrontSchedule:
     def forget(self) -> None:
         """A scene cut, a new source: every comparison starts again."""
         self._ref, self._prev, self._since, self._still = None, None, 0, False
-        self._nobody = 0
+        self._nobody, self._crowd = 0, False
         self._still_ref = self._crop_ref = None
 
 

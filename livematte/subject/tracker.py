@@ -166,6 +166,7 @@ class PoseSchedule:
     def __init__(self, every: int = 1, level: int = POSE_STILL_LEVEL, share: float = POSE_STILL_SHARE):
         self.every, self.level, self.share = int(every), level, share
         self.runs = self.rested = 0  # frames the pose model ran on / rested on, since built
+        self.left_out = False  # the last plan left the model out for the live budget
         self.reset()
 
     def reset(self) -> None:
@@ -175,15 +176,24 @@ class PoseSchedule:
         self.since = 0
 
     def plan(self, square: Optional[Tuple[int, int, int, int]], thumb: Optional[np.ndarray],
-             frame_hw: Tuple[int, int]):
+             frame_hw: Tuple[int, int], at_most: int = 1):
         """``(square, fresh)`` for this frame, given the square the pose model would see now and the
         frame's thumbnail (None: unknown, the model runs): ``fresh`` = run it on ``square``; else the
         last run's probability stands in, over the returned square (the last run's).
-        ``(None, False)`` without a square (no whole body: the schedule starts again)."""
+        ``(None, False)`` without a square (no whole body: the schedule starts again).
+        ``at_most`` > 1 (the live budget, :class:`~.schedule.Shed`): the model runs on at most every
+        ``at_most``th frame, still or not, and on the frames between it is left out (``(None, False)``,
+        :attr:`left_out` set: a moving body's last mask would put a ghost where its limbs were, worse
+        than the selfie model alone: docs/quality.md)."""
+        self.left_out = False
         if square is None:
             self.reset()
             return None, False
         last = self.square
+        if at_most > 1 and last is not None and self.since + 1 < at_most:
+            self.since += 1
+            self.left_out = True
+            return None, False
         if (self.every > 1 and last is not None and thumb is not None and self.thumb is not None
                 and thumb.shape == self.thumb.shape and self.since + 1 < self.every
                 and max(abs(a - b) for a, b in zip(square, last)) <= 0.05 * (last[2] - last[0])
