@@ -8,8 +8,8 @@ whether the camera's mailbox dropped frames since; the budget answers with the m
 * **up** one level when the frames' busy time (an average over the last few) stays above
   :data:`UP` of the camera's period for :data:`UP_AFTER` frames in a row, or frames were dropped
   on :data:`UP_AFTER` frames of those; then no other change for :data:`HOLD` frames (the average
-  follows the new cost first), a third of that while a frame takes over :data:`FAR` periods (far
-  behind: the levels are shed within a second or so);
+  follows the new cost first), none while a frame takes over :data:`FAR` periods (far behind: a
+  level every UP_AFTER frames, so a whole body at the start of a run is light enough within ~0.5 s);
 * **down** one level when it stays below :data:`DOWN` of the period for :data:`DOWN_AFTER` frames
   in a row (about 2 s at 30 fps): the work comes back when there is room for it, one step at a time;
   a level that comes back and is shed again within DOWN_AFTER frames doubles that wait (up to
@@ -30,14 +30,14 @@ UP = 0.9
 #: below this share: room for more work
 DOWN = 0.55
 #: frames in a row behind (or dropping) before a level is shed
-UP_AFTER = 4
+UP_AFTER = 3
 #: frames in a row with room before a level comes back
 DOWN_AFTER = 60
 #: frames after a change before the next one
 HOLD = 12
 #: the longest wait before a level comes back, in DOWN_AFTERs
 BACKOFF = 8
-#: a frame busy for more than this many periods is far behind: the hold runs three times as fast
+#: a frame busy for more than this many periods is far behind: no hold
 FAR = 1.5
 #: weight of the newest frame in the busy-time average
 WEIGHT = 0.25
@@ -51,10 +51,10 @@ class LiveBudget:
         levels: the highest level (``len(SHEDS) - 1``); 0 turns the budget off.
 
     >>> b = LiveBudget(1 / 30, levels=4)
-    >>> [b.update(0.045, False) for _ in range(5)]
-    [0, 0, 0, 1, 1]
+    >>> [b.update(0.040, False) for _ in range(5)]
+    [0, 0, 1, 1, 1]
     >>> b.update(0.010, False), b.frames
-    (1, {0: 4, 1: 2, 2: 0, 3: 0, 4: 0})
+    (1, {0: 3, 1: 3, 2: 0, 3: 0, 4: 0})
     """
 
     def __init__(self, period: float, levels: int):
@@ -82,8 +82,10 @@ class LiveBudget:
         behind = self.busy > UP * self.period or dropped
         self._behind = self._behind + 1 if behind else 0
         self._room = self._room + 1 if self.busy < DOWN * self.period and not dropped else 0
+        if busy > FAR * self.period:
+            self._hold = 0
         if self._hold > 0:
-            self._hold -= 3 if busy > FAR * self.period else 1
+            self._hold -= 1
             return self.level
         if self._behind >= UP_AFTER and self.level < self.levels:
             if self._since_down is not None and self._since_down <= DOWN_AFTER:  # it did not fit after all

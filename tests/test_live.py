@@ -300,7 +300,9 @@ def test_slow_segmenter_drops_frames_and_never_builds_a_backlog(clip, segmenter)
     assert stats.max_backlog == 1
     waits = stats.stages["wait"]
     processing = np.median(stats.stages["matte"]) + np.median(stats.stages["effect"])
-    assert max(waits) < processing + 40  # a frame never waits behind more than the one in progress
+    longest = max(m + e for m, e in zip(stats.stages["matte"], stats.stages["effect"]))
+    assert max(waits) < longest + 40  # a frame never waits behind more than the one in progress
+    # (the budget's levels make frames shorter as it goes: the longest frame, not the median)
     late = stats.latency[len(stats.latency) // 2:]
     early = stats.latency[1:len(stats.latency) // 2]
     assert np.mean(late) < np.mean(early) + 40  # latency does not grow with time
@@ -331,8 +333,8 @@ def test_the_live_budget_sheds_when_behind_and_gives_back_when_there_is_room():
     assert behind[-1] == 4 and b.down_after == 2 * lb.DOWN_AFTER  # shed again at once: it waits longer
     later = [b.update(0.3 * period, False) for _ in range(lb.HOLD + lb.DOWN_AFTER + 5)]
     assert later[-1] == 4  # not yet: twice as long now
-    far = lb.LiveBudget(period, levels=4)  # far behind: the hold runs three times as fast
-    assert [far.update(2 * period, False) for _ in range(lb.UP_AFTER + lb.HOLD // 3 + 1)][-1] == 2
+    far = lb.LiveBudget(period, levels=4)  # far behind: no hold, a level every UP_AFTER frames
+    assert [far.update(2 * period, False) for _ in range(2 * lb.UP_AFTER)][-2:] == [1, 2]
     b2 = lb.LiveBudget(period, levels=3)
     assert [b2.update(0.5 * period, True) for _ in range(lb.UP_AFTER)][-1] == 1  # drops alone are behind
     b3 = lb.LiveBudget(period, levels=0)
