@@ -157,11 +157,12 @@ def config(**changes) -> Config:
     return cfg
 
 
-def run_engines(frames, cfg, runtime: str = "torch"):
+def run_engines(frames, cfg, runtime: str = "torch", shed: int = 0):
     out = []
     for engine in (numpy_engine(), torch_engine("cpu")):
         cfg.model.runtime = runtime if engine.name == "numpy" else "auto"
         m = build_matter(cfg, engine=engine)
+        m.set_shed(shed)
         out.append([(np.array(m(Frame(image=f, index=i))), m.last_crop) for i, f in enumerate(frames)])
     return out
 
@@ -198,9 +199,11 @@ def test_frame_path_idles_with_nobody_in_view(clip):
         assert_twins(a, b, f"idle, frame {i}")
 
 
-@pytest.mark.parametrize("seq", ["hike", "breakdance-flare"])
-def test_frame_path_on_whole_bodies_with_the_pose_pass(seq):
-    ref, got = run_engines(davis(seq, 5), Config())
+@pytest.mark.parametrize("seq, shed", [("hike", 0), ("breakdance-flare", 4)])
+def test_frame_path_on_whole_bodies_with_the_pose_pass(seq, shed):
+    """Level 4 of the live budget (``Matter.set_shed``: one tile, the search pass every 2nd frame,
+    the pose model every 3rd) on one of them: its host decisions are the same on both engines."""
+    ref, got = run_engines(davis(seq, 5), Config(), shed=shed)
     for i, ((a, ca), (b, cb)) in enumerate(zip(ref, got)):
         assert ca == cb, f"{seq} frame {i}: crop {ca} vs {cb}"
         assert_twins(a, b, f"{seq} frame {i}")
