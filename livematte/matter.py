@@ -183,6 +183,7 @@ class Matter:
         self._pose_prob = None  # quality.pose_every: the pose model's last probability (own copy)
         self._pose_pool: Optional[ThreadPoolExecutor] = None  # the pose model's thread (numpy engine)
         self._last_add = None  # the attach decision of the last frame whose models ran
+        self._fits: Optional[list] = None  # the refiner's fit of each tile of the last frame whose models ran
 
     # ------------------------------------------------------------------ inspection
     @property
@@ -352,7 +353,10 @@ class Matter:
         for the frames that leave it out (own copies: a captured front reuses its buffers)."""
         out = self._fronts[partner](image)
         if self.schedule.reuses_search or self.schedule.shed.search_every > 1:
-            self._searched = (self.ops.copy(out[0]), self.ops.copy(out[2]))
+            # read-only: the planner knows the same prob again on the next frames
+            ops = self.ops
+            self._searched = (ops.freeze(ops.copy(out[0])), ops.freeze(ops.copy(out[2])))
+            out = (self._searched[0], out[1], self._searched[1], *out[3:])
         return out
 
     def _reuse(self, host_image: np.ndarray, image) -> Optional[FrontResult]:
@@ -388,11 +392,21 @@ class Matter:
                 r.settle(pyr.resize((0, 0, W, H), r.input_size))
 
     # ------------------------------------------------------------------ back
-    def _to_alpha(self, guide_lo, prob, grey_hi):
-        """Model-grid probability -> alpha at the size of ``grey_hi`` (a new array)."""
+    def _to_alpha(self, guide_lo, prob, grey_hi, fit=None):
+        """Model-grid probability -> alpha at the size of ``grey_hi`` (a new array); ``fit``: the
+        refiner's :meth:`~GuidedRefiner.fit` of ``guide_lo`` and ``prob`` when already made."""
         if self.refiner is None:
             return _upsample(self.ops, prob, tuple(grey_hi.shape[:2]))
-        return self.refiner(guide_lo, prob, grey_hi)
+        return self.refiner.apply(self.refiner.fit(guide_lo, prob) if fit is None else fit, grey_hi)
+
+    def _tile_fits(self, state: FrontResult) -> list:
+        """The refiner's model-grid fit of each tile (None without a refiner); a frame that reuses
+        the last model run's outputs (``state.reused``: the same tiles) reuses their fits too."""
+        if self.refiner is None:
+            return [None] * len(state.tiles)
+        if not state.reused or self._fits is None or len(self._fits) != len(state.tiles):
+            self._fits = [self.refiner.fit(g, p) for _, g, p in state.tiles]
+        return self._fits
 
     def back(self, state: FrontResult):
         """Second half of :meth:`__call__`: refinement, tile paste, attached objects, smoothing and
@@ -424,8 +438,8 @@ class Matter:
             bx0, by0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
             bx1, by1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
             grey = ops.grey(image[by0:by1, bx0:bx1])  # brightness of the tiles' bounding box only
-            refined = [(b, self._to_alpha(g, p, grey[b[1] - by0:b[3] - by0, b[0] - bx0:b[2] - bx0]))
-                       for b, g, p in state.tiles]
+            refined = [(b, self._to_alpha(g, p, grey[b[1] - by0:b[3] - by0, b[0] - bx0:b[2] - bx0], fit))
+                       for (b, g, p), fit in zip(state.tiles, self._tile_fits(state))]
             paste_tiles(ops, alpha, refined, self.quality.roi_seam)
         if self.attacher is not None and state.crop is None:
             self.attacher.reset()  # attached objects need the crop's person: start again
@@ -468,7 +482,7 @@ class Matter:
         self._last_front = self._pose_prob = None
 
     def _forget_back(self) -> None:
-        self._last_add = None
+        self._last_add = self._fits = None
         if self.smoother is not None:
             self.smoother.reset()
         if self.attacher is not None:

@@ -292,5 +292,10 @@ def test_model_every_reuses_the_model_outputs_only_while_still():
         alphas.append(m.back(state))
     assert reused == [False, True, False, True, False, False, True]  # every second still frame; not on motion
     assert np.abs(alphas[1] - alphas[0]).max() < 0.05  # the same person, refined and smoothed again
+    # a reused frame reuses the refiner's fit of the same tiles: the matte of fitting them again
+    again = build_matter(cfg)
+    again._tile_fits = lambda state: [None] * len(state.tiles)  # fit on every frame
+    for image, alpha in zip([still] * 5 + [moved, moved], alphas):
+        assert np.array_equal(again.back(again.front(image)), alpha)
     plain = build_matter(Config())
     assert not any(plain.front(still).reused for _ in range(3))

@@ -17,7 +17,7 @@ from livematte.stages.pyramid import Pyramid
 from livematte.stages.refine import GuidedRefiner
 from livematte.stages.temporal import MotionSmoother, SceneCutDetector
 from livematte.subject.attached import GRID, AttachedObjects
-from livematte.subject.blobs import outside_crop, person_blobs
+from livematte.subject.blobs import components, outside_crop, person_blobs
 from livematte.subject.geometry import plan_tiles
 from livematte.subject.tracker import RoiTracker
 from livematte.types import Frame, LivematteError
@@ -406,6 +406,7 @@ def test_foreground_away_from_the_crop_is_dropped_but_what_reaches_into_it_stays
     prob[50:60, 50:60] = 0.3  # lukewarm haze far away
     crop = (180, 180, 300, 360)  # frame pixels of a 640x640 frame: grid cells 18..30 x 18..36
     out = outside_crop(prob, crop, (640, 640))
+    assert np.array_equal(outside_crop(prob, crop, (640, 640), labels=components(prob).labels), out)  # the planner's blobs
     assert out[6, 57] and out[55, 55]  # speck and haze dropped
     assert not out[25, 25] and not out[32, 44]  # the person and what reaches out of the crop stay
     m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none"))

@@ -50,6 +50,26 @@ class GuidedRefiner:
         b = mean_p - a * mean_i
         return box(a), box(b)
 
+    def fit(self, guide_lo, prob) -> Tuple:
+        """The model-grid part of :meth:`__call__`: ``(a, b)`` maps ``(h, w)`` with the refined
+        alpha ``clip(a * guide_hi + b)`` (``a`` per 8-bit level) once both are upsampled; it depends
+        only on the model's input and output, so a frame that reuses them may reuse it too."""
+        ops = self.ops
+        g = ops.to_float(guide_lo) * (1 / 255)
+        a, b = self.coefficients(g, prob)
+        if self.keep > 0:
+            b = b + self.keep * ((prob - a * g) - b)
+        return a * (1 / 255), b
+
+    def apply(self, fit: Tuple, guide_hi):
+        """The full-resolution part: :meth:`fit`'s maps upsampled to ``guide_hi``'s size and
+        applied to it, clipped to [0, 1] (a new array)."""
+        ops = self.ops
+        a, b = fit
+        size = tuple(guide_hi.shape[:2])
+        alpha = ops.affine(guide_hi, ops.resize_linear(a, size), ops.resize_linear(b, size))
+        return ops.clip01_(alpha)  # the guided filter overshoots a little at edges
+
     def __call__(self, guide_lo, prob, guide_hi):
         """Refine one region, clipped to [0, 1].
 
@@ -61,11 +81,4 @@ class GuidedRefiner:
         Returns:
             alpha float32 ``(H, W)`` in [0, 1] (a new array).
         """
-        ops = self.ops
-        g = ops.to_float(guide_lo) * (1 / 255)
-        a, b = self.coefficients(g, prob)
-        if self.keep > 0:
-            b = b + self.keep * ((prob - a * g) - b)
-        size = tuple(guide_hi.shape[:2])
-        alpha = ops.affine(guide_hi, ops.resize_linear(a * (1 / 255), size), ops.resize_linear(b, size))
-        return ops.clip01_(alpha)  # the guided filter overshoots a little at edges
+        return self.apply(self.fit(guide_lo, prob), guide_hi)

@@ -89,14 +89,19 @@ def suppress(prob: np.ndarray, blobs: np.ndarray) -> np.ndarray:
     return out
 
 
-def outside_crop(prob: np.ndarray, crop: Tuple[int, int, int, int], frame_hw: Tuple[int, int]) -> np.ndarray:
+def outside_crop(prob: np.ndarray, crop: Tuple[int, int, int, int], frame_hw: Tuple[int, int],
+                 labels: Optional[np.ndarray] = None) -> np.ndarray:
     """bool ``(h, w)`` mask of the model grid that lies outside ``crop`` (frame pixels) and is not
     within 3 cells of a blob of ``prob >= 0.5`` reaching into it: full-frame foreground (and
     lukewarm haze) away from the person the tracker follows. Every person blob of at least a
-    quarter of the largest is inside the box, so this drops specks and false blobs only."""
+    quarter of the largest is inside the box, so this drops specks and false blobs only.
+    ``labels``: those blobs already labelled (:func:`components` of ``prob`` at 0.5), else found here."""
     h, w = prob.shape
     H, W = frame_hw
-    n, labels = cv2.connectedComponents((prob >= 0.5).astype(np.uint8), connectivity=8)
+    if labels is None:
+        n, labels = cv2.connectedComponents((prob >= 0.5).astype(np.uint8), connectivity=8)
+    else:
+        n = int(labels.max()) + 1
     if n <= 1:
         return np.zeros(prob.shape, bool)
     x0, y0 = int(crop[0] * w / W), int(crop[1] * h / H)

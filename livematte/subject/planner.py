@@ -112,6 +112,7 @@ class SubjectPlanner:
         #: the last frame's blobs or tracks held more than one person (the search pass then runs on
         #: every frame: their ids need fresh blobs)
         self.crowd = False
+        self._blobs = None  # (prob, Components) of the last plan: a frame that left the search out has the same prob
 
     @property
     def pose_rests(self) -> bool:
@@ -176,7 +177,7 @@ class SubjectPlanner:
     def _plan(self, prob: np.ndarray, frame_hw: Tuple[int, int], detections, rgb, faces, thumb=None) -> Plan:
         H, W = frame_hw
         h, w = prob.shape
-        labels, stats, person = components(prob, min_core=self.quality.min_core)
+        labels, stats, person = self._components(prob)
         people, drop = None, None
         # the crop's box is the confident blobs' (people left out are cut from it instead, so the
         # partner model's schedule and the blobs the ids come from do not depend on the choice)
@@ -228,7 +229,8 @@ class SubjectPlanner:
         if crop is None:
             return Plan(changed, None, [], None, gain, keep, people)
         if self.quality.roi_outside == "drop":
-            outside = outside_crop(prob, crop, (H, W))
+            # the blobs of the prob the tracker saw, unless lukewarm ones were suppressed from it since
+            outside = outside_crop(prob, crop, (H, W), labels=labels if changed is None else None)
             if outside.any():
                 changed = prob = np.where(outside, np.float32(0.0), prob)
         shed = self.shed
@@ -240,6 +242,16 @@ class SubjectPlanner:
         square = pose_square(crop, (H, W), self.quality.pose_margin) if self.pose and whole_body else None
         square, fresh = self.pose_schedule.plan(square, thumb, (H, W), at_most=shed.pose_every)
         return Plan(changed, crop, tiles, square, gain, keep, people, pose_fresh=fresh)
+
+    def _components(self, prob: np.ndarray):
+        """:func:`components` of ``prob``; the last plan's when ``prob`` is the very array it saw
+        (the search pass's probability standing in on a still frame, read-only on the numpy engine)."""
+        last = self._blobs
+        if last is not None and last[0] is prob and not prob.flags.writeable:
+            return last[1]
+        blobs = components(prob, min_core=self.quality.min_core)
+        self._blobs = (prob, blobs)
+        return blobs
 
     def _people(self, prob, labels, stats, person, rgb, detections, frame_hw):
         """Track the people (:mod:`.people`) and apply the subject choice to the blobs: a blob a chosen
