@@ -35,7 +35,7 @@ from .models.registry import spec as backend_spec
 from .profiles import resolve_profile
 from .stages.attach import add_attached
 from .stages.mask import shape_mask
-from .stages.pyramid import Pyramid
+from .stages.pyramid import SHELF, Pyramid
 from .stages.refine import GuidedRefiner
 from .stages.solid import solidify
 from .stages.temporal import MotionSmoother, SceneCutDetector
@@ -184,6 +184,7 @@ class Matter:
         self._pose_pool: Optional[ThreadPoolExecutor] = None  # the pose model's thread (numpy engine)
         self._last_add = None  # the attach decision of the last frame whose models ran
         self._fits: Optional[list] = None  # the refiner's fit of each tile of the last frame whose models ran
+        self._held = None  # model_every without refinement: the last smoothed alpha (frozen), for a reused frame
 
     # ------------------------------------------------------------------ inspection
     @property
@@ -264,6 +265,7 @@ class Matter:
         else:  # a still or idle frame: the last search pass's probability stands in (one model run less)
             hist, thumb_grey, *levels = self._still_front(image)
             prob, guide = self._searched
+        self._shelve(image, levels)
         idle = not search and schedule.idle
         cut = False
         if idle:  # nobody in view: between two search passes only the scene-cut test runs
@@ -364,9 +366,17 @@ class Matter:
         models (:meth:`FrontSchedule.reuse_models` decides)."""
         last = self._last_front
         if self.schedule.reuse_models(host_image, last is not None and last.crop is not None):
-            thumb_grey = self.ops.grey(Pyramid(self.ops, image).thumb)  # the smoother's motion: this frame's
+            pyr = Pyramid(self.ops, image)
+            self._shelve(image, pyr.levels)
+            thumb_grey = self.ops.grey(pyr.thumb)  # the smoother's motion: this frame's
             return last._replace(image=image, thumb_grey=thumb_grey, cut=False, reused=True)
         return None
+
+    def _shelve(self, image, levels) -> None:
+        """The frame's pyramid levels for the effect's blur (:data:`~livematte.stages.pyramid.SHELF`);
+        a captured front's levels are its buffers, overwritten by its next call: not those."""
+        if not self.engine.graphs:
+            SHELF.put(image, levels)
 
     def _front_whole(self, image) -> FrontResult:
         """The front of a whole-frame backend (modnet, rvm): a scene cut clears its recurrent state
@@ -427,6 +437,14 @@ class Matter:
             if self._empty is None or tuple(self._empty.shape) != (H, W):
                 self._empty = ops.freeze(ops.zeros((H, W)))
             return self._empty
+        if state.reused and self.refiner is None and self._held is not None:
+            # the same model outputs and no refinement by this frame's picture: the same matte as the
+            # last frame (upsampling, paste and smoothing left out); the smoother sees this frame's motion
+            if self.on_people is not None:
+                self.on_people(state.people)
+            if self.smoother is not None:
+                self.smoother.see(state.thumb_grey)
+            return self._finish(self._held, state)
         if state.crop is None and self.refiner is None:
             alpha = _upsample(ops, prob, (H, W))
         elif state.crop is None:
@@ -437,9 +455,12 @@ class Matter:
             boxes = [t[0] for t in state.tiles]
             bx0, by0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
             bx1, by1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
-            grey = ops.grey(image[by0:by1, bx0:bx1])  # brightness of the tiles' bounding box only
-            refined = [(b, self._to_alpha(g, p, grey[b[1] - by0:b[3] - by0, b[0] - bx0:b[2] - bx0], fit))
-                       for (b, g, p), fit in zip(state.tiles, self._tile_fits(state))]
+            if self.refiner is None:  # bilinear: the tile's size is all it needs of the frame
+                refined = [(b, _upsample(ops, p, (b[3] - b[1], b[2] - b[0]))) for b, _, p in state.tiles]
+            else:
+                grey = ops.grey(image[by0:by1, bx0:bx1])  # brightness of the tiles' bounding box only
+                refined = [(b, self._to_alpha(g, p, grey[b[1] - by0:b[3] - by0, b[0] - bx0:b[2] - bx0], fit))
+                           for (b, g, p), fit in zip(state.tiles, self._tile_fits(state))]
             paste_tiles(ops, alpha, refined, self.quality.roi_seam)
         if self.attacher is not None and state.crop is None:
             self.attacher.reset()  # attached objects need the crop's person: start again
@@ -458,9 +479,15 @@ class Matter:
             alpha = self.smoother(alpha, state.thumb_grey)
         if self.quality.solid and state.crop is not None:  # a tracked person: no see-through body
             alpha = solidify(ops, alpha)
+        if self.quality.model_every > 1 and self.refiner is None:
+            self._held = ops.freeze(alpha)  # kept by the smoother too (frozen there): no copy
+        return self._finish(alpha, state)
+
+    def _finish(self, alpha, state: FrontResult):
+        """The presence fade and the user's mask options (new arrays: ``alpha`` may be kept)."""
         if state.gain < 1.0:  # the presence fade (after the smoother: its past stays the person's)
             alpha = alpha * state.gain
-        return alpha if self.quality.raw else shape_mask(ops, alpha, self.mask)
+        return alpha if self.quality.raw else shape_mask(self.ops, alpha, self.mask)
 
     # ------------------------------------------------------------------ per frame
     def matte(self, image):
@@ -482,7 +509,7 @@ class Matter:
         self._last_front = self._pose_prob = None
 
     def _forget_back(self) -> None:
-        self._last_add = self._fits = None
+        self._last_add = self._fits = self._held = None
         if self.smoother is not None:
             self.smoother.reset()
         if self.attacher is not None:

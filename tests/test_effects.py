@@ -88,6 +88,36 @@ def test_blur_fast_path_equals_the_general_composite(scene):
     assert np.array_equal(make_effect("blur").apply(image, alpha), cv2.blendLinear(image, background, alpha, 1 - alpha))
 
 
+def test_blur_starts_from_the_fronts_pyramid_levels(scene):
+    """The matter's front shelves the frame's pyramid levels; the blur halves only below them, to
+    the same picture (bit-exact) as from the frame alone. Levels of another frame are not used, and
+    an entry ends with its frame."""
+    import gc
+
+    from livematte.stages.pyramid import SHELF, LevelShelf, Pyramid
+
+    image, alpha = scene[:2]
+    alone = Blur(24).background(NUMPY, image, alpha)
+    levels = Pyramid(NUMPY, image).levels
+    shelf = LevelShelf(size=2)
+    other = image.copy()
+    shelf.put(other, [other, np.zeros_like(levels[1]), np.zeros_like(levels[2])])  # wrong levels, other frame
+    shelf.put(image, levels)
+    assert shelf.get(image)[0] is image and all(a is b for a, b in zip(shelf.get(image)[1:], levels[1:]))
+    del other
+    gc.collect()
+    shelf.put(image.copy(), levels)
+    assert len(shelf._items) == 2  # the dead frame's entry went first; bounded to 2
+    SHELF.put(image, levels)
+    try:
+        assert np.array_equal(Blur(24).background(NUMPY, image, alpha), alone)
+        half = [image, levels[1]]  # a shorter pyramid (one level): the blur makes the rest
+        SHELF.put(image, half)
+        assert np.array_equal(Blur(24).background(NUMPY, image, alpha), alone)
+    finally:
+        SHELF._items.clear()
+
+
 @pytest.mark.parametrize("spec,color", [("white", (255, 255, 255)), ("#102030", (16, 32, 48)), ("chroma", (0, 255, 0)),
                                         ("chroma:blue", (0, 0, 255))])
 def test_colour_backgrounds(scene, spec, color):

@@ -39,7 +39,8 @@ def test_each_profile_resolves_to_its_settings():
     assert _cfg().quality.profile == "balanced"
     assert _changed(_cfg("--quality", "balanced").quality) == {}
     assert _changed(_cfg("--quality", "fast").quality) == {
-        "pose": False, "ensemble": False, "attach": False, "refine": "none", "solid": False, "model_every": 2}
+        "pose": False, "ensemble": False, "attach": False, "refine": "none", "solid": False, "model_every": 2,
+        "temporal": "none"}
     assert _changed(_cfg("--quality", "best").quality) == {"lookahead": 4}
     for command in ("video", "matte", "eval", "bench", "cam"):
         assert _cfg("--quality", "fast", command=command).quality.model_every == 2, command
@@ -297,5 +298,20 @@ def test_model_every_reuses_the_model_outputs_only_while_still():
     again._tile_fits = lambda state: [None] * len(state.tiles)  # fit on every frame
     for image, alpha in zip([still] * 5 + [moved, moved], alphas):
         assert np.array_equal(again.back(again.front(image)), alpha)
+    assert alphas[1] is not alphas[0]  # guided refinement follows the new frame: a matte of its own
     plain = build_matter(Config())
     assert not any(plain.front(still).reused for _ in range(3))
+    # without refinement (fast) a reused frame's matte is the last one, smoothing included; the
+    # smoother sees the frame's motion all the same (a moved frame then runs the models again)
+    cfg = Config()
+    cfg.override("quality", profile="fast", temporal="motion")
+    m = build_matter(cfg)
+    states, alphas, seen = [], [], []
+    for image in [still, np.ascontiguousarray(still[:, ::-1][:, ::-1]), still, moved]:
+        states.append(m.front(image))
+        alphas.append(m.back(states[-1]))
+        seen.append(m.smoother._grey)
+    assert [s.reused for s in states] == [False, True, False, False]
+    assert alphas[1] is alphas[0] and not alphas[1].flags.writeable
+    assert np.abs(alphas[2] - alphas[0]).max() < 0.05 and alphas[2] is not alphas[0]
+    assert seen[1] is not seen[0] and np.array_equal(seen[1], states[1].thumb_grey)  # the reused frame's picture

@@ -146,6 +146,7 @@ VARIANTS = {
     "presence": {"quality.presence": True},
     "no solid": {"quality.solid": False},
     "mask": {"mask.threshold": 0.5, "mask.grow": 3, "mask.feather": 2.0},
+    "fast": {"quality.profile": "fast"},
 }
 
 

@@ -1,6 +1,7 @@
 """``blur``, ``blur:STRENGTH``: the background blurred, the person kept sharp."""
 from __future__ import annotations
 
+from ..stages.pyramid import SHELF
 from ..types import LivematteError
 from .base import FRAME, Effect
 
@@ -50,9 +51,11 @@ class Blur(Effect):
         H, W = image.shape[:2]
         sigma = self.strength * H / 1080
         halvings = blur_halvings(sigma)
-        small, weight = image, alpha
-        for _ in range(halvings):  # exact 2x area means: ~5x cheaper than one resize by a factor 4-5
-            small = ops.half_area(small)  # (h, w, 3) 8-bit, rounded at each level
+        levels = SHELF.get(image) or [image]  # the levels the matter's front made of this frame
+        small, weight = levels[min(halvings, len(levels) - 1)], alpha
+        for i in range(halvings):  # exact 2x area means: ~5x cheaper than one resize by a factor 4-5
+            if i >= len(levels) - 1:
+                small = ops.half_area(small)  # (h, w, 3) 8-bit, rounded at each level
             weight = ops.half_area(weight)  # (h, w)
         small = ops.to_float(small)  # (h, w, 3) float32
         weight = (1.0 - weight) * 0.98 + 0.02  # (h, w): some of everything, so a frame all person still blurs

@@ -7,6 +7,8 @@ barely aliases).
 """
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import List, Optional, Tuple
 
 from ..subject.geometry import pyramid_region
@@ -40,3 +42,40 @@ class Pyramid:
         """Frame region ``box`` (integer frame pixels) at ``size`` = (h, w): 8-bit ``(h, w, 3)``."""
         k, ya, yb, xa, xb = pyramid_region(box, size, len(self.levels))
         return self.ops.resize_linear(self.levels[k][ya:yb, xa:xb], size)
+
+
+class LevelShelf:
+    """The pyramid levels made of the last few frames, for later stages of the same frames (the
+    blur's halvings: :class:`livematte.effects.blur.Blur`), so that no level is made twice.
+
+    Keyed by the frame's engine image itself (a weak reference: an entry ends with its frame) and
+    bounded to ``size`` frames; safe across the file pipeline's threads. Only levels that stay
+    valid go on it (not a captured graph's buffers, which its next call overwrites).
+    """
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self._lock = threading.Lock()
+        self._items: List[Tuple[weakref.ref, List]] = []
+
+    def put(self, image, levels) -> None:
+        """Keep ``levels`` (``levels[0]`` is ``image``; each the 2x area mean of the one before)."""
+        try:
+            ref = weakref.ref(image)
+        except TypeError:  # an array type without weak references: nothing is kept
+            return
+        with self._lock:
+            self._items = [(r, lv) for r, lv in self._items if r() is not None and r() is not image][-(self.size - 1):]
+            self._items.append((ref, list(levels[1:])))  # not the image itself: the entry ends with it
+
+    def get(self, image) -> Optional[List]:
+        """The levels kept for this very ``image`` object (``image`` first), or None."""
+        with self._lock:
+            for ref, levels in self._items:
+                if ref() is image:
+                    return [image, *levels]
+        return None
+
+
+#: the shelf the matter's front fills and the effects read
+SHELF = LevelShelf()

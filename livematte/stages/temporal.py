@@ -86,6 +86,11 @@ class MotionSmoother:
         diff = ops.blur(ops.abs(g - prev), k)
         return ops.exp(-diff / self.noise) * self.strength
 
+    def see(self, grey_small) -> None:
+        """A frame whose output is the last one (a reused matte): only its brightness is kept, so
+        the next frame's motion is measured against this frame's picture."""
+        self._grey = self.ops.to_float(grey_small)
+
     def __call__(self, alpha, grey_small):
         """Smooth one alpha ``(H, W)`` (written into when the engine allows: pass one you own) and
         return it; ``grey_small`` is the frame's 8-bit brightness on a small grid (same grid every
