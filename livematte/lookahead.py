@@ -54,7 +54,7 @@ class LookaheadMatter:
         alpha = self.matter.back(state)
         image = frame.image if isinstance(frame, Frame) else frame
         self._frames.append(frame)
-        return self._hand_out(self.stage.push(alpha, small_grey(image), state.cut))
+        return self._hand_out(self.stage.push(alpha, small_grey(image, self.stage.flow_width), state.cut))
 
     def push(self, frame) -> List[Tuple[object, object]]:
         return self.back(frame, self.front(frame))

@@ -159,6 +159,27 @@ def test_look_ahead_averages_flicker_along_the_motion_and_not_across_a_cut():
     assert all(np.array_equal(o, a) for o, a in zip(out[:6], alone)) and all(o.max() == 0 for o in out[6:])
 
 
+def test_look_ahead_flows_only_around_the_person():
+    """Motion far from the person (outside their box grown by the flow's margin) changes nothing:
+    the flows are computed on the person's box alone; with nobody there nothing is computed."""
+    images, alphas, _ = _moving_disc(10, size=(90, 320), noise=0.2)
+    busy = [img.copy() for img in images]
+    for i, img in enumerate(busy):  # a textured patch sliding along at the far right
+        img[20:70, 250:310] = (np.sin((np.arange(60)[None, :] + 4 * i) / 2.0) * 80 + 120).astype(np.uint8)[..., None]
+    calm = _run(LookaheadSmoother(NUMPY, lookahead=3), images, alphas)
+    moved = _run(LookaheadSmoother(NUMPY, lookahead=3), busy, alphas)
+    assert all(np.array_equal(a, b) for a, b in zip(calm, moved))
+    stage = LookaheadSmoother(NUMPY, lookahead=3)
+
+    class NoFlow:
+        def calc(self, *args):
+            raise AssertionError("a flow was computed with nobody in view")
+
+    stage.flow = NoFlow()
+    empty = [np.zeros_like(a) for a in alphas]
+    assert all(o.max() == 0 for o in _run(stage, busy, empty))
+
+
 def test_look_ahead_twins_on_both_engines():
     torch = pytest.importorskip("torch")
     from livematte.engine import resolve_engine
@@ -221,6 +242,7 @@ def test_the_file_pipeline_writes_every_look_ahead_frame_in_order(tmp_path, thre
     assert isinstance(matter, LookaheadMatter) and matter.lookahead == 4
     stage = matter.stage  # best's smoother: flow-warped forward (0.8, jump 2) then backward (0.8, jump 1)
     assert (stage.forward, stage.forward_jump, stage.strength, stage.jump, stage.noise) == (0.8, 2.0, 0.8, 1.0, 16.0)
+    assert stage.flow_width == 480  # flows on a 480-wide grey, around the person
     if not threads:
         matter = OneThread(matter.matter)
     plain = file_matter(_cfg())

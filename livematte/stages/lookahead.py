@@ -9,7 +9,9 @@ flow_t->t-1) - F_t)``, and then a backward one over its results,
 ``B_t = P_t + w_t * (warp(B_{t+1}, flow_t->t+1) - P_t)``
 
 where ``flow_t->s`` is the optical flow from frame t to frame s (DIS, on a small grey copy of each
-frame, on the host) and the weights, on the small grid,
+frame, :data:`FLOW_WIDTH` wide, on the host, and only on the person's box: where either frame's matte
+is above 0, grown by :data:`FLOW_MARGIN`; zero flow and weight elsewhere, no flow at all with
+nobody in view) and the weights, on the small grid,
 
 ``w_t = strength * exp(-err_t / noise) * exp(-|warped - P_t| / jump) [* sure(P_t)]``
 
@@ -19,7 +21,9 @@ optionally also where the new alpha is certain (``sure``, off: on DAVIS group A 
 The forward pass has its own strength and alpha-change guard (``forward``, ``forward_jump``).
 Forward then backward is a two-sided smoother: each frame's matte gets evidence from both sides,
 moved to where the person is now. The flow is refined down to the small grey's own grid
-(``flow_scale`` 0; the ultrafast preset's quarter grid missed a third of a 3 px motion).
+(``flow_scale`` 0; the ultrafast preset's quarter grid missed a third of a 3 px motion). A finer
+grey follows limbs better (DAVIS A dtSSD falls with the width: docs/quality.md, issue #17 best
+revision 2); computing the flow on the person's box alone pays for 480 columns instead of 320.
 
 **Blocks.** The backward recursion needs a start in the future. Frames are held until
 ``2 * lookahead`` are waiting; the backward pass then runs from the last back to the first and the
@@ -43,7 +47,12 @@ import numpy as np
 from .temporal import sure_weight
 
 #: width of the small grey copy the flow is computed on (its height keeps the frame's aspect)
-FLOW_WIDTH = 320
+FLOW_WIDTH = 480
+#: the flow is computed only around the person: the box where either frame's matte is above 0,
+#: grown by this fraction of the small grid's width on each side ...
+FLOW_MARGIN = 1.0 / 16
+#: ... and at least this many cells on a side (DIS's pyramid needs a few levels)
+FLOW_MIN = 48
 
 
 def small_grey(image: np.ndarray, width: int = FLOW_WIDTH) -> np.ndarray:
@@ -69,16 +78,19 @@ class LookaheadSmoother:
         forward: the largest weight of the past in the flow-warped forward pass, in [0, 1) (0: off,
             the backward pass alone).
         forward_jump: ``jump`` of the forward pass (0: off).
+        flow_width: width of the small grey copies the flows are computed on (:func:`small_grey`
+            with this width is what :meth:`push` takes).
     """
 
     def __init__(self, ops, lookahead: int = 4, strength: float = 0.8, noise: float = 16.0, jump: float = 1.0,
-                 sure: float = 0.0, flow_scale: int = 0, forward: float = 0.8, forward_jump: float = 2.0):
+                 sure: float = 0.0, flow_scale: int = 0, forward: float = 0.8, forward_jump: float = 2.0,
+                 flow_width: int = FLOW_WIDTH):
         if lookahead < 1 or not 0.0 <= strength < 1.0 or not 0.0 <= forward < 1.0:
             raise ValueError(f"lookahead must be >= 1 and strength, forward in [0, 1), got {lookahead}, "
                              f"{strength}, {forward}")
         self.ops, self.lookahead = ops, lookahead
         self.strength, self.noise, self.jump, self.sure = strength, noise, jump, sure
-        self.forward, self.forward_jump = forward, forward_jump
+        self.forward, self.forward_jump, self.flow_width = forward, forward_jump, flow_width
         self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self.flow.setFinestScale(flow_scale)
         self.reset()
@@ -105,10 +117,12 @@ class LookaheadSmoother:
             out += self.flush()
         size = tuple(alpha.shape[:2])
         if self._grey:
-            self._links.append(self._link(self._grey[-1], grey, size, self.strength))
+            cells = self._cells((self._alpha[-1], alpha), grey.shape)
+            self._links.append(self._link(self._grey[-1], grey, size, self.strength, cells))
         if self._past is not None and self.forward > 0:  # the forward pass: the past, moved to this frame
             past, past_grey = self._past
-            alpha = self._pull(alpha, past, self._link(grey, past_grey, size, self.forward), self.forward_jump)
+            cells = self._cells((alpha, past), grey.shape)
+            alpha = self._pull(alpha, past, self._link(grey, past_grey, size, self.forward, cells), self.forward_jump)
         self._past = (alpha, grey)
         self._alpha.append(alpha)
         self._grey.append(grey)
@@ -122,20 +136,49 @@ class LookaheadSmoother:
         return self._backward(len(self._alpha))
 
     # ------------------------------------------------------------------ internals
-    def _link(self, grey: np.ndarray, grey_next: np.ndarray, size, strength: float) -> tuple:
-        """Flow from ``grey`` to ``grey_next`` (the next frame's, or the previous one's): (sampling
-        maps at the alpha's ``size``, the weight its brightness error allows, at most ``strength``
-        (host, small grid), the largest flow in cells)."""
-        flow = self.flow.calc(grey, grey_next, None)  # grey(p) ~ grey_next(p + flow(p))
+    def _cells(self, mattes, grid) -> Optional[tuple]:
+        """Cells ``(cy0, cy1, cx0, cx1)`` of the small grid the flow between two frames is computed
+        on: where either of ``mattes`` is above 0, grown by :data:`FLOW_MARGIN` of the grid's width
+        (the person's motion from one frame to the next, and context for DIS) and at least
+        :data:`FLOW_MIN` cells a side; None when both are empty (no flow needed)."""
+        ops = self.ops
+        rows, cols = np.nonzero(np.maximum(*ops.to_host(*(ops.sample_nearest(m, grid) for m in mattes))) > 1.0 / 512)
+        if rows.size == 0:
+            return None
+        h, w = grid
+        g = max(2, int(round(w * FLOW_MARGIN)))
+        box = []
+        for lo, hi, n in ((rows.min() - g, rows.max() + 1 + g, h), (cols.min() - g, cols.max() + 1 + g, w)):
+            short = max(0, min(n, FLOW_MIN) - (hi - lo))  # too small for DIS's pyramid: widen it
+            lo, hi = lo - short // 2, hi + short - short // 2
+            lo, hi = max(0, lo - max(0, hi - n)), min(n, hi - min(0, lo))  # slid inside the grid
+            box += [int(lo), int(hi)]
+        return tuple(box)
+
+    def _link(self, grey: np.ndarray, grey_next: np.ndarray, size, strength: float, cells) -> tuple:
+        """Flow from ``grey`` to ``grey_next`` (the next frame's, or the previous one's) on the
+        ``cells`` of the small grid (:meth:`_cells`; zero elsewhere, None: nowhere): (sampling maps
+        at the alpha's ``size``, the weight its brightness error allows, at most ``strength``
+        (host, small grid; 0 outside ``cells``), the largest flow in cells)."""
         h, w = grey.shape
-        mx = flow[..., 0] + np.arange(w, dtype=np.float32)[None, :]
-        my = flow[..., 1] + np.arange(h, dtype=np.float32)[:, None]
-        warped = cv2.remap(grey_next, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        err = cv2.absdiff(grey, warped).astype(np.float32)
-        k = max(3, (min(h, w) // 32) | 1)
-        weight = np.exp(cv2.blur(err, (k, k)) * (-1.0 / self.noise)) * strength
-        reach = int(np.ceil(float(np.abs(flow).max()))) if flow.size else 0
-        return self.ops.flow_maps(flow, size), weight.astype(np.float32), reach
+        flow = np.zeros((h, w, 2), np.float32)
+        weight = np.zeros((h, w), np.float32)
+        reach = 0
+        if cells is not None:
+            cy0, cy1, cx0, cx1 = cells
+            a = np.ascontiguousarray(grey[cy0:cy1, cx0:cx1])
+            b = np.ascontiguousarray(grey_next[cy0:cy1, cx0:cx1])
+            f = self.flow.calc(a, b, None)  # a(p) ~ b(p + f(p))
+            ch, cw = a.shape
+            mx = f[..., 0] + np.arange(cw, dtype=np.float32)[None, :]
+            my = f[..., 1] + np.arange(ch, dtype=np.float32)[:, None]
+            warped = cv2.remap(b, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            err = cv2.absdiff(a, warped).astype(np.float32)
+            k = max(3, (min(h, w) // 32) | 1)
+            weight[cy0:cy1, cx0:cx1] = np.exp(cv2.blur(err, (k, k)) * (-1.0 / self.noise)) * strength
+            flow[cy0:cy1, cx0:cx1] = f
+            reach = int(np.ceil(float(np.abs(f).max()))) if f.size else 0
+        return self.ops.flow_maps(flow, size), weight, reach
 
     def _box(self, cur, nxt, grid, reach: int):
         """Cells ``(cy0, cy1, cx0, cx1)`` of the small grid where either matte is above 0, grown by
