@@ -134,8 +134,10 @@ class QualityConfig:
             values of the other keys that a preset or a flag did not set.
         model_every: while a crop tracks the person and the picture is still (mean brightness
             change below ``subject.schedule.STILL_LEVELS`` since the models last ran), the models
-            run on every Nth frame only; the frames between reuse their outputs (refinement and
-            smoothing still follow each new frame). 1: every frame.
+            run on every Nth frame only; the frames between reuse their outputs (guided refinement
+            and smoothing still follow each new frame; with ``refine = "none"`` the frame shows the
+            last matte again, which is what upsampling the same outputs would give before smoothing).
+            1: every frame.
         lookahead: frames of look-ahead for two-sided temporal smoothing (files only; 0: off;
             :mod:`livematte.stages.lookahead`): each output waits for that many later frames.
         search_every: while a crop tracks a person, nothing outside the person's box changes
