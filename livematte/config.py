@@ -137,7 +137,7 @@ class QualityConfig:
             run on every Nth frame only; the frames between reuse their outputs (guided refinement
             and smoothing still follow each new frame; with ``refine = "none"`` the frame shows the
             last matte again, which is what upsampling the same outputs would give before smoothing).
-            1: every frame.
+            1: every frame; 2 (balanced, the default, and fast): every second still frame; ``best``: 1.
         lookahead: frames of look-ahead for two-sided temporal smoothing (files only; 0: off;
             :mod:`livematte.stages.lookahead`): each output waits for that many later frames.
         search_every: while a crop tracks a person, nothing outside the person's box changes
@@ -182,7 +182,7 @@ class QualityConfig:
     presence_confirm: bool = False
     solid: bool = True
     profile: str = "balanced"
-    model_every: int = 1
+    model_every: int = 2
     lookahead: int = 0
     search_every: int = 8
     idle_every: int = 2

@@ -369,6 +369,7 @@ class Matter:
             pyr = Pyramid(self.ops, image)
             self._shelve(image, pyr.levels)
             thumb_grey = self.ops.grey(pyr.thumb)  # the smoother's motion: this frame's
+            self.schedule.reused(self.ops.to_host(thumb_grey)[0] if self.schedule.watches_still else None)
             return last._replace(image=image, thumb_grey=thumb_grey, cut=False, reused=True)
         return None
 

@@ -4,6 +4,9 @@ A profile is a set of values for ``[quality]`` keys (:data:`PROFILES`); a key a 
 a flag or the API set itself (``Config.given``) keeps that value. ``balanced`` is the default and
 changes nothing. The cost and quality of each, measured: README.md and BENCHMARKS.md.
 
+* ``balanced`` (the default): the models run on every second frame while the tracked person and
+  the picture are still (``model_every = 2``, the default: on a still webcam picture about half the
+  frames reuse the last model run's outputs; refinement and smoothing still follow every frame).
 * ``fast`` (weak laptops): no pose pass, no second full-frame model while searching, no attached
   objects, no temporal smoothing (on DAVIS its flicker removal is worth dtSSD 0.06 to fast, on a
   still webcam 0.30 against 0.35% of alpha changing a frame, for ~15% of fast's CPU), and the models
@@ -11,8 +14,8 @@ changes nothing. The cost and quality of each, measured: README.md and BENCHMARK
   such a frame reuses the last matte too: without refinement it would be the same).
 * ``best`` (files): look-ahead two-sided smoothing over :data:`BEST_LOOKAHEAD` later frames
   (``lookahead``; :mod:`livematte.stages.lookahead`: a flow-warped forward pass over the past, then
-  a flow-warped backward pass over the future). Live there is no future: ``cam`` runs ``balanced``
-  instead (:func:`for_live`).
+  a flow-warped backward pass over the future), and the models on every frame (``model_every = 1``).
+  Live there is no future: ``cam`` runs ``balanced`` instead (:func:`for_live`).
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ PROFILES: Dict[str, Dict[str, object]] = {
     "fast": {"pose": False, "ensemble": False, "attach": False, "refine": "none", "solid": False, "model_every": 2,
              "temporal": "none"},
     "balanced": {},
-    "best": {"lookahead": BEST_LOOKAHEAD},
+    "best": {"lookahead": BEST_LOOKAHEAD, "model_every": 1},
 }
 
 #: every key some profile sets

@@ -34,14 +34,13 @@ def _changed(q: QualityConfig) -> dict:
 def test_each_profile_resolves_to_its_settings():
     assert _changed(_cfg().quality) == {}  # balanced is the default: today's settings
     # the front's schedule of balanced (and of the profiles that leave it alone): issue #17
-    assert (DEFAULTS.search_every, DEFAULTS.idle_every, DEFAULTS.model_every) == (8, 2, 1)
+    assert (DEFAULTS.search_every, DEFAULTS.idle_every, DEFAULTS.model_every) == (8, 2, 2)
     assert _cfg("--quality", "fast").quality.search_every == 8
     assert _cfg().quality.profile == "balanced"
     assert _changed(_cfg("--quality", "balanced").quality) == {}
     assert _changed(_cfg("--quality", "fast").quality) == {
-        "pose": False, "ensemble": False, "attach": False, "refine": "none", "solid": False, "model_every": 2,
-        "temporal": "none"}
-    assert _changed(_cfg("--quality", "best").quality) == {"lookahead": 4}
+        "pose": False, "ensemble": False, "attach": False, "refine": "none", "solid": False, "temporal": "none"}
+    assert _changed(_cfg("--quality", "best").quality) == {"lookahead": 4, "model_every": 1}
     for command in ("video", "matte", "eval", "bench", "cam"):
         assert _cfg("--quality", "fast", command=command).quality.model_every == 2, command
 
@@ -63,9 +62,12 @@ def test_a_profile_resolves_again_and_keeps_directly_set_values():
     cfg.override("quality", profile="fast")
     resolve_profile(cfg)
     assert cfg.quality.model_every == 2 and cfg.quality.solid is False
-    cfg.quality.profile = "balanced"
+    cfg.quality.profile = "best"
     resolve_profile(cfg)
     assert cfg.quality.model_every == 1 and cfg.quality.pose is True and cfg.quality.solid is False
+    cfg.quality.profile = "balanced"
+    resolve_profile(cfg)
+    assert cfg.quality.model_every == 2 and cfg.quality.lookahead == 0 and cfg.quality.solid is False
     cfg.quality.profile = "nope"
     with pytest.raises(LivematteError):
         resolve_profile(cfg)
@@ -321,7 +323,7 @@ def test_model_every_reuses_the_model_outputs_only_while_still():
     for image, alpha in zip([still] * 5 + [moved, moved], alphas):
         assert np.array_equal(again.back(again.front(image)), alpha)
     assert alphas[1] is not alphas[0]  # guided refinement follows the new frame: a matte of its own
-    plain = build_matter(Config())
+    plain = build_matter(Config().override("quality", model_every=1))
     assert not any(plain.front(still).reused for _ in range(3))
     # without refinement (fast) a reused frame's matte is the last one, smoothing included; the
     # smoother sees the frame's motion all the same (a moved frame then runs the models again)

@@ -50,7 +50,10 @@ class BrightSegmenter:
 
 
 def quality(**kw) -> Config:
+    """A config with these ``[quality]`` values; the models run on every frame unless ``model_every``
+    is given (these tests count model runs and follow frame by frame on still synthetic pictures)."""
     cfg = Config()
+    cfg.quality.model_every = 1
     for k, v in kw.items():
         setattr(cfg.quality, k, v)
     return cfg
@@ -553,6 +556,30 @@ def test_the_search_pass_comes_back_when_the_crop_pass_sees_the_person_move():
     assert states == [False, True, True, True] and s.search_now(crop)
     s.crop_seen(None, False, hw)  # the crop pass lost the person: search
     assert s.search_now(crop)
+
+
+def test_a_frame_that_reuses_the_models_counts_as_one_without_the_search_pass():
+    """``model_every``: a reused frame counts towards ``search_every``, and the camera guard of the
+    frame after it compares with it (frame to frame), not with the frame before it."""
+    from livematte.subject.schedule import FrontSchedule
+
+    hw, crop, found = (360, 640), (200, 40, 440, 360), (240, 80, 400, 360)
+
+    def thumb(k):  # thin lines outside the person brightening by 15 levels a frame (a slow drift)
+        t = np.full((90, 160), 60, np.uint8)
+        t[:, ::8] = 60 + 15 * k
+        return t
+
+    s = FrontSchedule(QualityConfig(search_every=4, model_every=2))
+    for _ in range(2):
+        s.planned(crop, found, False, 1.0, thumb(0), True, hw)
+    assert not s.search_now(crop)
+    s.reused(thumb(1))
+    assert not s.search_now(crop)
+    s.planned(crop, found, False, 1.0, thumb(2), False, hw)  # 15 levels since frame 1, 30 since the search
+    assert not s.search_now(crop)  # still: frame 3 may leave it out
+    s.reused(thumb(3))
+    assert s.search_now(crop)  # frames 1, 2, 3 without it: the 4th searches
 
 
 def test_idle_with_nobody_in_view_and_back_within_two_frames():

@@ -168,6 +168,16 @@ class FrontSchedule:
         self._runs_skipped, self._still_ref = 0, small
         return False
 
+    def reused(self, thumb: Optional[np.ndarray]) -> None:
+        """A frame that reused the last model run's outputs (the planner did not see it), with its
+        thumbnail brightness (host uint8, or None): it counts as a frame without the search pass
+        (``search_every``), and the next frame's camera guard compares with this one, frame to frame
+        as on every other frame (over two frames a camera's slow drift passes it less often: the
+        search pass came back ~1.8x as often on doctor-26732)."""
+        self._since += 1
+        if self.watches_still and thumb is not None and self._prev is not None:
+            self._prev = thumb
+
     def forget(self) -> None:
         """A scene cut, a new source: every comparison starts again."""
         self._ref, self._prev, self._since, self._still = None, None, 0, False
