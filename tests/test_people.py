@@ -177,7 +177,8 @@ def _blob(prob, box, value):
 
 def test_a_tracked_person_is_not_removed_when_the_model_turns_lukewarm():
     """A blob with no confident core is removed as a false person, unless it is a tracked person
-    the person detector has found (the segmenter alone tracks animals too)."""
+    the person detector has found (the segmenter alone tracks animals too), or the detector vouches
+    for it on this frame."""
     from collections import namedtuple
 
     Det = namedtuple("Det", "body score")
@@ -198,6 +199,15 @@ def test_a_tracked_person_is_not_removed_when_the_model_turns_lukewarm():
         for _ in range(LUKEWARM_HOLD):  # a longer dip: the blob rule decides again
             plan = planner.plan(prob, (360, 360), None, rgb)
         assert plan.prob is not None and plan.prob[30, 30] == 0.0
+    # a person the segmenter was never sure of (a small rider), on a frame where the detector found
+    # them: a detected person is not removed (and opens the crop); without the detection it is
+    for detector in (True, False):
+        planner = SubjectPlanner(QualityConfig())
+        prob = np.zeros((64, 64), np.float32)
+        _blob(prob, (20, 10, 40, 64), 0.7)
+        plan = planner.plan(prob, (360, 360), body if detector else None, np.full((64, 64, 3), 90, np.uint8))
+        kept = prob if plan.prob is None else plan.prob
+        assert (kept[30, 30] == pytest.approx(0.7)) == detector and (plan.crop is not None) == detector
 
 
 def test_subject_ids_cuts_the_other_person_out_of_the_crop():

@@ -59,6 +59,31 @@ def components(prob: np.ndarray, thresh: float = 0.5, core: float = 0.9, min_cor
     return Components(labels, stats, person)
 
 
+def detected_blobs(stats: np.ndarray, person: np.ndarray, boxes, inside: float = 0.7,
+                   least: float = 0.05) -> np.ndarray:
+    """``person`` (bool per label) with the lukewarm blobs the person detector vouches for made
+    people: a blob whose box lies at least ``inside`` within a detection's body box (``boxes``, grid
+    pixels) and whose area is at least ``least`` of that box (not a speck). Foreground removal never
+    removes a detected person: a small rider the segmenter is unsure of is kept, and opens a crop.
+
+    >>> st = np.array([[0, 0, 10, 10, 80], [2, 2, 3, 4, 10], [7, 7, 2, 2, 4]])
+    >>> detected_blobs(st, np.array([False, False, False]), [(1.0, 1.0, 6.0, 7.0)]).tolist()
+    [False, True, False]
+    """
+    out = person.copy()
+    for k in range(1, len(stats)):
+        if out[k]:
+            continue
+        x, y, bw, bh, area = (float(v) for v in stats[k, :5])
+        for b in boxes:
+            ix = max(0.0, min(x + bw, b[2]) - max(x, b[0]))
+            iy = max(0.0, min(y + bh, b[3]) - max(y, b[1]))
+            if ix * iy >= inside * bw * bh and area >= least * (b[2] - b[0]) * (b[3] - b[1]):
+                out[k] = True
+                break
+    return out
+
+
 def person_box(labels: np.ndarray, stats: np.ndarray, person: np.ndarray, keep: float = 0.25,
                ) -> Tuple[Optional[Box], np.ndarray]:
     """``(box, doubtful)`` of :func:`person_blobs` from :func:`components`' parts; ``person`` may

@@ -6,7 +6,7 @@ from typing import List, NamedTuple, Optional, Tuple
 import cv2
 import numpy as np
 
-from .blobs import components, outside_crop, person_box, suppress
+from .blobs import components, detected_blobs, outside_crop, person_box, suppress
 from .geometry import TILE_SPLIT, plan_tiles, pose_square
 from .people import PeopleTracker, SubjectRule, spread
 from .presence import PresenceGate, agreed, best_face, combined, sure_people
@@ -21,6 +21,9 @@ CROP_IS_FRAME = 0.9
 #: frames in a row a tracked person the detector has found, seen only as a lukewarm blob (no
 #: confident core), is kept so (a short dip of the model); longer, the blob rule decides again
 LUKEWARM_HOLD = 3
+#: a person detection this sure makes the lukewarm blobs inside its body box people
+#: (:func:`.blobs.detected_blobs`), as it marks a track ``detected`` (:meth:`SubjectPlanner._people`)
+DETECTED = 0.5
 #: ``--subject IDS``: the matte is kept within this many model-grid cells of those people's blobs
 #: (the crop pass finds more of a person than the full frame's blob: a hand, the hair)
 IDS_REACH = 8
@@ -178,6 +181,10 @@ class SubjectPlanner:
         H, W = frame_hw
         h, w = prob.shape
         labels, stats, person = self._components(prob)
+        bodies = [(d.body[0] * w, d.body[1] * h, d.body[2] * w, d.body[3] * h)  # grid pixels
+                  for d in (detections or ()) if d.score >= DETECTED]
+        if bodies:  # the detector ran and found someone: a lukewarm blob it vouches for is a person
+            person = detected_blobs(stats, person, bodies)  # (between its runs LUKEWARM_HOLD keeps them)
         people, drop = None, None
         # the crop's box is the confident blobs' (people left out are cut from it instead, so the
         # partner model's schedule and the blobs the ids come from do not depend on the choice)
@@ -263,7 +270,7 @@ class SubjectPlanner:
         h, w = prob.shape
         H, W = frame_hw
         dets = [(d.body[0] * w, d.body[1] * h, d.body[2] * w, d.body[3] * h)
-                for d in (detections or ()) if d.score >= 0.5]
+                for d in (detections or ()) if d.score >= DETECTED]
         seen = self.people.update(self.people.observe(labels, stats, person, rgb), labels, dets)
         chosen = self.rule.choose(seen)
         excluded = self.rule.excluded(seen, chosen)
