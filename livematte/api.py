@@ -191,11 +191,12 @@ def write_layers(input: str, out_dir: str, *, config=None, progress: Optional[Ca
     if "subject.choice" not in cfg.given and cfg.subject.choice == "auto":
         cfg.subject.choice = "all"
     matter, _ = frame_path(cfg)
-    if matter.planner.people is None:
-        raise LivematteError(f"--layers: the people are tracked on the crop pass, which {matter.spec.name}"
+    inner = getattr(matter, "matter", matter)  # a look-ahead matter's own (presence window, best)
+    if inner.planner.people is None:
+        raise LivematteError(f"--layers: the people are tracked on the crop pass, which {inner.spec.name}"
                              f"{' with --raw' if cfg.quality.raw else ''} does not take (use the selfie model)")
     people: deque = deque()
-    matter.on_people = people.append
+    inner.on_people = people.append
     with open_source(input) as source:
         outputs = [Output(LayersSink(out_dir, people, cfg.subject.choice), "alpha")]
         stats = _run_source(source, matter, make_effect("matte"), outputs, progress)
@@ -208,7 +209,7 @@ def check_ids(matter, cfg: Config, input: str) -> None:
     from .subject.choice import parse_subject
 
     choice = parse_subject(cfg.subject.choice)
-    planner = getattr(matter, "planner", None)
+    planner = getattr(getattr(matter, "matter", matter), "planner", None)  # a look-ahead matter's own
     if choice.kind != "ids" or planner is None:
         return
     seen = planner.rule.seen_ids

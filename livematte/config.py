@@ -117,17 +117,26 @@ class QualityConfig:
             moves has it run on every frame.
         presence: the bundled person detector decides whether anyone is in the picture; with
             nobody there the matte fades to empty within a few frames (docs/quality.md, issue #13
-            revisions). Off by default (``--presence`` turns it on): the detectors miss riders on
-            vehicles, and then empty a real person's matte, and take a dog's face for a person.
+            revisions). On by default (``--no-presence`` turns it off): files decide over a window
+            of later frames (``presence_window``), the live path with ``presence_confirm``.
         presence_face: with ``presence``, the bundled short-range face detector runs beside the person
             detector on the whole frame: a sure face supported by the segmenter counts as a person
             (the close-up selfie with a tilted head that the person detector misses).
-        presence_confirm: with ``presence``, a person is started only by two detector looks that
-            agree (the same body in two frames, or in the whole frame and the square around the
-            blobs, both scoring >= 0.7; the detector then looks at both views while nobody is
-            present: ~16 ms more on those frames). Keeps DAVIS's dog out (no-person clips 0.83% ->
-            0.00%) but also riders on vehicles, whose detections wander (C 0.561 -> 0.528); off
-            by default (docs/quality.md, issue #13 presence revision 3).
+        presence_confirm: with ``presence``, the live path's causal gate (``cam``, frame-by-frame
+            API calls) starts a person only on two detector looks that agree (the same body in two
+            frames, or in the whole frame and the square around the blobs, both scoring >= 0.7; the
+            detector then looks at both views while nobody is present), a shot's first look
+            provisionally (docs/quality.md, issue #13 presence revision 3). Keeps DAVIS's dog out
+            (a jumping detection) but starts riders whose detections wander late; on by default.
+            Files with ``presence_window`` always ask for two looks.
+        presence_window: with ``presence``, files (``video``, ``matte``, ``eval``, the file API) decide
+            whether anyone is there over this many later frames (0: the live path's causal gate):
+            a start needs two agreeing looks >= 0.78, and a person it starts is present from up to
+            this many frames before it (a rider's first frames, which look like an animal's, are
+            kept once later frames confirm them). Each output waits that many frames (at most
+            512 MiB of frames and mattes: fewer frames above 1080p); ``cam`` has no future and
+            keeps the causal gate (:class:`~livematte.subject.presence.PresenceWindow`; issue #13
+            presence revision 4).
         solid: while a crop tracks a person, alpha inside their silhouette is raised to 1 (the
             model's unsure middle of a body no longer lets the background through; issue #13 revision).
         profile: ``fast``, ``balanced`` or ``best`` (``--quality``; :mod:`livematte.profiles`): the
@@ -177,9 +186,10 @@ class QualityConfig:
     pose: bool = True
     pose_margin: float = 0.1
     pose_every: int = 3
-    presence: bool = False
+    presence: bool = True
     presence_face: bool = True
-    presence_confirm: bool = False
+    presence_confirm: bool = True
+    presence_window: int = 32
     solid: bool = True
     profile: str = "balanced"
     model_every: int = 2
@@ -215,6 +225,8 @@ class QualityConfig:
         if not 1 <= int(self.model_every) <= 8 or not 0 <= int(self.lookahead) <= 64:
             raise LivematteError(f"model_every must be within 1..8 and lookahead within 0..64, "
                                  f"got {self.model_every}, {self.lookahead}")
+        if not 0 <= int(self.presence_window) <= 128:
+            raise LivematteError(f"presence_window must be within 0..128, got {self.presence_window}")
         if not 1 <= int(self.search_every) <= 30:
             raise LivematteError(f"search_every must be within 1..30, got {self.search_every}")
         if not 1 <= int(self.idle_every) <= 30:

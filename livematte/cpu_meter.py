@@ -128,8 +128,9 @@ class StageMeter:
 
         if isinstance(matter, LookaheadMatter):
             self.instrument_matter(matter.matter)
-            self.wrap(matter.stage, "push", "smooth")
-            self.wrap(matter.stage, "flush", "smooth")
+            if matter.stage is not None:
+                self.wrap(matter.stage, "push", "smooth")
+                self.wrap(matter.stage, "flush", "smooth")
             return matter
         if isinstance(matter, Matter):
             self.wrap(matter, "front", "model")

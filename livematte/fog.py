@@ -93,6 +93,11 @@ def clips(folder) -> List[Path]:
     return found
 
 
+def _score(scorer: "FogScorer", alpha) -> None:
+    alpha = np.asarray(alpha)
+    scorer.add(cv2.convertScaleAbs(cv2.max(np.ascontiguousarray(alpha, np.float32), 0.0), alpha=255.0))
+
+
 def evaluate_unlabeled(folder, make_matter: Callable[[], Callable], *,
                        progress: Optional[Callable[[int], object]] = None) -> Dict[str, dict]:
     """Run a matter over every clip of ``folder`` and measure fog and flicker.
@@ -101,6 +106,8 @@ def evaluate_unlabeled(folder, make_matter: Callable[[], Callable], *,
     {"folder", "frames", "seconds"}}``; the means are over clips that had a person.
     """
     import av
+
+    from .lookahead import matte_now, matte_rest
 
     files = clips(folder)
     matter = make_matter()
@@ -113,12 +120,13 @@ def evaluate_unlabeled(folder, make_matter: Callable[[], Callable], *,
         try:
             with av.open(str(path)) as container:
                 for i, frame in enumerate(container.decode(video=0)):
-                    alpha = np.asarray(matter(Frame(image=frame.to_ndarray(format="rgb24"), index=i)))
-                    scorer.add(cv2.convertScaleAbs(cv2.max(np.ascontiguousarray(alpha, np.float32), 0.0),
-                                                   alpha=255.0))
+                    for _, alpha in matte_now(matter, Frame(image=frame.to_ndarray(format="rgb24"), index=i)):
+                        _score(scorer, alpha)
                     total += 1
                     if progress is not None:
                         progress(1)
+                for _, alpha in matte_rest(matter):  # a look-ahead matter's last frames
+                    _score(scorer, alpha)
         except av.error.FFmpegError as err:
             raise LivematteError(f"{path}: cannot decode ({err})") from None
         per_clip[path.name] = scorer.result()

@@ -71,6 +71,8 @@ class FrontResult(NamedTuple):
             leaves out), or None.
         people: the tracked people (:class:`~livematte.subject.planner.PeopleFrame`), or None.
         idle: nobody has been in view for a while (the planner's ``idle``): the matte is empty.
+        present: the presence gate's decision (None without a detector); a file's
+            :class:`~livematte.subject.presence.PresenceWindow` revises it with later frames.
     """
 
     image: object
@@ -87,6 +89,7 @@ class FrontResult(NamedTuple):
     keep: Optional[np.ndarray] = None
     people: object = None
     idle: bool = False
+    present: Optional[bool] = None
 
 
 class Matter:
@@ -273,7 +276,8 @@ class Matter:
             if not cut:
                 schedule.left_out()
                 self._last_front = None
-                return FrontResult(image, thumb_grey, False, guide, prob, None, None, None, [], 0.0, idle=True)
+                return FrontResult(image, thumb_grey, False, guide, prob, None, None, None, [], 0.0, idle=True,
+                                   present=self.planner.present)
         want_thumb = self.attacher is not None or schedule.watches_still or self.planner.pose_rests
         extra = [thumb_grey] if want_thumb else []
         colour = self.planner.people is not None
@@ -319,7 +323,7 @@ class Matter:
             schedule.crop_seen(seen, search, (H, W))
         self._last_front = FrontResult(image, thumb_grey, cut, guide, prob, prob_h,
                                        host[2] if self.attacher is not None else None, plan.crop, tiles, plan.gain,
-                                       keep=plan.keep, people=plan.people, idle=plan.idle)
+                                       keep=plan.keep, people=plan.people, idle=plan.idle, present=plan.present)
         return self._last_front
 
     def _crop_pass(self, pyr: Pyramid, plan) -> List[tuple]:
@@ -370,7 +374,8 @@ class Matter:
             self._shelve(image, pyr.levels)
             thumb_grey = self.ops.grey(pyr.thumb)  # the smoother's motion: this frame's
             self.schedule.reused(self.ops.to_host(thumb_grey)[0] if self.schedule.watches_still else None)
-            return last._replace(image=image, thumb_grey=thumb_grey, cut=False, reused=True)
+            return last._replace(image=image, thumb_grey=thumb_grey, cut=False, reused=True,
+                                 present=self.planner.present)
         return None
 
     def _shelve(self, image, levels) -> None:

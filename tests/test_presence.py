@@ -252,7 +252,9 @@ def test_a_person_is_started_only_by_two_looks_that_agree():
     steady = Matter(Everywhere(), cfg, detector=Jumping(0.0))
     assert all(float(steady(f).max()) > 0.9 for f in frames)
     assert 0 < jumping.planner._runs < jumping.detector.runs  # both views while nobody is present
-    single = Matter(Everywhere(), _presence_on(), detector=Jumping(90.0))  # without: one sure look starts one
+    once = _presence_on()
+    once.quality.presence_confirm = False
+    single = Matter(Everywhere(), once, detector=Jumping(90.0))  # without: one sure look starts one
     assert all(float(single(f).max()) > 0.9 for f in frames)
 
 
@@ -322,7 +324,9 @@ def test_the_person_detector_rests_while_a_face_decides():
     weak = Counting()  # a face of 0.6 keeps a person but cannot start one: the person detector runs
     m = Matter(Everywhere(), cfg, detector=weak, face=FaceAt((0.42, 0.3, 0.58, 0.5), 0.6))
     assert all(float(m(f).max()) == 0.0 for f in frames)
-    assert weak.runs == m.planner._runs > 0  # on every detector frame (idle frames with nobody have none)
+    # on every detector frame (idle frames with nobody have none), on the whole frame and the square
+    # around the blob while nobody is present (presence_confirm), the first frame (no blob yet) whole only
+    assert weak.runs == 2 * m.planner._runs - 1 and m.planner._runs > 0
 
 
 def test_the_close_up_selfie_stays_matted_with_presence_on():
@@ -341,8 +345,74 @@ def test_the_close_up_selfie_stays_matted_with_presence_on():
     assert max(float((m(img) >= 0.5).mean()) for _ in range(3)) == 0.0  # the person detector alone
 
 
+def _file_alphas(matter, frames) -> list:
+    """Every alpha a file's matter hands out for ``frames``, then at the end of the source."""
+    from livematte.lookahead import matte_now, matte_rest
+
+    return [a for f in frames for _, a in matte_now(matter, f)] + [a for _, a in matte_rest(matter)]
+
+
 def _presence_on() -> Config:
-    """The defaults with the person detector on (it is off by default)."""
+    """The defaults with the person detector on (the default since presence revision 4; explicit here)."""
     cfg = Config()
     cfg.quality.presence = True
     return cfg
+
+
+def test_the_window_makes_a_start_reach_back_but_not_across_a_cut():
+    from livematte.subject.presence import PresenceWindow
+
+    w = PresenceWindow(window=8, fade=4)
+    for i in range(20):
+        w.push(i >= 12, cut=i == 6)  # a start at frame 12; a new shot at frame 6
+    assert w.ready() == 12
+    gains = w.take(12) + w.flush()
+    assert gains[:6] == [0.0] * 6 and gains[6:] == [1.0] * 14  # back to the cut (6), not to 12 - 8 = 4
+    w.reset()
+    for i in range(30):
+        w.push(i >= 20)
+    assert w.take(30) == [0.0] * 12 + [1.0] * 18  # 8 frames before the start
+
+
+class Late(NoPerson):
+    """A stand-in person detector that sees one steady body only where the picture's top-left corner
+    is white (the whole frame's view of the frames marked so): a person the detector finds only after
+    a few frames (DAVIS motorbike: nothing >= 0.3 on its first frames)."""
+
+    def detect(self, image):
+        from livematte.models.person_detector import Detection
+
+        h, w = image.shape[:2]
+        if float(image[: h // 10, : w // 10].min()) < 250:
+            return []
+        return [Detection(0.95, (0.45, 0.3, 0.55, 0.45), (0.3, 0.2, 0.7, 0.9), (0.5, 0.6), (0.5, 0.4))]
+
+
+def test_files_keep_a_late_confirmed_persons_first_frames_and_no_jumping_one():
+    """Synthetic, the file path (a look-ahead matter, as ``video`` / ``eval`` build it): a person the
+    detector confirms only from frame 5 is matted from frame 0 (the live path's causal gate empties
+    frames 0-4); a detector sure of a different body on every run starts nobody, not even on the first
+    frame (no provisional look in files)."""
+    from livematte.lookahead import LookaheadMatter, matte_now, with_lookahead
+
+    rng = np.random.default_rng(6)
+    frames = [rng.integers(0, 255, (180, 320, 3), dtype=np.uint8) for _ in range(20)]
+    for f in frames[5:]:
+        f[:30, :40] = 255  # the detector sees the person from frame 5 (confirmed on frame 6)
+    cfg = _presence_on()
+    files = with_lookahead(Matter(Everywhere(), cfg, detector=Late()))
+    assert isinstance(files, LookaheadMatter) and files.window is not None
+    out = [a for f in frames for _, a in matte_now(files, f)]
+    assert len(out) == 0 or len(out) < len(frames)  # held for the window
+    out += _file_alphas(files, [])
+    assert len(out) == len(frames) and all(float(a.max()) > 0.9 for a in out)
+    live = Matter(Everywhere(), cfg, detector=Late())  # the causal gate (cam): no future
+    fg = [float(live(f).max()) for f in frames]
+    assert max(fg[:5]) == 0.0 and min(fg[10:]) > 0.9, fg
+    jumping = with_lookahead(Matter(Everywhere(), cfg, detector=Jumping(90.0)))
+    out = _file_alphas(jumping, frames)
+    assert len(out) == len(frames) and max(float(a.max()) for a in out) == 0.0
+    steady = with_lookahead(Matter(Everywhere(), cfg, detector=Jumping(0.0)))
+    out = _file_alphas(steady, frames)
+    assert all(float(a.max()) > 0.9 for a in out)
+    assert float(steady(frames[0]).max()) > 0.9  # frame by frame (the API): the causal gate's first look

@@ -46,9 +46,10 @@ def add_processing_args(p: argparse.ArgumentParser, *, effect: bool = True, temp
                    help="the selfie model alone on the person's crop (~9 ms less per full-body frame)")
     g.add_argument("--presence", dest="presence", action="store_true", default=None,
                    help="the bundled person and face detectors decide whether anyone is there: with nobody in view "
-                        "the matte fades to empty (misses some riders, takes a dog's face for a person; off by default)")
+                        "the matte fades to empty (default; files decide over the next 32 frames)")
     g.add_argument("--no-presence", dest="presence", action="store_false",
-                   help="no person or face detector: the segmenter alone decides whether anyone is there (default)")
+                   help="no person or face detector: the segmenter alone decides whether anyone is there "
+                        "(an animal or a vehicle may be kept)")
     g.add_argument("--no-solid", dest="solid", action="store_false", default=None,
                    help="leave the model's unsure alpha inside the person (see-through bodies)")
     if effect:

@@ -90,11 +90,11 @@ def _raw_model():
 
 def _eval_unlabeled(args, cfg) -> int:
     from ..fog import evaluate_unlabeled, format_fog
-    from ..matter import build_matter
+    from ..lookahead import file_matter
 
     bar = progress(None, "eval")
     try:
-        results = evaluate_unlabeled(args.unlabeled, lambda: build_matter(cfg), progress=lambda n=1: bar.update(n))
+        results = evaluate_unlabeled(args.unlabeled, lambda: file_matter(cfg), progress=lambda n=1: bar.update(n))
     finally:
         bar.close()
     print(format_fog(results))

@@ -9,7 +9,7 @@ import numpy as np
 from .blobs import components, detected_blobs, outside_crop, person_box, suppress
 from .geometry import TILE_SPLIT, plan_tiles, pose_square
 from .people import PeopleTracker, SubjectRule, spread
-from .presence import PresenceGate, agreed, best_face, combined, sure_people
+from .presence import WINDOW_ON, PresenceGate, agreed, best_face, combined, sure_people
 from .schedule import SHEDS
 from .schedule import IDLE_AFTER, still_outside  # noqa: F401  (their home before subject.schedule)
 from .tracker import PoseSchedule, RoiTracker, WholeBodyGate
@@ -47,6 +47,9 @@ class Plan(NamedTuple):
         people: the tracked people of this frame (:class:`PeopleFrame`), or None.
         idle: nobody has been in view for a while (:attr:`.schedule.FrontSchedule.idle`; set by the
             matter): the matte is empty.
+        present: the presence gate's decision on this frame (None without a detector); under
+            :attr:`SubjectPlanner.deferred` the matte is not emptied here: a
+            :class:`~.presence.PresenceWindow` decides with later frames.
     """
 
     prob: Optional[np.ndarray]
@@ -58,6 +61,7 @@ class Plan(NamedTuple):
     people: Optional["PeopleFrame"] = None
     idle: bool = False
     pose_fresh: bool = True
+    present: Optional[bool] = None
 
 
 class PeopleFrame(NamedTuple):
@@ -103,7 +107,11 @@ class SubjectPlanner:
         self.whole_body = WholeBodyGate()
         self.pose_schedule = PoseSchedule(q.pose_every)
         self.presence = PresenceGate() if presence and crop_pass else None
+        self.presence_on = None if self.presence is None else self.presence.on  # the causal gate's start
         self.confirm = bool(getattr(q, "presence_confirm", False))  # a new person needs two looks that agree
+        #: files (a :class:`~.presence.PresenceWindow` after the matter): the gate decides but does not
+        #: empty the matte; a start needs two agreeing looks >= WINDOW_ON, no provisional first look
+        self.deferred = False
         self.last_crop: Optional[Box] = None
         self.last_found: Optional[Tuple[float, float, float, float]] = None  # person blobs, frame pixels
         self._runs = 0  # detector runs so far (which view is next)
@@ -116,6 +124,11 @@ class SubjectPlanner:
         #: every frame: their ids need fresh blobs)
         self.crowd = False
         self._blobs = None  # (prob, Components) of the last plan: a frame that left the search out has the same prob
+
+    @property
+    def present(self) -> Optional[bool]:
+        """The presence gate's current decision (None without a detector)."""
+        return None if self.presence is None else self.presence.present
 
     @property
     def pose_rests(self) -> bool:
@@ -137,7 +150,7 @@ class SubjectPlanner:
         if self.last_found is None:
             return [whole]
         square = detection_box(self.last_found, frame_hw)
-        if self.confirm and not self.presence.present:
+        if (self.confirm or self.deferred) and not self.presence.present:
             return [whole, square] if square != whole else [whole]
         return [square if self._runs % 2 else whole]
 
@@ -150,8 +163,8 @@ class SubjectPlanner:
         detector always runs, so a person entering is checked by it too (the people tracker's
         ``Track.detected``); a skipped run is, for the tracker, a frame the detector did not run on."""
         g = self.presence
-        if g is None or not g.present or not faces:
-            return False
+        if g is None or not g.present or g.provisional or not faces:  # a provisional start needs the
+            return False  # person detector's second look (a face alone would end it)
         return combined(0.0, best_face(faces, prob, frame_hw), g.on, g.stay) >= g.stay
 
     def partner_now(self) -> bool:
@@ -200,25 +213,29 @@ class SubjectPlanner:
                                                       found[2] * W / w, found[3] * H / h)
         # more than one person: their ids need fresh blobs on every frame (no search pass left out)
         self.crowd = int(person.sum()) > 1 or (self.people is not None and len(self.people.tracks) > 1)
-        gain = 1.0
+        gain, present = 1.0, None
         if self.presence is not None:
+            g = self.presence
+            g.on, g.first_look = (WINDOW_ON, False) if self.deferred else (self.presence_on, True)
             score = second = None
             if detections is not None:
                 face = None if faces is None else best_face(faces, prob, frame_hw)
-                people = sure_people(detections, prob)
-                best = max((d.score for d in people), default=0.0)
-                g = self.presence
+                looks = sure_people(detections, prob)
+                best = max((d.score for d in looks), default=0.0)
                 score = combined(best, face, g.on, g.stay)
-                if self.confirm:  # a new person is confirmed by a second look (one detection that jumps is not one)
-                    second = combined(agreed(people, self._looked, frame_hw), face, g.on, g.stay)
+                if self.confirm or self.deferred:  # a new person is confirmed by a second look (one detection that jumps is not one)
+                    second = combined(agreed(looks, self._looked, frame_hw), face, g.on, g.stay)
                     if detections or not g.present:  # [] while present: a face decided, no run
-                        self._looked = people
-            gain = self.presence.update(score, second)
-            if gain <= 0.0:  # nobody there: an empty matte, and the tracker lets go
+                        self._looked = looks
+            gain = g.update(score, second)
+            present = g.present
+            if self.deferred:
+                gain = 1.0  # the window after the matter decides
+            elif gain <= 0.0:  # nobody there: an empty matte, and the tracker lets go
                 if self.tracker is not None:
                     self.tracker.update(None, frame_hw)
                 self.last_crop = None
-                return Plan(np.zeros_like(prob), None, [], None, 0.0, None, people)
+                return Plan(np.zeros_like(prob), None, [], None, 0.0, None, people, present=present)
         changed = None
         if doubtful.any():  # lukewarm blobs with no confident core (and people left out): removed
             changed = prob = suppress(prob, doubtful)
@@ -234,7 +251,7 @@ class SubjectPlanner:
         if drop is not None:  # where the people left out are (the crop pass would find them again)
             keep = 1.0 - cv2.blur(cv2.dilate(drop.view(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32), (3, 3))
         if crop is None:
-            return Plan(changed, None, [], None, gain, keep, people)
+            return Plan(changed, None, [], None, gain, keep, people, present=present)
         if self.quality.roi_outside == "drop":
             # the blobs of the prob the tracker saw, unless lukewarm ones were suppressed from it since
             outside = outside_crop(prob, crop, (H, W), labels=labels if changed is None else None)
@@ -248,7 +265,7 @@ class SubjectPlanner:
         whole_body = whole_body and shed.pose
         square = pose_square(crop, (H, W), self.quality.pose_margin) if self.pose and whole_body else None
         square, fresh = self.pose_schedule.plan(square, thumb, (H, W), at_most=shed.pose_every)
-        return Plan(changed, crop, tiles, square, gain, keep, people, pose_fresh=fresh)
+        return Plan(changed, crop, tiles, square, gain, keep, people, pose_fresh=fresh, present=present)
 
     def _components(self, prob: np.ndarray):
         """:func:`components` of ``prob``; the last plan's when ``prob`` is the very array it saw

@@ -17,6 +17,14 @@ make the same mistake). :func:`combined` puts both answers on the person detecto
 * present -> absent after ``off`` detector runs in a row without a person (score >= ``stay``), then
   a fade over ``fade`` frames (no pop, no flicker on a single missed detection);
 * the detector runs on every frame while absent or unsure, every ``every`` frames while present.
+
+**Files have a future** (:class:`PresenceWindow`, ``quality.presence_window``): ``video``, ``matte``,
+``eval`` and the file API hold each frame's matte for a window of later frames. The causal gate then
+asks more of a start (a pair of agreeing looks both >= :data:`WINDOW_ON`, no provisional first look),
+and a person it starts is present from up to ``window`` frames *before* the frame that confirmed them
+(never across a scene cut): a rider whose detections only settle after 10-30 frames keeps their
+first frames, while an animal whose detections jump never confirms (docs/quality.md, issue #13
+presence revision 4). The live path has no future and keeps the causal gate alone.
 """
 from __future__ import annotations
 
@@ -49,6 +57,9 @@ class PresenceGate:
     def __init__(self, every: int = 4, off: int = 6, fade: int = 4, on: float = 0.7, stay: float = 0.3):
         self.every, self.off, self.fade = max(1, every), max(1, off), max(1, fade)
         self.on, self.stay = on, stay
+        #: a shot's first look may start a person provisionally (off under a :class:`PresenceWindow`:
+        #: the window brings the first frames back once a later pair confirms them)
+        self.first_look = True
         self.reset()
 
     def reset(self) -> None:
@@ -97,7 +108,7 @@ class PresenceGate:
                     self.misses += 1
                     if self.misses >= self.off:
                         self.present = False
-            elif sure >= self.on or (first and score >= self.on):
+            elif sure >= self.on or (first and self.first_look and score >= self.on):
                 self.present, self.misses = True, 0
                 self.provisional = sure < self.on
         if self.present:
@@ -105,6 +116,70 @@ class PresenceGate:
         else:
             self.gain = max(0.0, self.gain - 1.0 / self.fade)
         return self.gain
+
+
+#: under a :class:`PresenceWindow` (files) a start needs a pair of agreeing looks both >= this (the
+#: causal gate's 0.7 lets DAVIS's train in: its best agreeing pair is 0.73; bmx-bumps' rider's best is
+#: 0.82; the window gives back the frames a later start costs)
+WINDOW_ON = 0.78
+
+
+class PresenceWindow:
+    """The causal gate's decisions of a file's frames, revised with ``window`` frames of future: a
+    start (absent -> present) makes the ``window`` frames before it present too, back to the shot's
+    first frame at most; the fade after a person leaves is the gate's (``fade`` frames).
+
+    ``push(present, cut)`` once per frame in order; :meth:`ready` frames are final (no later start can
+    reach them); :meth:`take` hands out their gains, :meth:`flush` the rest's at the end.
+
+    >>> w = PresenceWindow(window=3, fade=2)
+    >>> for p in [False, False, False, False, True, True, False, False, False]:
+    ...     w.push(p)
+    >>> w.ready(), w.take(5), w.flush()
+    (6, [0.0, 1.0, 1.0, 1.0, 1.0], [1.0, 0.5, 0.0, 0.0])
+    """
+
+    def __init__(self, window: int, fade: int = 4):
+        self.window, self.fade = max(0, int(window)), max(1, int(fade))
+        self.reset()
+
+    def reset(self) -> None:
+        self._present: list = []  # per frame not yet taken (revised by later starts)
+        self._seen = self._taken = 0  # frames pushed / handed out
+        self._shot = 0  # the first frame of the current shot
+        self._last = False  # the causal decision of the last frame pushed
+        self._gain = 0.0  # the gain of the last frame handed out
+
+    def push(self, present: bool, cut: bool = False) -> None:
+        """One frame's causal decision (``cut``: it starts a new shot)."""
+        i = self._seen
+        if cut:
+            self._shot = i
+        present = bool(present)
+        if present and not self._last:  # a start: the frames before it, back to the shot's start
+            for j in range(max(self._shot, i - self.window, self._taken), i):
+                self._present[j - self._taken] = True
+        self._present.append(present)
+        self._last = present
+        self._seen += 1
+
+    def ready(self) -> int:
+        """How many of the frames not yet taken are final (``window`` later frames seen)."""
+        return max(0, self._seen - self.window - self._taken)
+
+    def take(self, n: int) -> list:
+        """The gains of the next ``n`` frames (at most :meth:`ready` of them are final)."""
+        out = []
+        for present in self._present[:n]:
+            self._gain = 1.0 if present else max(0.0, self._gain - 1.0 / self.fade)
+            out.append(self._gain)
+        del self._present[:n]
+        self._taken += len(out)
+        return out
+
+    def flush(self) -> list:
+        """The gains of every frame not yet taken (the end of the source)."""
+        return self.take(len(self._present))
 
 
 #: a face of the short-range face detector counts as a sure person at this score (the selfie close-up
