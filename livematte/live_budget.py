@@ -18,8 +18,10 @@ whether the camera's mailbox dropped frames since; the budget answers with the m
 So a whole-body frame on two cores sheds the crop's second tile first, then the search pass on every
 second frame, then the pose model on every second and third frame and at last not at all (the
 cheapest in quality first: :data:`~livematte.subject.schedule.SHEDS`),
-and takes them back as soon as the loop has time again; a head-and-shoulders call on an idle laptop
-never sheds anything.
+and takes them back when the loop has time again (below :data:`DOWN` of the period: a level whose
+cost sits between DOWN and UP is not tried again). Measured on the quiet 2-core machine (2026-12-02,
+BENCHMARKS.md): a head-and-shoulders call (doctor-26732 at 720p) runs at level 0 at 28.8 fps with
+frames dropped, so it settles at levels 3-4 (the pose model every 2nd / 3rd frame) at 29.9 fps.
 """
 from __future__ import annotations
 
