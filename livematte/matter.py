@@ -283,7 +283,7 @@ class Matter:
         colour = self.planner.people is not None
         if colour:  # the frame on the model grid: the tracked people's colours
             extra.append(Pyramid(ops, levels=levels).resize((0, 0, W, H), tuple(prob.shape[:2])))
-        dboxes = self.planner.detect_boxes((H, W))
+        dboxes = self.planner.detect_boxes((H, W)) if schedule.detect_now() else []
         k = 2 + len(extra)  # where the detectors' inputs come down in the host sync
         for dbox in dboxes:  # the detector's inputs (h, w, 3), max(h, w) = its side; letterboxed on the host
             size = _fit((dbox[3] - dbox[1], dbox[2] - dbox[0]), self.detector.input_side)

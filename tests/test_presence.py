@@ -416,3 +416,32 @@ def test_files_keep_a_late_confirmed_persons_first_frames_and_no_jumping_one():
     out = _file_alphas(steady, frames)
     assert all(float(a.max()) > 0.9 for a in out)
     assert float(steady(frames[0]).max()) > 0.9  # frame by frame (the API): the causal gate's first look
+
+
+def test_an_empty_scene_rests_the_detectors_while_idle():
+    """Nobody there: the detectors look on every frame until the matter idles, then on every
+    IDLE_DETECT_EVERY-th search pass only (the search pass itself every idle_every-th frame)."""
+    from livematte.subject.schedule import IDLE_AFTER, IDLE_DETECT_EVERY
+
+    class Nobody(Everywhere):
+        def predict_model_input(self, x):
+            return np.zeros(x.shape[:2], np.float32)
+
+    class Counting(NoPerson):
+        def __init__(self):
+            self.calls = 0
+
+        def detect(self, image):
+            self.calls += 1
+            return []
+
+    det = Counting()
+    m = Matter(Nobody(), _presence_on(), detector=det)
+    runs = []
+    for _ in range(IDLE_AFTER + 12):
+        before = det.calls
+        assert float(m(np.full((180, 320, 3), 90, np.uint8)).max()) == 0.0
+        runs.append(det.calls - before)
+    assert all(runs[:IDLE_AFTER]) and IDLE_DETECT_EVERY == 2
+    idle = runs[IDLE_AFTER:]  # searched on every 2nd frame, the detector on every 2nd of those
+    assert sum(1 for r in idle if r) == 3 and sum(idle) == 3, runs

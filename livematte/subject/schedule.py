@@ -23,6 +23,10 @@ STILL_LEVEL, STILL_SHARE, STILL_GROW = 24, 0.003, 0.02
 STILL_CAMERA = 0.005
 #: frames in a row with nobody in view before the matter idles (``quality.idle_every``)
 IDLE_AFTER = 5
+#: while idle, the person and face detectors look on every this many search passes only (an empty
+#: room or an animal then costs about what it did before presence; files decide over a window of
+#: later frames, so a late look loses them nothing)
+IDLE_DETECT_EVERY = 2
 #: ``quality.model_every``: a frame is still when its mean brightness (8-bit levels, on a 1/16 grid)
 #: differs by less than this from the frame the models last ran on
 STILL_LEVELS = 2.0
@@ -77,6 +81,7 @@ class FrontSchedule:
         self._since = 0  # frames since the last search pass
         self._still = False  # the last frame showed nothing changed outside the person
         self._nobody = 0  # frames in a row with nobody in view
+        self._idle_searches = 0  # search passes since the matter began to idle
         self._crop_ref: Optional[Tuple[float, float, float, float]] = None  # the crop pass's person at the last search
         self._still_ref: Optional[np.ndarray] = None  # model_every: the small brightness at the last model run
         self._runs_skipped = 0
@@ -112,6 +117,15 @@ class FrontSchedule:
         if self.shed.search_every > 1 and crop is not None and not self._crowd and self._since + 1 < self.shed.search_every:
             return False  # the live budget: one person tracked, the pass runs every shed.search_every-th frame
         return not (self._still and crop is not None and self._since + 1 < self.search_every)
+
+    def detect_now(self) -> bool:
+        """Whether the detectors may look on this searched frame: always, but while idle on every
+        :data:`IDLE_DETECT_EVERY`-th search pass only (the first one included)."""
+        if not self.idle:
+            self._idle_searches = 0
+            return True
+        self._idle_searches += 1
+        return self._idle_searches % IDLE_DETECT_EVERY == 1 or IDLE_DETECT_EVERY <= 1
 
     def left_out(self) -> None:
         """An idle frame that left out the search pass (the planner did not see it)."""
@@ -181,7 +195,7 @@ class FrontSchedule:
     def forget(self) -> None:
         """A scene cut, a new source: every comparison starts again."""
         self._ref, self._prev, self._since, self._still = None, None, 0, False
-        self._nobody, self._crowd = 0, False
+        self._nobody, self._crowd, self._idle_searches = 0, False, 0
         self._still_ref = self._crop_ref = None
 
 
