@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -76,15 +77,20 @@ class BenchResult:
 
 
 def _versions() -> dict:
+    """The versions behind a figure; torch's from its metadata unless it is loaded already (importing
+    it only to name it cost a numpy-engine bench ~2.8 s of start-up on 2 cores)."""
     import av
     import cv2
-    import torch
 
     out = {"python": platform.python_version(), "numpy": np.__version__, "opencv": cv2.__version__,
-           "av": av.__version__, "torch": torch.__version__}
+           "av": av.__version__}
     try:
-        from importlib.metadata import version
+        from importlib.metadata import PackageNotFoundError, version
 
+        try:
+            out["torch"] = sys.modules["torch"].__version__ if "torch" in sys.modules else version("torch")
+        except PackageNotFoundError:
+            out["torch"] = None
         out["mediapipe"] = version("mediapipe")
         out["livematte"] = version("livematte")
     except Exception:  # pragma: no cover - metadata missing in odd installs
