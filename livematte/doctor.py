@@ -294,8 +294,12 @@ def check_backends() -> List[Check]:
 
 def check_devices() -> Check:
     items = [f"CPU: usable ({os.cpu_count()} cores)"]
+    from .engine import cuda_possible
+
     if importlib.util.find_spec("torch") is None:
         items.append("CUDA: PyTorch is not installed")
+    elif not cuda_possible():  # no driver: torch's ~3 s import would only say the same
+        items.append("CUDA: not usable (no NVIDIA driver on this machine)")
     else:
         try:
             import torch
