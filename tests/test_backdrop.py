@@ -143,10 +143,10 @@ def test_fine_edges_keep_the_matte_where_a_tile_sees_one_side_and_threads_change
 
 
 def test_a_cold_kernel_cache_is_noticed_before_the_long_first_import(tmp_path, monkeypatch):
-    from livematte.stages.fine_edges import _kernels_compiled
+    from livematte.stages.fine_edges import kernels_compiled
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
-    assert not _kernels_compiled()  # nothing compiled there: the user is told the first run compiles
+    assert not kernels_compiled()  # nothing compiled there: the user is told the first run compiles
     (tmp_path / "pymatting" / "util").mkdir(parents=True)
     (tmp_path / "pymatting" / "util" / "boxfilter.boxfilter_rows_valid-6.py311.nbi").write_bytes(b"")
-    assert _kernels_compiled()
+    assert kernels_compiled()

@@ -18,6 +18,11 @@ def cmd_image(args) -> int:
         return _image_to_gif(args, cfg)
     cfg.override("subject", choice=args.subject)
     cfg.override("quality", fine_edges=args.fine_edges)
+    if cfg.quality.fine_edges:
+        from ..stages.fine_edges import kernels_compiled
+
+        if not kernels_compiled():  # pymatting's first import compiles them all: ~80 s of CPU on 2 cores
+            print("livematte: --fine-edges: compiling pymatting's kernels, once (about a minute)", file=sys.stderr)
     options = StillOptions.parse(background=args.background, shadow=args.shadow, crop=args.crop,
                                  size=args.size, place=args.place)
     report_path(args.json)

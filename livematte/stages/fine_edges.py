@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from pathlib import Path
 from typing import Tuple
 
@@ -41,7 +40,7 @@ def trimap(alpha: np.ndarray, half_width: int) -> np.ndarray:
     return out
 
 
-def _kernels_compiled() -> bool:
+def kernels_compiled() -> bool:
     """Whether numba's cache holds pymatting's compiled kernels (``*.nbi`` in ``NUMBA_CACHE_DIR``, else
     beside its sources); without them the first import compiles them all (~80 s of CPU on 2 cores).
     A read-only install (numba then caches elsewhere) counts as compiled: nothing to say."""
@@ -56,8 +55,6 @@ def _kernels_compiled() -> bool:
 
 
 def _pymatting():
-    if "pymatting" not in sys.modules and not _kernels_compiled():
-        print("livematte: --fine-edges: compiling pymatting's kernels, once (about a minute)", file=sys.stderr)
     try:
         from pymatting import estimate_alpha_cf, estimate_foreground_ml
         from pymatting.preconditioner.ichol import ichol

@@ -125,7 +125,7 @@ class FrontSchedule:
             self._idle_searches = 0
             return True
         self._idle_searches += 1
-        return self._idle_searches % IDLE_DETECT_EVERY == 1 or IDLE_DETECT_EVERY <= 1
+        return (self._idle_searches - 1) % IDLE_DETECT_EVERY == 0
 
     def left_out(self) -> None:
         """An idle frame that left out the search pass (the planner did not see it)."""
