@@ -40,19 +40,23 @@ def live_matter(cfg: Config):
     return build_matter(cfg)
 
 
-def frame_path(cfg: Config, *, reuse_output: bool = False, segmenter=None, still: bool = False):
+def frame_path(cfg: Config, *, reuse_output: bool = False, segmenter=None, still: bool = False, live: bool = False):
     """``(matter, effect)`` for ``cfg`` on the engine it picks (``auto``: torch on CUDA, numpy on the
     CPU). The matter hands the effect its engine's alpha (a device tensor on CUDA: no round trip);
     the effect returns numpy pictures (``reuse_output``: views of pinned buffers reused 8 frames
     later, for the file pipeline). ``segmenter``: a backend already built (random weights).
-    ``still``: the full-quality path for still images (:class:`~livematte.still_matter.StillMatter`)."""
+    ``still``: the full-quality path for still images (:class:`~livematte.still_matter.StillMatter`).
+    ``live``: the live path's matter (``cam``'s: no look-ahead, presence decided frame by frame;
+    ``cfg`` should have been through :func:`~livematte.profiles.for_live`)."""
     engine = resolve_engine(cfg.model.engine, cfg.model.device)
     if still:
         from .still_matter import StillMatter
 
         matter = StillMatter(segmenter, cfg, engine=engine, output="engine")
     else:
-        matter = with_lookahead(Matter(segmenter, cfg, engine=engine, output="engine"))  # --quality best: files
+        matter = Matter(segmenter, cfg, engine=engine, output="engine")
+        if not live:  # files: the look-ahead (--quality best) and the presence window
+            matter = with_lookahead(matter)
     effect = make_effect(cfg.effect.background, blur_strength=cfg.effect.blur_strength, engine=engine,
                          reuse_output=reuse_output)
     return matter, effect

@@ -16,6 +16,10 @@ Figures (all medians or whole-run rates, frames per second):
   encode included; the matter's halves and the encoder on their own threads).
 * ``quality``: the profile. With a look-ahead (``best``) frames come out of the matter in blocks, so
   the matte loop's latency figures are the time per frame given, not a live latency.
+* ``path``: ``file`` (the default: the matter ``video`` and ``eval`` use, with the presence window
+  of later frames and ``best``'s look-ahead) or ``live`` (``live=True``, ``bench --live``: ``cam``'s
+  matter, presence decided on each frame as it comes, no look-ahead; ``cam``'s live budget is not
+  in it, the loop never falls behind). Every figure of the run is of that matter.
 
 ``weights`` says what the network ran with: ``shipped`` (the selfie models), ``checkpoint`` (the
 modnet / rvm file) or ``random`` (``random_weights=True``: modnet / rvm with random weights, for
@@ -67,6 +71,7 @@ class BenchResult:
     pipeline_stage_cpu_ms_mean: dict = field(default_factory=dict)
     pipeline_unattributed_cpu_ms: float = 0.0
     quality: str = "balanced"
+    path: str = "file"
     baseline_cpu_ms_per_frame: float = 0.0
     cpu_vs_baseline: float = 0.0
     versions: dict = field(default_factory=dict)
@@ -179,7 +184,7 @@ def _file_run(clip: str, out: str, matter, effect, cfg: Config, meter: Optional[
     return stats.fps, meter.report()["cpu_ms_per_frame"]
 
 
-def _random_weight_path(cfg: Config):
+def _random_weight_path(cfg: Config, live: bool = False):
     """``(matter, effect)`` for modnet / rvm with random weights (``bench --random-weights``)."""
     from .api import frame_path
     from .engine import resolve_engine
@@ -194,7 +199,7 @@ def _random_weight_path(cfg: Config):
     engine = resolve_engine(m.engine, m.device)
     device = str(engine.device) if engine.name == "torch" else "cpu"
     segmenter = random_backend(m.name, device=device, threads=m.threads, runtime=m.runtime)
-    return frame_path(cfg, reuse_output=True, segmenter=segmenter)
+    return frame_path(cfg, reuse_output=True, segmenter=segmenter, live=live)
 
 
 def _cpu_per_frame(matter, effect, frames) -> float:
@@ -223,27 +228,36 @@ def _against_baseline(matter, effect, frames, threads: int, rounds: int = 3) -> 
 
 
 def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float = 10.0,
-          clip: Optional[str] = None, random_weights: bool = False, baseline: bool = False) -> BenchResult:
+          clip: Optional[str] = None, random_weights: bool = False, baseline: bool = False,
+          live: bool = False) -> BenchResult:
     """Run the three measurements on one clip (made from the sample unless ``clip`` is given).
 
     ``random_weights``: run ``modnet`` / ``rvm`` with random weights instead of their checkpoint
     (LivematteError for other models, or with ``config.model.weights`` set). ``baseline``: also
     measure the naive recipe's CPU per frame on the same frames, alternately (``cpu_vs_baseline``).
+    ``live``: measure ``cam``'s matter instead of the file path's (``path``; a copy of the config
+    goes through :func:`~livematte.profiles.for_live`: ``best`` runs as ``balanced``).
     """
     from .checkout import sample_path
     from .models.registry import spec
     from .sources.video import VideoFileSource
 
     cfg = config or Config()
+    if live:
+        from .config import config_copy
+        from .profiles import for_live
+
+        cfg = config_copy(cfg)
+        for_live(cfg)
     if clip is not None and not os.path.isfile(clip):
         raise LivematteError(f"{clip}: no such file")
     sample = sample_path("person.mp4", hint="give --clip FILE") if clip is None else None  # before the model loads
     if random_weights:
         weights = "random"
-        matter, effect = _random_weight_path(cfg)
+        matter, effect = _random_weight_path(cfg, live)
     else:
         weights = "checkpoint" if spec(cfg.model.name).needs_weights else "shipped"
-        matter, effect = frame_path(cfg, reuse_output=True)
+        matter, effect = frame_path(cfg, reuse_output=True, live=live)
     if effect.alpha:
         raise LivematteError("bench encodes H.264: pick a background without transparency")
     meter = StageMeter()
@@ -296,7 +310,7 @@ def bench(config: Optional[Config] = None, *, size=(1280, 720), seconds: float =
         pipeline_stage_cpu_ms_p50=in_pipeline["stage_cpu_ms_p50"],
         pipeline_stage_cpu_ms_mean=in_pipeline["stage_cpu_ms_mean"],
         pipeline_unattributed_cpu_ms=in_pipeline["unattributed_cpu_ms"],
-        quality=cfg.quality.profile, baseline_cpu_ms_per_frame=round(naive_ms, 2),
+        quality=cfg.quality.profile, path="live" if live else "file", baseline_cpu_ms_per_frame=round(naive_ms, 2),
         cpu_vs_baseline=round(cpu_ms / naive_ms, 3) if naive_ms else 0.0,
         versions=_versions(), machine=_machine(),
     )

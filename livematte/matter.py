@@ -44,7 +44,7 @@ from .subject.attached import GRID, AttachedObjects
 from .subject.choice import parse_subject
 from .subject.planner import SubjectPlanner
 from .subject.presence import in_frame
-from .subject.schedule import SHEDS, FrontSchedule, tile_person_box
+from .subject.schedule import IDLE_BLOB, LOOK, NOTHING, REST, SHEDS, FrontSchedule, tile_person_box
 from .types import Frame, LivematteError
 
 REFINE_MODES = ("guided", "none")
@@ -272,9 +272,10 @@ class Matter:
         idle = not search and schedule.idle
         cut = False
         if idle:  # nobody in view: between two search passes only the scene-cut test runs
-            cut = self.cuts(ops.to_host(hist)[0])
-            if not cut:
-                schedule.left_out()
+            hist_h, thumb_h = ops.to_host(hist, thumb_grey)
+            cut = self.cuts(hist_h)
+            if not cut:  # the thumbnail: whether the picture is still (the next search pass waits longer)
+                schedule.left_out(thumb_h if schedule.watches_still else None)
                 self._last_front = None
                 return FrontResult(image, thumb_grey, False, guide, prob, None, None, None, [], 0.0, idle=True,
                                    present=self.planner.present)
@@ -283,12 +284,15 @@ class Matter:
         colour = self.planner.people is not None
         if colour:  # the frame on the model grid: the tracked people's colours
             extra.append(Pyramid(ops, levels=levels).resize((0, 0, W, H), tuple(prob.shape[:2])))
-        dboxes = self.planner.detect_boxes((H, W)) if schedule.detect_now() else []
+        look = LOOK
+        if schedule.idle:  # a search pass while nobody is in view: do the detectors look?
+            look = schedule.idle_look(ops.to_host(prob)[0] >= IDLE_BLOB)  # (an extra host sync on a device)
+        dboxes = self.planner.detect_boxes((H, W)) if look != REST else []
         k = 2 + len(extra)  # where the detectors' inputs come down in the host sync
-        for dbox in dboxes:  # the detector's inputs (h, w, 3), max(h, w) = its side; letterboxed on the host
-            size = _fit((dbox[3] - dbox[1], dbox[2] - dbox[0]), self.detector.input_side)
+        for dbox in dboxes if look == LOOK else ():  # the detector's inputs (h, w, 3), max(h, w) = its side
+            size = _fit((dbox[3] - dbox[1], dbox[2] - dbox[0]), self.detector.input_side)  # (letterboxed on the host)
             extra.append(Pyramid(ops, levels=levels).resize(dbox, size))
-        if dboxes and self.face is not None:  # the face detector: the whole frame at its input side
+        if dboxes and look == LOOK and self.face is not None:  # the face detector: the whole frame at its input side
             extra.append(Pyramid(ops, levels=levels).resize((0, 0, W, H), _fit((H, W), self.face.variant.size)))
         host = ops.to_host(prob, hist, *extra)  # the host sync
         prob_h = host[0]
@@ -301,7 +305,9 @@ class Matter:
                 prob, _, guide, *_ = self._search(image, partner)
                 prob_h = ops.to_host(prob)[0]
         found = faces = None
-        if dboxes:
+        if dboxes and look == NOTHING:  # no blob: what the detectors would have found (a detection counts only on one)
+            found, faces = [], None if self.face is None else []
+        elif dboxes:
             n = len(dboxes)
             if self.face is not None:  # the cheap detector first: when it decides, the person detector rests
                 faces = _faces_in_frame(self.face.detect(host[k + n]), host[k + n].shape[:2], (H, W))

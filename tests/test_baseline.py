@@ -31,3 +31,19 @@ def test_bench_reports_cpu_per_frame_against_the_baseline(tmp_path, capsys):
     assert r["cpu_ms_per_frame"] > 0 and r["baseline_cpu_ms_per_frame"] > 0
     assert abs(r["cpu_vs_baseline"] - r["cpu_ms_per_frame"] / r["baseline_cpu_ms_per_frame"]) < 0.01
     assert "cpu_vs_baseline" in capsys.readouterr().out
+
+
+def test_bench_live_measures_cams_matter(tmp_path):
+    """``bench --live`` measures the matter ``cam`` runs: presence decided frame by frame (no window of
+    later frames), no look-ahead (``--quality best`` runs as balanced, as in ``cam``)."""
+    from livematte import cli
+
+    report = tmp_path / "b.json"
+    args = ["bench", "--size", "256x144", "--seconds", "0.3", "--quality", "best", "--json", str(report)]
+    assert cli.main(args + ["--live"]) == 0
+    r = json.loads(report.read_text())
+    assert r["path"] == "live" and r["quality"] == "balanced"
+    assert "later frames" not in r["device"] and r["cpu_ms_per_frame"] > 0
+    assert cli.main(args) == 0
+    r = json.loads(report.read_text())
+    assert r["path"] == "file" and r["quality"] == "best" and "later frames" in r["device"]

@@ -25,10 +25,10 @@ def cmd_bench(args) -> int:
     cfg = config_from_args(args)
     report_path(args.json)
     result = bench(cfg, size=args.size, seconds=args.seconds, clip=args.clip, random_weights=args.random_weights,
-                   baseline=args.baseline)
+                   baseline=args.baseline, live=args.live)
     r = result.as_dict()
     print(f"{r['width']}x{r['height']} {r['model']} on {r['device']} ({r['machine']}), {r['frames']} frames, "
-          f"background {r['background']}, weights: {r['weights']}")
+          f"background {r['background']}, weights: {r['weights']}, the {r['path']} path's matter")
     for key in ("codec_only_fps", "pipeline_fps", "matte_fps", "latency_ms_p50", "latency_ms_p95", "pipeline_vs_codec",
                 "codec_cpu_ms", "pipeline_cpu_ms", "cpu_ms_per_frame") + (
                     ("baseline_cpu_ms_per_frame", "cpu_vs_baseline") if args.baseline else ()):
@@ -124,6 +124,9 @@ def add_bench(sub) -> None:
     s.add_argument("--baseline", action="store_true",
                    help="also measure the naive recipe of the peer tools (selfie model on the frame, threshold, "
                         "feather, blur) on the same frames: CPU per frame side by side")
+    s.add_argument("--live", action="store_true",
+                   help="measure cam's matter (presence decided on each frame as it comes, no look-ahead) "
+                        "instead of the file path's (presence decided over later frames)")
     add_processing_args(s)
     s.set_defaults(func=cmd_bench)
 

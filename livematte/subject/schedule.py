@@ -23,10 +23,20 @@ STILL_LEVEL, STILL_SHARE, STILL_GROW = 24, 0.003, 0.02
 STILL_CAMERA = 0.005
 #: frames in a row with nobody in view before the matter idles (``quality.idle_every``)
 IDLE_AFTER = 5
-#: while idle, the person and face detectors look on every this many search passes only (an empty
-#: room or an animal then costs about what it did before presence; files decide over a window of
-#: later frames, so a late look loses them nothing)
-IDLE_DETECT_EVERY = 2
+#: while idle, the search pass runs on every ``idle_every``th frame, but when it found no person blob
+#: and the picture has not changed since (the thumbnail, :func:`still_outside` over the whole frame:
+#: an empty room) only on every IDLE_STILL_EVERY-th frame: nothing new can be in it
+IDLE_STILL_EVERY = 15
+#: while idle, the person and face detectors look on every IDLE_DETECT_EVERY-th search pass (an
+#: animal or a street then costs about what it did before presence; files decide over a window of
+#: later frames, so a late look loses them nothing), and at once, twice, when blobs appear in a
+#: picture that had none (a person walking in: the gate's start wants a second look). With no blob at all (the segmenter's probability below IDLE_BLOB
+#: everywhere) there is nothing they could find (a detection counts only where the segmenter is
+#: sure): the planner hears that they looked and found nobody, at no cost
+IDLE_DETECT_EVERY, IDLE_BLOB = 2, 0.5
+#: what the detectors do on a frame (:meth:`FrontSchedule.idle_look`): run, stand for a run that
+#: found nobody (no blob to find), or rest
+LOOK, NOTHING, REST = "look", "nothing", "rest"
 #: ``quality.model_every``: a frame is still when its mean brightness (8-bit levels, on a 1/16 grid)
 #: differs by less than this from the frame the models last ran on
 STILL_LEVELS = 2.0
@@ -81,7 +91,9 @@ class FrontSchedule:
         self._since = 0  # frames since the last search pass
         self._still = False  # the last frame showed nothing changed outside the person
         self._nobody = 0  # frames in a row with nobody in view
-        self._idle_searches = 0  # search passes since the matter began to idle
+        self._idle_searches = IDLE_DETECT_EVERY - 1  # idle search passes since the detectors' last look
+        self._idle_blobs = True  # the last search pass saw blobs (not idle: as if it had)
+        self._idle_moved = True  # while idle: the picture changed since a search pass that found no person blob
         self._crop_ref: Optional[Tuple[float, float, float, float]] = None  # the crop pass's person at the last search
         self._still_ref: Optional[np.ndarray] = None  # model_every: the small brightness at the last model run
         self._runs_skipped = 0
@@ -113,23 +125,42 @@ class FrontSchedule:
         outside the person's box since the last search pass (nor since the frame before), for at
         most ``search_every - 1`` frames in a row: the last search pass's probability stands in."""
         if self.idle:
-            return self._since + 1 >= self.idle_every
+            return self._since + 1 >= (self.idle_every if self._idle_moved else max(self.idle_every, IDLE_STILL_EVERY))
         if self.shed.search_every > 1 and crop is not None and not self._crowd and self._since + 1 < self.shed.search_every:
             return False  # the live budget: one person tracked, the pass runs every shed.search_every-th frame
         return not (self._still and crop is not None and self._since + 1 < self.search_every)
 
-    def detect_now(self) -> bool:
-        """Whether the detectors may look on this searched frame: always, but while idle on every
-        :data:`IDLE_DETECT_EVERY`-th search pass only (the first one included)."""
-        if not self.idle:
+    def idle_look(self, blobs: np.ndarray) -> str:
+        """While idle, on a search pass: what the detectors do (:data:`LOOK`, :data:`NOTHING` or
+        :data:`REST`), from the segmenter's blobs (host bool ``(h, w)``, probability >=
+        :data:`IDLE_BLOB`): with no blob, NOTHING; blobs in a picture that had none on the last
+        search pass, LOOK, and LOOK on the next search pass too (a second look confirms a person);
+        else LOOK on every :data:`IDLE_DETECT_EVERY`-th search pass (the first
+        one included). Not idle, they always look (the presence gate says how often)."""
+        if not blobs.any():
+            self._idle_blobs = False
+            return NOTHING
+        fresh, self._idle_blobs = not self._idle_blobs, True
+        if fresh:  # new blobs: a look now and one on the next search pass (the gate's second look)
+            self._idle_searches = IDLE_DETECT_EVERY - 1
+            return LOOK
+        if self._idle_searches + 1 >= IDLE_DETECT_EVERY:
             self._idle_searches = 0
-            return True
+            return LOOK
         self._idle_searches += 1
-        return (self._idle_searches - 1) % IDLE_DETECT_EVERY == 0
+        return REST
 
-    def left_out(self) -> None:
-        """An idle frame that left out the search pass (the planner did not see it)."""
+    def left_out(self, thumb: Optional[np.ndarray] = None) -> None:
+        """An idle frame that left out the search pass (the planner did not see it), with its
+        thumbnail brightness (host uint8, or None: not compared): whether the picture changed since
+        the last search pass (which found no person blob) decides how soon the next one runs
+        (:data:`IDLE_STILL_EVERY`)."""
         self._since += 1
+        ref = self._ref
+        if thumb is None or ref is None or ref.shape != thumb.shape:
+            self._idle_moved = True
+        elif not self._idle_moved:
+            self._idle_moved = not still_outside(thumb, ref, None, thumb.shape[:2])
 
     def planned(self, crop: Optional[Box], found, crowd: bool, gain: float, thumb: Optional[np.ndarray],
                 searched: bool, frame_hw: Tuple[int, int]) -> None:
@@ -140,6 +171,9 @@ class FrontSchedule:
         self._crowd = crowd
         nobody = crop is None and (found is None or gain <= 0.0)
         self._nobody = self._nobody + 1 if nobody else 0
+        self._idle_moved = found is not None  # a person blob the gate has not confirmed (yet): no wait
+        if not self.idle:  # the detectors look on the first idle search pass
+            self._idle_blobs, self._idle_searches = True, IDLE_DETECT_EVERY - 1
         if not self.watches_still or thumb is None:
             self._still = False
             return
@@ -195,13 +229,14 @@ class FrontSchedule:
     def forget(self) -> None:
         """A scene cut, a new source: every comparison starts again."""
         self._ref, self._prev, self._since, self._still = None, None, 0, False
-        self._nobody, self._crowd, self._idle_searches = 0, False, 0
+        self._nobody, self._crowd, self._idle_searches = 0, False, IDLE_DETECT_EVERY - 1
+        self._idle_blobs, self._idle_moved = True, True
         self._still_ref = self._crop_ref = None
 
 
 def still_outside(thumb: np.ndarray, ref: np.ndarray, person, frame_hw: Tuple[int, int], camera: float = 1.0) -> bool:
     """Whether nothing changed between two thumbnails (host uint8 ``(h, w)``) outside the
-    ``person`` box (frame pixels, grown by STILL_GROW of the shorter side): at most STILL_SHARE of
+    ``person`` box (frame pixels, grown by STILL_GROW of the shorter side; None: anywhere): at most STILL_SHARE of
     the pixels there moved by more than STILL_LEVEL together with their 3x3 neighbours. A camera's
     slow drift or a sub-pixel shake lights up only thin lines along the background's edges, which
     that leaves out; a person walking in or a camera move changes whole regions. With ``camera``
@@ -214,8 +249,10 @@ def still_outside(thumb: np.ndarray, ref: np.ndarray, person, frame_hw: Tuple[in
     h, w = thumb.shape[:2]
     H, W = frame_hw
     g = STILL_GROW * min(H, W)
-    x0, y0 = max(0, int((person[0] - g) * w / W)), max(0, int((person[1] - g) * h / H))
-    x1, y1 = min(w, int(np.ceil((person[2] + g) * w / W))), min(h, int(np.ceil((person[3] + g) * h / H)))
+    x0 = y0 = x1 = y1 = 0  # no person: the whole frame
+    if person is not None:
+        x0, y0 = max(0, int((person[0] - g) * w / W)), max(0, int((person[1] - g) * h / H))
+        x1, y1 = min(w, int(np.ceil((person[2] + g) * w / W))), min(h, int(np.ceil((person[3] + g) * h / H)))
     outside = h * w - max(0, x1 - x0) * max(0, y1 - y0)
     if outside <= 0:
         return True
