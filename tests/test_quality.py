@@ -484,6 +484,26 @@ def test_the_partner_model_runs_only_while_searching():
     assert calls.count(2) == 3
 
 
+def test_while_idle_the_search_pass_runs_the_cheaper_model_alone():
+    """Nobody in view (the bundled models on a changing empty picture): once the matter idles, its
+    search passes run selfie-landscape (144x256) alone, not the general model (256x256)."""
+    calls = []
+    m = build_matter(Config())
+    for name, runner in (("general", m.runner), ("landscape", m.partner)):
+        run = runner.backend.predict_model_input
+        runner.backend.predict_model_input = lambda x, name=name, run=run: calls.append(name) or run(x)
+    rng = np.random.default_rng(5)
+    idle = []
+    for i in range(12):
+        n = len(calls)
+        state = m.front(Frame(image=rng.integers(0, 255, (180, 320, 3), dtype=np.uint8), index=i))
+        m.back(state)
+        idle.append((m.schedule.idle, tuple(calls[n:])))
+    assert idle[0] == (False, ("general", "landscape"))  # searching: both
+    later = [c for was, c in idle[6:] if was]
+    assert later and all(c in ((), ("landscape",)) for c in later) and ("landscape",) in later, idle
+
+
 # ----------------------------------------------------------------------------- the search pass on still frames
 def test_the_search_pass_is_left_out_while_nothing_outside_the_person_changes():
     """A still scene: after the second frame the full-frame pass runs every ``search_every``th

@@ -9,7 +9,7 @@ import numpy as np
 from .blobs import components, detected_blobs, outside_crop, person_box, suppress
 from .geometry import TILE_SPLIT, plan_tiles, pose_square
 from .people import PeopleTracker, SubjectRule, spread
-from .presence import WINDOW_ON, PresenceGate, agreed, best_face, combined, sure_people
+from .presence import AGREE_FLOOR, WINDOW_ON, PresenceGate, agreed, best_face, combined, sure_people
 from .schedule import SHEDS
 from .schedule import IDLE_AFTER, still_outside  # noqa: F401  (their home before subject.schedule)
 from .tracker import PoseSchedule, RoiTracker, WholeBodyGate
@@ -123,6 +123,9 @@ class SubjectPlanner:
         #: the last frame's blobs or tracks held more than one person (the search pass then runs on
         #: every frame: their ids need fresh blobs)
         self.crowd = False
+        #: the last detector run saw someone who may be a person (a supported score >= AGREE_FLOOR,
+        #: the presence gate not yet sure): the matter, idle, lets the detectors look on every search pass
+        self.candidate = False
         self._blobs = None  # (prob, Components) of the last plan: a frame that left the search out has the same prob
 
     @property
@@ -229,6 +232,8 @@ class SubjectPlanner:
                         self._looked = looks
             gain = g.update(score, second)
             present = g.present
+            if score is not None:
+                self.candidate = not present and score >= AGREE_FLOOR
             if self.deferred:
                 gain = 1.0  # the window after the matter decides
             elif gain <= 0.0:  # nobody there: an empty matte, and the tracker lets go
@@ -349,6 +354,7 @@ class SubjectPlanner:
         self.forget()
         self.last_crop = None
         self.last_found = None
+        self.candidate = False
         self._runs = 0  # the detector's views start again with the whole frame (results must not
         # depend on the clip before: DAVIS motorbike's IoU was 0.394 after scooter-gray, 0.161 alone)
         if self.people is not None:

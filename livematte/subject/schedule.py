@@ -130,12 +130,12 @@ class FrontSchedule:
             return False  # the live budget: one person tracked, the pass runs every shed.search_every-th frame
         return not (self._still and crop is not None and self._since + 1 < self.search_every)
 
-    def idle_look(self, blobs: np.ndarray) -> str:
+    def idle_look(self, blobs: np.ndarray, candidate: bool = False) -> str:
         """While idle, on a search pass: what the detectors do (:data:`LOOK`, :data:`NOTHING` or
         :data:`REST`), from the segmenter's blobs (host bool ``(h, w)``, probability >=
         :data:`IDLE_BLOB`): with no blob, NOTHING; blobs in a picture that had none on the last
         search pass, LOOK, and LOOK on the next search pass too (a second look confirms a person);
-        else LOOK on every :data:`IDLE_DETECT_EVERY`-th search pass (the first
+        after a look that saw a ``candidate`` (someone the gate may soon confirm), LOOK; else LOOK on every :data:`IDLE_DETECT_EVERY`-th search pass (the first
         one included). Not idle, they always look (the presence gate says how often)."""
         if not blobs.any():
             self._idle_blobs = False
@@ -144,7 +144,7 @@ class FrontSchedule:
         if fresh:  # new blobs: a look now and one on the next search pass (the gate's second look)
             self._idle_searches = IDLE_DETECT_EVERY - 1
             return LOOK
-        if self._idle_searches + 1 >= IDLE_DETECT_EVERY:
+        if candidate or self._idle_searches + 1 >= IDLE_DETECT_EVERY:
             self._idle_searches = 0
             return LOOK
         self._idle_searches += 1
