@@ -140,6 +140,12 @@ def test_source_rejects_video_without_frames(tmp_path, name):
         probe(path)
 
 
+def _video_packets_before(path, end: int) -> int:
+    """How many of the video stream's packets in ``path`` lie wholly before byte ``end``."""
+    with av.open(str(path)) as c:
+        return sum(1 for p in c.demux(video=0) if p.size and p.pos is not None and p.pos + p.size <= end)
+
+
 @pytest.mark.parametrize("name, options, audio", [
     ("cut.mp4", {"movflags": "faststart"}, True),  # ends early: fewer frames than the index says
     ("cut-silent.mp4", {"movflags": "faststart"}, False),  # ends with a decode error
@@ -150,10 +156,13 @@ def test_truncated_input_keeps_decoded_frames_and_warns(make_video, tmp_path, na
     whole = make_video(name, n=60, container_options=options, audio=audio,
                        codec_options={"preset": "veryfast", "bf": "3"})
     data = whole.read_bytes()
-    whole.write_bytes(data[: int(len(data) * 0.6)])
+    cut = int(len(data) * 0.6)
+    stored = _video_packets_before(whole, cut)  # frames stored whole before the cut (the encoder decides how many)
+    whole.write_bytes(data[:cut])
     out = tmp_path / "out.mp4"
     src = transcode(whole, out)
-    assert 30 <= src.frames_read < 60  # about 60% of the frames, all that were stored whole
+    # every frame stored whole comes out (the decoder's queue flushed), at most 2 whose reference the cut lost
+    assert 20 <= stored and stored - 2 <= src.frames_read < 60, (stored, src.frames_read)
     assert src.warning and name in src.warning and "\n" not in src.warning
     frames, info, warning = read_all(out)
     assert len(frames) == src.frames_read and warning is None
