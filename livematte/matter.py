@@ -304,7 +304,7 @@ class Matter:
             extra.append(Pyramid(ops, levels=levels).resize((0, 0, W, H), tuple(prob.shape[:2])))
         look = LOOK
         if schedule.idle:  # a search pass while nobody is in view: do the detectors look?
-            look = schedule.idle_look(ops.to_host(prob)[0] >= IDLE_BLOB, self.planner.candidate)  # (a host sync more on a device)
+            look = schedule.idle_look(ops.to_host(prob)[0] >= IDLE_BLOB)  # (a host sync more on a device)
         dboxes = self.planner.detect_boxes((H, W)) if look != REST else []
         k = 2 + len(extra)  # where the detectors' inputs come down in the host sync
         for dbox in dboxes if look == LOOK else ():  # the detector's inputs (h, w, 3), max(h, w) = its side
@@ -336,7 +336,7 @@ class Matter:
         plan = planner.plan(prob_h, (H, W), found, host[2 + want_thumb] if colour else None, faces=faces,
                             thumb=host[2] if want_thumb else None)
         schedule.planned(plan.crop, planner.last_found, planner.crowd, plan.gain, host[2] if want_thumb else None,
-                         search, (H, W))
+                         search, (H, W), candidate=planner.candidate)
         if schedule.idle:
             plan = plan._replace(idle=True)
         if plan.prob is not None:

@@ -94,6 +94,7 @@ class FrontSchedule:
         self._idle_searches = IDLE_DETECT_EVERY - 1  # idle search passes since the detectors' last look
         self._idle_blobs = True  # the last search pass saw blobs (not idle: as if it had)
         self._idle_moved = True  # while idle: the picture changed since a search pass that found no person blob
+        self._candidate = False  # the detectors' last run saw someone the presence gate has not confirmed
         self._crop_ref: Optional[Tuple[float, float, float, float]] = None  # the crop pass's person at the last search
         self._still_ref: Optional[np.ndarray] = None  # model_every: the small brightness at the last model run
         self._runs_skipped = 0
@@ -125,17 +126,19 @@ class FrontSchedule:
         outside the person's box since the last search pass (nor since the frame before), for at
         most ``search_every - 1`` frames in a row: the last search pass's probability stands in."""
         if self.idle:
+            if self._candidate:  # someone the gate may confirm: no frame left out
+                return True
             return self._since + 1 >= (self.idle_every if self._idle_moved else max(self.idle_every, IDLE_STILL_EVERY))
         if self.shed.search_every > 1 and crop is not None and not self._crowd and self._since + 1 < self.shed.search_every:
             return False  # the live budget: one person tracked, the pass runs every shed.search_every-th frame
         return not (self._still and crop is not None and self._since + 1 < self.search_every)
 
-    def idle_look(self, blobs: np.ndarray, candidate: bool = False) -> str:
+    def idle_look(self, blobs: np.ndarray) -> str:
         """While idle, on a search pass: what the detectors do (:data:`LOOK`, :data:`NOTHING` or
         :data:`REST`), from the segmenter's blobs (host bool ``(h, w)``, probability >=
         :data:`IDLE_BLOB`): with no blob, NOTHING; blobs in a picture that had none on the last
         search pass, LOOK, and LOOK on the next search pass too (a second look confirms a person);
-        after a look that saw a ``candidate`` (someone the gate may soon confirm), LOOK; else LOOK on every :data:`IDLE_DETECT_EVERY`-th search pass (the first
+        after a look that saw a candidate (someone the gate may soon confirm: :meth:`planned`), LOOK; else LOOK on every :data:`IDLE_DETECT_EVERY`-th search pass (the first
         one included). Not idle, they always look (the presence gate says how often)."""
         if not blobs.any():
             self._idle_blobs = False
@@ -144,7 +147,7 @@ class FrontSchedule:
         if fresh:  # new blobs: a look now and one on the next search pass (the gate's second look)
             self._idle_searches = IDLE_DETECT_EVERY - 1
             return LOOK
-        if candidate or self._idle_searches + 1 >= IDLE_DETECT_EVERY:
+        if self._candidate or self._idle_searches + 1 >= IDLE_DETECT_EVERY:
             self._idle_searches = 0
             return LOOK
         self._idle_searches += 1
@@ -163,11 +166,14 @@ class FrontSchedule:
             self._idle_moved = not still_outside(thumb, ref, None, thumb.shape[:2])
 
     def planned(self, crop: Optional[Box], found, crowd: bool, gain: float, thumb: Optional[np.ndarray],
-                searched: bool, frame_hw: Tuple[int, int]) -> None:
+                searched: bool, frame_hw: Tuple[int, int], candidate: bool = False) -> None:
         """After the planner's decision for a frame: its ``crop``, the person blobs' box ``found``
         (frame pixels, or None), ``crowd`` (more than one person), the presence ``gain``, the
-        frame's thumbnail brightness (host uint8, or None) and whether it was searched."""
+        frame's thumbnail brightness (host uint8, or None), whether it was searched, and whether
+        the detectors' last run saw a ``candidate`` (someone the presence gate has not confirmed:
+        while idle, every frame is searched and looked at until it decides)."""
         self._since = 0 if searched else self._since + 1
+        self._candidate = candidate
         self._crowd = crowd
         nobody = crop is None and (found is None or gain <= 0.0)
         self._nobody = self._nobody + 1 if nobody else 0
@@ -230,7 +236,7 @@ class FrontSchedule:
         """A scene cut, a new source: every comparison starts again."""
         self._ref, self._prev, self._since, self._still = None, None, 0, False
         self._nobody, self._crowd, self._idle_searches = 0, False, IDLE_DETECT_EVERY - 1
-        self._idle_blobs, self._idle_moved = True, True
+        self._idle_blobs, self._idle_moved, self._candidate = True, True, False
         self._still_ref = self._crop_ref = None
 
 
