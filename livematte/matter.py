@@ -303,6 +303,7 @@ class Matter:
         if colour:  # the frame on the model grid: the tracked people's colours
             extra.append(Pyramid(ops, levels=levels).resize((0, 0, W, H), tuple(prob.shape[:2])))
         look = LOOK
+        self.planner.idle = schedule.idle  # (an idle matter looks as it did: no ends, no detected crop)
         if schedule.idle:  # a search pass while nobody is in view: do the detectors look?
             look = schedule.idle_look(ops.to_host(prob)[0] >= IDLE_BLOB)  # (a host sync more on a device)
         dboxes = self.planner.detect_boxes((H, W)) if look != REST else []

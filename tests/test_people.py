@@ -283,8 +283,9 @@ def test_layers_and_subject_on_a_crossing_clip(cli, tmp_path):
             assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360 and isinstance(row["seen"], bool)
         layer = _read_pngs(tmp_path / "L" / f"person-{p['id']}")
         assert len(layer) == 24 and layer[0].shape == (360, 640)
-    # once both are tracked, each layer holds its own person only
-    k = max(p["first"] for p in doc["people"]) + 1
+    # once both are tracked and seen, each layer holds its own person only
+    seen = [{r["frame"] for r in p["boxes"] if r["seen"]} for p in doc["people"]]
+    k = min(f for f in seen[0] & seen[1] if f > max(p["first"] for p in doc["people"]))
     at = {p["id"]: [r["box"] for r in p["boxes"] if r["frame"] == k][0] for p in doc["people"]}
     left = min(at, key=lambda i: at[i][0])
     right = 3 - left

@@ -84,6 +84,38 @@ def detected_blobs(stats: np.ndarray, person: np.ndarray, boxes, inside: float =
     return out
 
 
+def join_detected(found: Optional[Box], detections, apart: float = 0.5) -> Optional[Box]:
+    """``found`` (the person blobs' box, grid pixels, or None) grown to hold the best of
+    ``detections`` (``(score, body)``: a body box clipped to the grid, grid pixels) apart from it:
+    their overlap is under ``apart`` of the smaller of the two (an empty body box changes nothing:
+    a detection on the blobs' own person, a close-up seen in part, neither). A person the detector
+    sees where the segmenter has no confident blob (a small, far rider its full-frame pass sees only
+    as haze) is then in the crop, and the crop pass, which sees them larger, segments them: the
+    crop's outside no longer removes a detected person.
+
+    >>> join_detected(None, [(0.8, (2.0, 3.0, 6.0, 9.0))])
+    (2.0, 3.0, 6.0, 9.0)
+    >>> join_detected((0.0, 0.0, 5.0, 5.0), [(0.8, (1.0, 1.0, 6.0, 4.0)), (0.9, (-1.0, -1.0, 9.0, 9.0))])
+    (0.0, 0.0, 5.0, 5.0)
+    >>> join_detected((0.0, 0.0, 5.0, 5.0), [(0.6, (6.0, 1.0, 9.0, 7.0)), (0.9, (7.0, 2.0, 8.0, 3.0))])
+    (0.0, 0.0, 8.0, 5.0)
+    """
+    def area(b) -> float:
+        return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
+    def overlap(b) -> float:
+        return area((max(found[0], b[0]), max(found[1], b[1]), min(found[2], b[2]), min(found[3], b[3])))
+
+    away = [(score, b) for score, b in detections if area(b) > 0 and (
+        found is None or overlap(b) < apart * min(area(b), area(found)))]
+    if not away:
+        return found
+    b = max(away, key=lambda d: d[0])[1]
+    if found is None:
+        return tuple(float(v) for v in b)
+    return (min(found[0], b[0]), min(found[1], b[1]), max(found[2], b[2]), max(found[3], b[3]))
+
+
 def person_box(labels: np.ndarray, stats: np.ndarray, person: np.ndarray, keep: float = 0.25,
                ) -> Tuple[Optional[Box], np.ndarray]:
     """``(box, doubtful)`` of :func:`person_blobs` from :func:`components`' parts; ``person`` may

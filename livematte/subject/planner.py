@@ -6,7 +6,7 @@ from typing import List, NamedTuple, Optional, Tuple
 import cv2
 import numpy as np
 
-from .blobs import components, detected_blobs, outside_crop, person_box, suppress
+from .blobs import components, detected_blobs, join_detected, outside_crop, person_box, suppress
 from .geometry import TILE_SPLIT, plan_tiles, pose_square
 from .people import PeopleTracker, SubjectRule, spread
 from .presence import AGREE_FLOOR, WINDOW_ON, PresenceGate, agreed, best_face, combined, sure_people
@@ -27,6 +27,10 @@ DETECTED = 0.5
 #: ``--subject IDS``: the matte is kept within this many model-grid cells of those people's blobs
 #: (the crop pass finds more of a person than the full frame's blob: a hand, the hair)
 IDS_REACH = 8
+#: while nobody is present (and the matter does not idle), a person detection this sure whose body box lies
+#: mostly outside the person blobs' box (or with no person blob) joins the crop (:func:`.blobs.join_detected`): DAVIS
+#: scooter-gray's far rider is lukewarm or absent in the two models' average but seen by the detector from frame 0
+DETECTED_CROP = DETECTED
 
 
 class Plan(NamedTuple):
@@ -126,6 +130,11 @@ class SubjectPlanner:
         #: the last detector run saw someone who may be a person (a supported score >= AGREE_FLOOR,
         #: the presence gate not yet sure): the matter, idle, lets the detectors look on every search pass
         self.candidate = False
+        #: the matter idles (:attr:`.schedule.FrontSchedule.idle`; set by the matter before each
+        #: searched frame): the detector looks as before the far-person search, and no detection
+        #: opens a crop (only the gate wakes an idle matter: a bus the detector takes for a person
+        #: stays as cheap as an empty street)
+        self.idle = False
         self._blobs = None  # (prob, Components) of the last plan: a frame that left the search out has the same prob
 
     @property
@@ -145,15 +154,23 @@ class SubjectPlanner:
         the whole frame and the square around the previous frame's person blobs
         (:func:`detection_box`; a small person is seen larger there, a rider with the vehicle is
         seen better whole), by turns; with ``quality.presence_confirm`` both while nobody is
-        present (a new person is confirmed by two views that agree, or by the previous run)."""
+        present (a new person is confirmed by two views that agree, or by the previous run), and
+        with no person blob the whole frame and, by turns, one of the squares at its two ends
+        (:func:`end_squares`: a small, far person the whole frame's 224 pixels miss is seen ~1.8x
+        larger on a 16:9 frame; both on a shot's first frame, where a person found opens the crop
+        at once)."""
         if self.presence is None or not self.presence.due():
             return []
         self._runs += 1
         whole = detection_box(None, frame_hw)
+        searching = (self.confirm or self.deferred) and not self.presence.present
         if self.last_found is None:
-            return [whole]
+            ends = end_squares(frame_hw) if searching and not self.idle else []
+            if ends and self.tracker is not None and self.tracker.fresh:  # a shot's first frame: both ends
+                return [whole, *ends]  # (a person found there opens the crop at once)
+            return [whole, ends[self._runs % 2]] if ends else [whole]
         square = detection_box(self.last_found, frame_hw)
-        if (self.confirm or self.deferred) and not self.presence.present:
+        if searching:
             return [whole, square] if square != whole else [whole]
         return [square if self._runs % 2 else whole]
 
@@ -205,6 +222,11 @@ class SubjectPlanner:
         # the crop's box is the confident blobs' (people left out are cut from it instead, so the
         # partner model's schedule and the blobs the ids come from do not depend on the choice)
         found, doubtful = person_box(labels, stats, person)
+        if self.presence is not None and not self.presence.present and detections and not self.idle:
+            # nobody present yet: a person the detector sees away from the blobs is in the crop
+            found = join_detected(found, [(d.score, _clip((d.body[0] * w, d.body[1] * h, d.body[2] * w,
+                                                            d.body[3] * h), (h, w)))
+                                          for d in detections if d.score >= DETECTED_CROP])
         if self.people is not None:
             people, kept, drop, chosen = self._people(prob, labels, stats, person, rgb, detections, frame_hw)
             doubtful = (~kept)[labels] & (labels > 0)
@@ -354,7 +376,7 @@ class SubjectPlanner:
         self.forget()
         self.last_crop = None
         self.last_found = None
-        self.candidate = False
+        self.candidate = self.idle = False
         self._runs = 0  # the detector's views start again with the whole frame (results must not
         # depend on the clip before: DAVIS motorbike's IoU was 0.394 after scooter-gray, 0.161 alone)
         if self.people is not None:
@@ -363,10 +385,30 @@ class SubjectPlanner:
             self.presence.reset()
 
 
+def _clip(box, hw: Tuple[int, int]) -> Tuple[float, float, float, float]:
+    """``box`` (grid pixels) clipped to a grid of ``hw``."""
+    h, w = hw
+    return (max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3]))
+
+
 def _paint(mask: np.ndarray, box, value: bool) -> None:
     """Set ``mask`` to ``value`` inside ``box`` (grid pixels, clipped)."""
     x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
     mask[y0:max(y0, int(np.ceil(box[3]))), x0:max(x0, int(np.ceil(box[2])))] = value
+
+
+def end_squares(frame_hw: Tuple[int, int]) -> List[Box]:
+    """The two squares of the frame's shorter side at its two ends (left and right of a landscape
+    frame, top and bottom of a portrait one); none for a frame within 8 pixels of square.
+
+    >>> end_squares((480, 854)), end_squares((100, 104))
+    ([(0, 0, 480, 480), (374, 0, 854, 480)], [])
+    """
+    H, W = frame_hw
+    side = min(H, W)
+    if abs(W - H) <= 8:
+        return []
+    return [(0, 0, side, side), (W - side, H - side, W, H)]
 
 
 def detection_box(found, frame_hw: Tuple[int, int], grow: float = 0.25) -> Box:

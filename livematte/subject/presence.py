@@ -12,7 +12,8 @@ make the same mistake). :func:`combined` puts both answers on the person detecto
 * absent -> present at the first frame with a sure person (score >= ``on``) that a second look
   confirms (:func:`agreed`: the same body, also >= ``on``, in the previous detector run or in the
   frame's other view; while absent the detector looks at the whole frame and at the square around
-  the person blobs on every frame, so the matte is there within a frame or two); a shot's first
+  the person blobs, or with none at one of the frame's two ends, on every frame, so the matte is
+  there within a frame or two); a shot's first
   look, which nothing can confirm yet, starts a person provisionally, for one frame;
 * present -> absent after ``off`` detector runs in a row without a person (score >= ``stay``), then
   a fade over ``fade`` frames (no pop, no flicker on a single missed detection);
