@@ -149,6 +149,16 @@ class QualityConfig:
             1: every frame; 2 (balanced, the default, and fast): every second still frame; ``best``: 1.
         lookahead: frames of look-ahead for two-sided temporal smoothing (files only; 0: off;
             :mod:`livematte.stages.lookahead`): each output waits for that many later frames.
+        flow_width: with ``lookahead``, the width of the small grey copies the look-ahead's optical
+            flows are computed on (:data:`livematte.stages.lookahead.FLOW_WIDTH` 320; finer follows
+            limbs better and costs more on a close-up, whose box is most of the frame).
+        tile_views: each tile of the crop is also segmented as ``n`` x ``n`` overlapping sub-tiles
+            (each seen at a finer scale) whose probabilities are averaged into the tile's
+            (:func:`livematte.stages.tiles.merge_views`); 1: off. ``n * n`` more model runs a tile.
+        crop_extend: where the crop pass's person reaches a tile's side inside the frame (a limb
+            the full-frame pass missed, cut off by the crop), the crop grown on that side is
+            segmented too and its tiles pasted under the crop's own
+            (:func:`livematte.subject.geometry.crop_extension`): one more crop pass on those frames.
         search_every: while a crop tracks a person, nothing outside the person's box changes
             (a still camera and background: :mod:`livematte.subject.schedule`) and the crop pass
             sees the person where the last search did, the full-frame search pass runs only every Nth frame
@@ -194,6 +204,9 @@ class QualityConfig:
     profile: str = "balanced"
     model_every: int = 2
     lookahead: int = 0
+    flow_width: int = 320
+    tile_views: int = 1
+    crop_extend: bool = False
     search_every: int = 8
     idle_every: int = 2
     live_budget: bool = True
@@ -225,6 +238,9 @@ class QualityConfig:
         if not 1 <= int(self.model_every) <= 8 or not 0 <= int(self.lookahead) <= 64:
             raise LivematteError(f"model_every must be within 1..8 and lookahead within 0..64, "
                                  f"got {self.model_every}, {self.lookahead}")
+        if not 64 <= int(self.flow_width) <= 1920 or not 1 <= int(self.tile_views) <= 4:
+            raise LivematteError(f"flow_width must be within 64..1920 and tile_views within 1..4, "
+                                 f"got {self.flow_width}, {self.tile_views}")
         if not 0 <= int(self.presence_window) <= 128:
             raise LivematteError(f"presence_window must be within 0..128, got {self.presence_window}")
         if not 1 <= int(self.search_every) <= 30:

@@ -32,6 +32,8 @@ RANGES: Dict[Tuple[str, str], Tuple[Optional[float], Optional[float], bool, bool
     ("quality", "pose_margin"): (0.0, 1.0, True, True),
     ("quality", "pose_every"): (1, 8, True, True),
     ("quality", "lookahead"): (0, 64, True, True),
+    ("quality", "flow_width"): (64, 1920, True, True),
+    ("quality", "tile_views"): (1, 4, True, True),
     ("quality", "presence_window"): (0, 128, True, True),
     ("quality", "model_every"): (1, 8, True, True),
     ("quality", "search_every"): (1, 30, True, True),

@@ -40,7 +40,7 @@ class LookaheadMatter:
         self.matter = matter
         self.engine, self.ops, self.quality = matter.engine, matter.ops, matter.quality
         q = matter.quality
-        self.stage = LookaheadSmoother(matter.ops, q.lookahead) if q.lookahead > 0 else None
+        self.stage = LookaheadSmoother(matter.ops, q.lookahead, flow_width=q.flow_width) if q.lookahead > 0 else None
         self.window = None
         if q.presence_window > 0 and matter.planner.presence is not None:
             self.window = PresenceWindow(q.presence_window, matter.planner.presence.fade)

@@ -40,7 +40,8 @@ def test_each_profile_resolves_to_its_settings():
     assert _changed(_cfg("--quality", "balanced").quality) == {}
     assert _changed(_cfg("--quality", "fast").quality) == {
         "pose": False, "ensemble": False, "attach": False, "refine": "none", "solid": False, "temporal": "none"}
-    assert _changed(_cfg("--quality", "best").quality) == {"lookahead": 4, "model_every": 1}
+    assert _changed(_cfg("--quality", "best").quality) == {"lookahead": 4, "model_every": 1, "flow_width": 480,
+                                                            "tile_views": 2, "crop_extend": True}
     for command in ("video", "matte", "eval", "bench", "cam"):
         assert _cfg("--quality", "fast", command=command).quality.model_every == 2, command
 
@@ -244,7 +245,7 @@ def test_the_file_pipeline_writes_every_look_ahead_frame_in_order(tmp_path, thre
     assert isinstance(matter, LookaheadMatter) and matter.lookahead == 4
     stage = matter.stage  # best's smoother: flow-warped forward (0.8, jump 2) then backward (0.8, jump 1)
     assert (stage.forward, stage.forward_jump, stage.strength, stage.jump, stage.noise) == (0.8, 2.0, 0.8, 1.0, 16.0)
-    assert stage.flow_width == 320  # flows on a 320-wide grey, around the person
+    assert stage.flow_width == 480  # flows on a 480-wide grey (best's flow_width), around the person
     if not threads:
         matter = OneThread(matter.matter)
     plain = file_matter(_cfg())

@@ -26,7 +26,8 @@ from livematte.stages.pyramid import Pyramid
 from livematte.stages.refine import GuidedRefiner
 from livematte.stages.solid import solidify
 from livematte.stages.temporal import MotionSmoother
-from livematte.stages.tiles import fuse_pose, paste_tiles
+from livematte.stages.tiles import fuse_pose, merge_views, paste_tiles
+from livematte.subject.geometry import sub_tiles
 from livematte.types import Frame
 
 from .helpers import SAMPLES, SHARED, read_rgb
@@ -117,6 +118,10 @@ def test_tiles_pose_fusion_and_attach(clip):
         square = (300, 0, 1020, 720)
         assert_twins(fuse_pose(NUMPY, prob, pose, square, box), fuse_pose(T, tt(prob), tt(pose), square, box),
                      f"pose fusion {box}")
+    box = (380, 0, 760, 380)
+    views = [(b, soft_prob(256, 256, cx=0.4 + 0.1 * k)) for k, b in enumerate(sub_tiles(box, 2))]
+    assert_twins(merge_views(NUMPY, prob, box, views), merge_views(T, tt(prob), box, [(b, tt(v)) for b, v in views]),
+                 "tile views")
     add = np.zeros((144, 256), np.float32)
     add[60:100, 150:200] = 1
     full = soft_prob(256, 256, cx=0.6)
@@ -147,6 +152,8 @@ VARIANTS = {
     "no solid": {"quality.solid": False},
     "mask": {"mask.threshold": 0.5, "mask.grow": 3, "mask.feather": 2.0},
     "fast": {"quality.profile": "fast"},
+    "tile views": {"quality.tile_views": 2},
+    "crop extend": {"quality.crop_extend": True},
 }
 
 
@@ -200,11 +207,15 @@ def test_frame_path_idles_with_nobody_in_view(clip):
         assert_twins(a, b, f"idle, frame {i}")
 
 
-@pytest.mark.parametrize("seq, shed", [("hike", 0), ("breakdance-flare", 4)])
-def test_frame_path_on_whole_bodies_with_the_pose_pass(seq, shed):
+@pytest.mark.parametrize("seq, shed, best", [("hike", 0, False), ("breakdance-flare", 4, False),
+                                             ("breakdance-flare", 0, True)])
+def test_frame_path_on_whole_bodies_with_the_pose_pass(seq, shed, best):
     """Level 4 of the live budget (``Matter.set_shed``: one tile, the search pass every 2nd frame,
-    the pose model every 3rd) on one of them: its host decisions are the same on both engines."""
-    ref, got = run_engines(davis(seq, 5), Config(), shed=shed)
+    the pose model every 3rd) on one of them: its host decisions are the same on both engines.
+    ``best``: the crop's tiles seen as sub-tiles and the crop grown where a leg runs out of it."""
+    cfg = config(**{"quality.tile_views": 2, "quality.crop_extend": True}) if best else Config()
+    frames = davis(seq, 57)[52:57] if best else davis(seq, 5)  # breakdance 52-56: a leg out of the crop
+    ref, got = run_engines(frames, cfg, shed=shed)
     for i, ((a, ca), (b, cb)) in enumerate(zip(ref, got)):
         assert ca == cb, f"{seq} frame {i}: crop {ca} vs {cb}"
         assert_twins(a, b, f"{seq} frame {i}")

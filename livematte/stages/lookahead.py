@@ -24,7 +24,8 @@ moved to where the person is now. The flow is refined down to the small grey's o
 (``flow_scale`` 0; the ultrafast preset's quarter grid missed a third of a 3 px motion). A finer
 grey follows limbs better (DAVIS A dtSSD falls with the width: docs/quality.md, issue #17 best
 revision 2: 480 columns gave A 7.29 against 7.35 at 320), but a close-up's box is most of the frame:
-at 480 `video --quality best` on a 720p desk clip made 9.3-9.8 fps, at 320 13.6 fps (2 cores), so 320.
+:data:`FLOW_WIDTH` is 320 and ``--quality best`` asks for 480 (``quality.flow_width``, since best
+revision 3 on a faster machine: BENCHMARKS.md).
 
 **Blocks.** The backward recursion needs a start in the future. Frames are held until
 ``2 * lookahead`` are waiting; the backward pass then runs from the last back to the first and the

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence, Tuple
 
-from ..subject.geometry import regrid_map
+import numpy as np
+
+from ..subject.geometry import regrid_map, view_weights
 
 Box = Tuple[int, int, int, int]
 
@@ -29,6 +31,29 @@ def fuse_pose(ops, prob, pose_prob, square: Box, box: Box):
     cols = ops.step(su, -0.5) * (1.0 - ops.step(su, qw - 0.5))
     rows = ops.step(sv, -0.5) * (1.0 - ops.step(sv, qh - 0.5))
     return ops.where(ops.outer(rows, cols) > 0.5, mixed, prob)
+
+
+#: ``quality.tile_views``: the weight of the sub-tiles' average against the tile's own probability
+VIEWS_WEIGHT = 0.5
+
+
+def merge_views(ops, prob, box: Box, views: Sequence[Tuple[Box, object]], weight: float = VIEWS_WEIGHT):
+    """A tile's probability ``prob`` (map over frame box ``box``) averaged with the same tile seen
+    again as sub-tiles (``views``: ``(sub_box, prob)``, each a map over its own box, within ``box``):
+    ``(1 - weight) * prob + weight * merged``, where ``merged`` is the sub-tiles' probabilities read on
+    the tile's grid and blended with feathered weights (:func:`~livematte.subject.geometry.view_weights`),
+    ``prob`` itself on the cells no sub-tile covers. A new array ``(h, w)``."""
+    h, w = prob.shape
+    ramps = view_weights(box, [b for b, _ in views], (h, w))
+    total = sum(np.outer(wy, wx) for wy, wx in ramps)  # (h, w) host: geometry only
+    covered = total > 1e-3
+    scale = np.where(covered, 1.0 / np.maximum(total, 1e-3), 0.0).astype(np.float32)
+    out = ops.from_host(np.where(covered, 1.0 - weight, 1.0).astype(np.float32)) * prob
+    for (sub, p), (wy, wx) in zip(views, ramps):
+        m, _ = regrid_map(sub, box, tuple(p.shape), (h, w))
+        k = ops.from_host((weight * np.outer(wy, wx) * scale).astype(np.float32))
+        out = out + k * ops.regrid(p, m, (h, w))
+    return out
 
 
 def seam_ramps(ops, box: Box, frame_hw: Tuple[int, int], width: float):

@@ -2,7 +2,7 @@
 square, and how one box's grid is read from another's."""
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -90,3 +90,75 @@ def pyramid_region(box: Tuple[int, int, int, int], size: Tuple[int, int], levels
     s = 2**k
     ya, xa = int(y0 / s), int(x0 / s)
     return k, ya, max(ya + 1, int(round(y1 / s))), xa, max(xa + 1, int(round(x1 / s)))
+
+
+#: ``quality.tile_views``: the sub-tiles of a view overlap by this fraction of the tile's side / n
+VIEW_OVERLAP = 0.25
+#: ... and each fades in over this fraction of its own side from its borders
+VIEW_FEATHER = 0.15
+
+
+def sub_tiles(box: Tuple[int, int, int, int], n: int,
+              overlap: float = VIEW_OVERLAP) -> List[Tuple[int, int, int, int]]:
+    """``n`` x ``n`` square sub-boxes of the square tile ``box`` (integer frame pixels, within it),
+    each ``(1 + overlap) / n`` of its side, evenly spaced corner to corner, row by row."""
+    x0, y0, x1, y1 = box
+    s = min(x1 - x0, y1 - y0)
+    sub = s * (1 + overlap) / n
+    out = []
+    for i in range(n):
+        for j in range(n):
+            ax, ay = x0 + j * (s - sub) / max(n - 1, 1), y0 + i * (s - sub) / max(n - 1, 1)
+            out.append((int(round(ax)), int(round(ay)), int(round(ax + sub)), int(round(ay + sub))))
+    return out
+
+
+def view_weights(box: Tuple[int, int, int, int], subs, hw: Tuple[int, int],
+                 feather: float = VIEW_FEATHER) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Each sub-box's weight on the ``hw`` = ``(h, w)`` grid over ``box``, as separable float32 ramps
+    ``(wy (h,), wx (w,))``: 0 at the sub-box's borders, 1 from ``feather`` of its side inward, 0
+    outside; ``outer(wy, wx)`` summed over the sub-boxes is > 0 on all but a tile's outermost cells."""
+    h, w = hw
+    u = box[0] + (np.arange(w) + 0.5) * (box[2] - box[0]) / w  # cell centres, frame pixels
+    v = box[1] + (np.arange(h) + 0.5) * (box[3] - box[1]) / h
+    out = []
+    for sx0, sy0, sx1, sy1 in subs:
+        ramp = feather * (sx1 - sx0)
+        wx = np.clip(np.minimum(u - sx0, sx1 - u) / ramp, 0, 1).astype(np.float32)
+        wy = np.clip(np.minimum(v - sy0, sy1 - v) / ramp, 0, 1).astype(np.float32)
+        out.append((wy, wx))
+    return out
+
+
+#: ``quality.crop_extend``: the crop's person "reaches" a tile's side when at least this many cells
+#: within the side's band are above the threshold ...
+EXTEND_CELLS = 2
+
+
+def crop_extension(tiles, crop: Tuple[int, int, int, int], frame_hw: Tuple[int, int], *, level: float = 0.2,
+                   band: float = 0.05, grow: float = 0.4) -> Optional[Tuple[int, int, int, int]]:
+    """The crop grown where its person runs out of the tiles, or None.
+
+    ``tiles``: ``(box, prob)`` per tile (host float32 maps over frame boxes). A side of the tiles'
+    union box that lies inside the frame is *reached* when a tile on that side has at least
+    :data:`EXTEND_CELLS` cells above ``level`` within ``band`` of its width of that side (a limb the
+    full-frame pass missed, cut off by the crop). Returns ``crop`` grown on each reached side by
+    ``grow`` of its larger side (within the frame), or None when no side is reached.
+    """
+    H, W = frame_hw
+    X0, Y0 = min(b[0] for b, _ in tiles), min(b[1] for b, _ in tiles)
+    X1, Y1 = max(b[2] for b, _ in tiles), max(b[3] for b, _ in tiles)
+    reached = set()
+    for (x0, y0, x1, y1), p in tiles:
+        k = max(1, int(round(band * p.shape[1])))
+        fg = p > level
+        for side, on, cells in (("l", x0 == X0 and X0 > 0, fg[:, :k]), ("r", x1 == X1 and X1 < W, fg[:, -k:]),
+                                ("t", y0 == Y0 and Y0 > 0, fg[:k, :]), ("b", y1 == Y1 and Y1 < H, fg[-k:, :])):
+            if on and int(cells.sum()) >= EXTEND_CELLS:
+                reached.add(side)
+    if not reached:
+        return None
+    c0, c1, c2, c3 = crop
+    e = grow * max(c2 - c0, c3 - c1)
+    return (max(0, int(c0 - e)) if "l" in reached else c0, max(0, int(c1 - e)) if "t" in reached else c1,
+            min(W, int(c2 + e)) if "r" in reached else c2, min(H, int(c3 + e)) if "b" in reached else c3)
