@@ -48,7 +48,6 @@ class LookaheadMatter:
         self._frames: List = []  # frames whose alpha the smoother still holds
         self._held: List = []  # (frame, alpha) waiting for the presence window
         self._sized = False
-        self._zeros = None  # the empty matte handed out for frames with nobody there (:meth:`_none`)
 
     @property
     def lookahead(self) -> int:
@@ -114,14 +113,8 @@ class LookaheadMatter:
         n = len(self._held) if end else min(len(self._held), self.window.ready())
         gains = self.window.flush() if end else self.window.take(n)
         done, self._held = self._held[:n], self._held[n:]
-        return [(f, self._finish(a if g >= 1.0 else a * g if g > 0.0 else self._none(a))) for (f, a), g in zip(done, gains)]
-
-    def _none(self, alpha):
-        """The empty matte of ``alpha``'s shape (one read-only array of zeros, shared: nobody there
-        costs no pass over the frame)."""
-        if self._zeros is None or tuple(self._zeros.shape) != tuple(alpha.shape):
-            self._zeros = self.ops.freeze(self.ops.zeros(tuple(alpha.shape)))
-        return self._zeros
+        return [(f, self._finish(a if g >= 1.0 else a * g if g > 0.0 else self.matter.empty_matte(a.shape[:2])))
+                for (f, a), g in zip(done, gains)]
 
     def reset(self) -> None:
         self.matter.reset()

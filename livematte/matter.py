@@ -194,7 +194,7 @@ class Matter:
                         for which in (ALONE, PAIR, CHEAP)}
         self._still_front = engine.capture(self._fixed_still)
         self._searched = None  # (prob, guide) of the last full-frame search pass (own copies)
-        self._empty = None  # the idle matte: zeros (H, W), read-only
+        self._empty = None  # the empty matte (:meth:`empty_matte`)
         self._settled = False
         self._last_front: Optional[FrontResult] = None  # model_every: the last model run's outputs
         self._pose_prob = None  # quality.pose_every: the pose model's last probability (own copy)
@@ -235,6 +235,13 @@ class Matter:
         """One line: backend, engine, device, precision, CUDA graphs."""
         return f"{self.spec.name} on the {self.engine.describe()}, {self.precision}"
 
+    def empty_matte(self, hw: Tuple[int, int]):
+        """The matte with nobody in it, ``(H, W)`` zeros on the engine: one read-only array, shared by
+        every such frame (an idle frame or one a presence decision empties costs no pass over it)."""
+        if self._empty is None or tuple(self._empty.shape) != tuple(hw):
+            self._empty = self.ops.freeze(self.ops.zeros(tuple(hw)))
+        return self._empty
+
     # ------------------------------------------------------------------ front
     def _fixed(self, image, which: str):
         """The fixed-shape part of the front (model-input backends): 8-bit ``(H, W, 3)`` -> (prob
@@ -245,7 +252,7 @@ class Matter:
         pyr = Pyramid(ops, image)
         H, W = image.shape[:2]
         x = pyr.resize((0, 0, W, H), self.runner.input_size)  # (h, w, 3)
-        if which == CHEAP and self._partner_cheaper:  # the partner alone, on the segmenter's grid
+        if which == CHEAP:  # the partner alone, on the segmenter's grid
             other = self.partner.eager(pyr.resize((0, 0, W, H), self.partner.input_size))
             prob = ops.resize_linear(other, tuple(self.runner.input_size))
         else:
@@ -283,7 +290,7 @@ class Matter:
         schedule = self.schedule
         which = PAIR if self.partner is not None and self.planner.partner_now() else ALONE
         if schedule.idle:  # nobody in view: the cheaper model alone looks for someone
-            which = CHEAP
+            which = CHEAP if self._partner_cheaper else ALONE
         search = self._searched is None or schedule.search_now(self.planner.last_crop)
         if search:
             prob, hist, guide, thumb_grey, *levels = self._search(image, which)
@@ -502,9 +509,7 @@ class Matter:
             self._forget_back()
             if self.on_people is not None:
                 self.on_people(state.people)  # one entry per frame, as on every other frame
-            if self._empty is None or tuple(self._empty.shape) != (H, W):
-                self._empty = ops.freeze(ops.zeros((H, W)))
-            return self._empty
+            return self.empty_matte((H, W))
         if state.reused and self.refiner is None and self._held is not None:
             # the same model outputs and no refinement by this frame's picture: the same matte as the
             # last frame (upsampling, paste and smoothing left out); the smoother sees this frame's motion

@@ -30,9 +30,10 @@ IDLE_STILL_EVERY = 15
 #: while idle, the person and face detectors look on every IDLE_DETECT_EVERY-th search pass (an
 #: animal or a street then costs about what it did before presence; files decide over a window of
 #: later frames, so a late look loses them nothing), and at once, twice, when blobs appear in a
-#: picture that had none (a person walking in: the gate's start wants a second look). With no blob at all (the segmenter's probability below IDLE_BLOB
-#: everywhere) there is nothing they could find (a detection counts only where the segmenter is
-#: sure): the planner hears that they looked and found nobody, at no cost
+#: picture that had none (a person walking in: the gate's start wants a second look). With no blob
+#: at all (the segmenter's probability below IDLE_BLOB everywhere) there is nothing they could find
+#: (a detection counts only where the segmenter is sure): the planner hears that they looked and
+#: found nobody, at no cost
 IDLE_DETECT_EVERY, IDLE_BLOB = 2, 0.5
 #: what the detectors do on a frame (:meth:`FrontSchedule.idle_look`): run, stand for a run that
 #: found nobody (no blob to find), or rest
@@ -93,7 +94,7 @@ class FrontSchedule:
         self._nobody = 0  # frames in a row with nobody in view
         self._idle_searches = IDLE_DETECT_EVERY - 1  # idle search passes since the detectors' last look
         self._idle_blobs = True  # the last search pass saw blobs (not idle: as if it had)
-        self._idle_moved = True  # while idle: the picture changed since a search pass that found no person blob
+        self._idle_no_wait = True  # while idle: the next search pass keeps its cadence (a change, a person blob)
         self._candidate = False  # the detectors' last run saw someone the presence gate has not confirmed
         self._crop_ref: Optional[Tuple[float, float, float, float]] = None  # the crop pass's person at the last search
         self._still_ref: Optional[np.ndarray] = None  # model_every: the small brightness at the last model run
@@ -128,7 +129,8 @@ class FrontSchedule:
         if self.idle:
             if self._candidate:  # someone the gate may confirm: no frame left out
                 return True
-            return self._since + 1 >= (self.idle_every if self._idle_moved else max(self.idle_every, IDLE_STILL_EVERY))
+            every = self.idle_every if self._idle_no_wait else max(self.idle_every, IDLE_STILL_EVERY)
+            return self._since + 1 >= every
         if self.shed.search_every > 1 and crop is not None and not self._crowd and self._since + 1 < self.shed.search_every:
             return False  # the live budget: one person tracked, the pass runs every shed.search_every-th frame
         return not (self._still and crop is not None and self._since + 1 < self.search_every)
@@ -138,8 +140,9 @@ class FrontSchedule:
         :data:`REST`), from the segmenter's blobs (host bool ``(h, w)``, probability >=
         :data:`IDLE_BLOB`): with no blob, NOTHING; blobs in a picture that had none on the last
         search pass, LOOK, and LOOK on the next search pass too (a second look confirms a person);
-        after a look that saw a candidate (someone the gate may soon confirm: :meth:`planned`), LOOK; else LOOK on every :data:`IDLE_DETECT_EVERY`-th search pass (the first
-        one included). Not idle, they always look (the presence gate says how often)."""
+        after a look that saw a candidate (someone the gate may soon confirm: :meth:`planned`),
+        LOOK; else LOOK on every :data:`IDLE_DETECT_EVERY`-th search pass (the first one included).
+        Not idle, they always look (the presence gate says how often)."""
         if not blobs.any():
             self._idle_blobs = False
             return NOTHING
@@ -161,9 +164,9 @@ class FrontSchedule:
         self._since += 1
         ref = self._ref
         if thumb is None or ref is None or ref.shape != thumb.shape:
-            self._idle_moved = True
-        elif not self._idle_moved:
-            self._idle_moved = not still_outside(thumb, ref, None, thumb.shape[:2])
+            self._idle_no_wait = True
+        elif not self._idle_no_wait:
+            self._idle_no_wait = not still_outside(thumb, ref, None, thumb.shape[:2])
 
     def planned(self, crop: Optional[Box], found, crowd: bool, gain: float, thumb: Optional[np.ndarray],
                 searched: bool, frame_hw: Tuple[int, int], candidate: bool = False) -> None:
@@ -177,7 +180,7 @@ class FrontSchedule:
         self._crowd = crowd
         nobody = crop is None and (found is None or gain <= 0.0)
         self._nobody = self._nobody + 1 if nobody else 0
-        self._idle_moved = found is not None  # a person blob the gate has not confirmed (yet): no wait
+        self._idle_no_wait = found is not None  # a person blob the gate has not confirmed (yet): no wait
         if not self.idle:  # the detectors look on the first idle search pass
             self._idle_blobs, self._idle_searches = True, IDLE_DETECT_EVERY - 1
         if not self.watches_still or thumb is None:
@@ -236,7 +239,7 @@ class FrontSchedule:
         """A scene cut, a new source: every comparison starts again."""
         self._ref, self._prev, self._since, self._still = None, None, 0, False
         self._nobody, self._crowd, self._idle_searches = 0, False, IDLE_DETECT_EVERY - 1
-        self._idle_blobs, self._idle_moved, self._candidate = True, True, False
+        self._idle_blobs, self._idle_no_wait, self._candidate = True, True, False
         self._still_ref = self._crop_ref = None
 
 
