@@ -194,7 +194,6 @@ class Matter:
                         for which in (ALONE, PAIR, CHEAP)}
         self._still_front = engine.capture(self._fixed_still)
         self._searched = None  # (prob, guide) of the last full-frame search pass (own copies)
-        self._empty = None  # the empty matte (:meth:`empty_matte`)
         self._settled = False
         self._last_front: Optional[FrontResult] = None  # model_every: the last model run's outputs
         self._pose_prob = None  # quality.pose_every: the pose model's last probability (own copy)
@@ -238,9 +237,7 @@ class Matter:
     def empty_matte(self, hw: Tuple[int, int]):
         """The matte with nobody in it, ``(H, W)`` zeros on the engine: one read-only array, shared by
         every such frame (an idle frame or one a presence decision empties costs no pass over it)."""
-        if self._empty is None or tuple(self._empty.shape) != tuple(hw):
-            self._empty = self.ops.freeze(self.ops.zeros(tuple(hw)))
-        return self._empty
+        return self.ops.empty_matte(hw)
 
     # ------------------------------------------------------------------ front
     def _fixed(self, image, which: str):

@@ -104,6 +104,25 @@ def test_composite_of_the_edge_blocks_equals_the_whole_frame_blend(frame):
         assert u8_diff(full, T.composite(t(fg), t(back), t(alpha))).max() <= 1
 
 
+def test_the_shared_empty_matte_leaves_out_the_blend_and_the_blur_weights_with_the_same_picture(frame):
+    """An idle frame's matte (``ops.empty_matte``, one shared array per size, known without reading
+    it): the blend and the blur's weights are left out, and the pictures are those of any all-zero
+    alpha, on both engines; another zeros array is not taken for it."""
+    from livematte.effects.blur import Blur
+    from livematte.effects.stage import EffectStage
+
+    zeros = np.zeros(frame.shape[:2], np.float32)
+    for engine in (numpy_engine(), torch_engine("cpu")):
+        ops = engine.ops
+        empty = ops.empty_matte(frame.shape[:2])
+        assert ops.empty_matte(frame.shape[:2]) is empty and ops.is_empty(empty)
+        assert not ops.is_empty(ops.from_host(zeros.copy())) and float(as_numpy(empty).max()) == 0.0
+        stage = EffectStage(Blur(), engine)
+        assert np.array_equal(stage.apply(frame, empty), stage.apply(frame, zeros.copy())), engine.name
+        bg = ops.from_host(np.full_like(frame, 40))
+        assert np.array_equal(as_numpy(ops.composite(ops.from_host(frame), bg, empty)), np.full_like(frame, 40))
+
+
 def test_strip_blended_seams_equal_the_outer_product_blend():
     from livematte.stages.tiles import seam_ramps
 

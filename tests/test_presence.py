@@ -486,23 +486,45 @@ def test_an_empty_still_room_rests_the_models_and_a_person_walking_in_is_matted_
     assert min(fg[3:]) > 0.9, fg
 
 
-def test_a_changing_scene_with_a_blob_rests_the_detectors_while_idle():
-    """A segmenter's false person (a blob the detector never confirms) on a picture that changes: the
-    search pass on every ``idle_every``th frame, the detector on every IDLE_DETECT_EVERY-th of
-    those."""
+class Moved(Everywhere):
+    """A stand-in segmenter whose false person is in the middle, or at the right end once ``moved``."""
+
+    moved = False
+
+    def predict_model_input(self, x):
+        p = np.zeros(x.shape[:2], np.float32)
+        p[64:192, 200:250] = 0.99 if self.moved else 0.0
+        p[64:192, 96:160] = 0.0 if self.moved else 0.99
+        return p
+
+
+def test_a_changing_scene_rests_the_detectors_on_the_same_blob_and_looks_at_a_new_one_at_once():
+    """A segmenter's false person (a blob the detector never confirms) on a picture that changes,
+    while idle: the search pass on every ``idle_every``th frame; the detector looks on the first two
+    search passes, then on every IDLE_DETECT_EVERY-th one while the blob stays where it looked; a
+    blob somewhere new is looked at on the next search pass, and on the one after."""
     from livematte.subject.schedule import IDLE_AFTER, IDLE_DETECT_EVERY
 
     rng = np.random.default_rng(4)
-    det = NobodyCounted()
-    m = Matter(Everywhere(), _presence_on(), detector=det)
-    runs = []
-    for _ in range(IDLE_AFTER + 12):
-        before = det.calls
-        assert float(m(rng.integers(0, 255, (180, 320, 3), dtype=np.uint8)).max()) == 0.0
-        runs.append(det.calls - before)
-    assert all(runs[:IDLE_AFTER]) and IDLE_DETECT_EVERY == 2
-    idle = runs[IDLE_AFTER:]  # searched on every 2nd frame, the detector on every 2nd of those
-    assert sum(1 for r in idle if r) == 3, runs
+    det, seg = NobodyCounted(), Moved()
+    m = Matter(seg, _presence_on(), detector=det)
+
+    def frames(n):
+        runs = []
+        for _ in range(n):
+            before = det.calls
+            assert float(m(rng.integers(0, 255, (180, 320, 3), dtype=np.uint8)).max()) == 0.0
+            runs.append(det.calls - before)
+        return runs
+
+    start = frames(IDLE_AFTER)
+    assert all(start) and IDLE_DETECT_EVERY == 4
+    idle = frames(20)  # searched on every 2nd frame: looks on passes 1, 2, then every 4th
+    assert [i for i, r in enumerate(idle) if r] == [1, 3, 11, 19], idle
+    seg.moved = True  # the blob jumps to the other end: new, looked at twice at once
+    moved = frames(6)
+    assert [i for i, r in enumerate(moved) if r] == [1, 3], moved
+
 
 def test_a_far_person_the_segmenter_misses_is_looked_for_at_the_frame_ends_and_cropped():
     """Synthetic planner (files: the gate deferred): nobody present and no person blob, so the person

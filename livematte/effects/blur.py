@@ -52,14 +52,18 @@ class Blur(Effect):
         sigma = self.strength * H / 1080
         halvings = blur_halvings(sigma)
         levels = SHELF.get(image) or [image]  # the levels the matter's front made of this frame
+        nobody = ops.is_empty(alpha)  # an idle frame's matte: every weight is 1, a plain blur
         small, weight = levels[min(halvings, len(levels) - 1)], alpha
         for i in range(halvings):  # exact 2x area means: ~5x cheaper than one resize by a factor 4-5
             if i >= len(levels) - 1:
                 small = ops.half_area(small)  # (h, w, 3) 8-bit, rounded at each level
-            weight = ops.half_area(weight)  # (h, w)
+            if not nobody:
+                weight = ops.half_area(weight)  # (h, w)
         small = ops.to_float(small)  # (h, w, 3) float32
-        weight = (1.0 - weight) * 0.98 + 0.02  # (h, w): some of everything, so a frame all person still blurs
         s = sigma / (1 << halvings)
+        if nobody:
+            return ops.resize_linear(ops.to_u8(ops.gaussian_blur(small, s)), (H, W))  # (H, W, 3) 8-bit
+        weight = (1.0 - weight) * 0.98 + 0.02  # (h, w): some of everything, so a frame all person still blurs
         num = ops.gaussian_blur(small * weight[..., None], s)  # (h, w, 3)
         den = ops.gaussian_blur(weight, s)  # (h, w)
         return ops.resize_linear(ops.to_u8(num / den[..., None]), (H, W))  # (H, W, 3) 8-bit

@@ -23,6 +23,9 @@ MIN_WEIGHT = 1e-3
 #: a pixel's rounded blend is the background / the person (255 / 512 and 255 / 1024 levels: < 0.5)
 COMPOSITE_BLOCK = 16
 _ZERO_SLACK, _ONE_SLACK = 1.0 / 512, 1.0 / 1024
+#: :meth:`NumpyOps.empty_matte`: the shared all-zero mattes, one per size (the newest EMPTY_SIZES sizes)
+EMPTY_SIZES = 4
+_EMPTY: dict = {}
 
 
 class NumpyOps:
@@ -96,6 +99,22 @@ class NumpyOps:
         """Mark ``x`` read-only (it is kept as the next frame's past) and return it."""
         x.flags.writeable = False
         return x
+
+    def empty_matte(self, hw: Sequence[int]) -> np.ndarray:
+        """The matte with nobody in it: float32 zeros ``(H, W)``, one read-only array per size shared
+        by every caller, which :meth:`is_empty` knows without reading it."""
+        key = (int(hw[0]), int(hw[1]))
+        x = _EMPTY.get(key)
+        if x is None:
+            while len(_EMPTY) >= EMPTY_SIZES:
+                _EMPTY.pop(next(iter(_EMPTY)))
+            x = _EMPTY[key] = self.freeze(np.zeros(key, np.float32))
+        return x
+
+    def is_empty(self, alpha) -> bool:
+        """Whether ``alpha`` is :meth:`empty_matte`'s array (an idle frame's matte: the effect and the
+        blend leave out their passes over it). Another all-zero array is not recognised."""
+        return alpha is _EMPTY.get(tuple(alpha.shape[:2])) if alpha.ndim == 2 else False
 
     # ------------------------------------------------------------------ colour and resizing
     def grey(self, image: np.ndarray) -> np.ndarray:
@@ -240,6 +259,8 @@ class NumpyOps:
         blocks in between (the person's edge) are blended, gathered into one array; the rows and
         columns left over at the bottom and right are blended as they are."""
         out = bg if into else bg.copy()
+        if self.is_empty(alpha):  # nobody: the background as it is
+            return out
         H, W = alpha.shape[:2]
         b = COMPOSITE_BLOCK
         ny, nx = H // b, W // b

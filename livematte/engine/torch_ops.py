@@ -160,6 +160,16 @@ class TorchOps:
         x._lm_frozen = True
         return x
 
+    def empty_matte(self, hw: Sequence[int]) -> torch.Tensor:
+        """The matte with nobody in it: float32 zeros [H, W], one frozen tensor per size shared by
+        every caller, which :meth:`is_empty` knows without reading it."""
+        x = self._const(("empty", int(hw[0]), int(hw[1])), lambda: np.zeros((int(hw[0]), int(hw[1])), np.float32))
+        return self.freeze(x)
+
+    def is_empty(self, alpha) -> bool:
+        """Whether ``alpha`` is :meth:`empty_matte`'s tensor (no read of it, no host sync)."""
+        return alpha.dim() == 2 and alpha is self._cache.get(("empty", int(alpha.shape[0]), int(alpha.shape[1])))
+
     # ------------------------------------------------------------------ colour and resizing
     def grey(self, image: torch.Tensor) -> torch.Tensor:
         """RGB 8-bit [H, W, 3] -> [H, W] uint8, bit-exact with OpenCV's vectorised kernel:
@@ -330,6 +340,8 @@ class TorchOps:
 
     def composite(self, fg, bg, alpha, *, into: bool = False):
         """``fg * alpha + bg * (1 - alpha)`` rounded, uint8 [H, W, 3] (``into`` is accepted; a new tensor)."""
+        if self.is_empty(alpha):  # nobody: the background as it is
+            return bg.clone()
         f, b = fg.float(), bg.float()
         return round_half_up(torch.addcmul(b, f - b, alpha[..., None])).to(torch.uint8)
 

@@ -27,14 +27,17 @@ IDLE_AFTER = 5
 #: and the picture has not changed since (the thumbnail, :func:`still_outside` over the whole frame:
 #: an empty room) only on every IDLE_STILL_EVERY-th frame: nothing new can be in it
 IDLE_STILL_EVERY = 15
-#: while idle, the person and face detectors look on every IDLE_DETECT_EVERY-th search pass (an
-#: animal or a street then costs about what it did before presence; files decide over a window of
-#: later frames, so a late look loses them nothing), and at once, twice, when blobs appear in a
-#: picture that had none (a person walking in: the gate's start wants a second look). With no blob
-#: at all (the segmenter's probability below IDLE_BLOB everywhere) there is nothing they could find
-#: (a detection counts only where the segmenter is sure): the planner hears that they looked and
-#: found nobody, at no cost
-IDLE_DETECT_EVERY, IDLE_BLOB = 2, 0.5
+#: while idle, the person and face detectors look at once, twice, when a blob appears where they did
+#: not look last (a person walking in: the gate's start wants a second look): the first blobs since
+#: the matter idled, or blobs reaching more than IDLE_NEW_SHARE of the model grid beyond those of
+#: their last look grown by IDLE_REACH of its shorter side (a camera that pans moves an animal's or
+#: a car's blob less than that between two looks; a blob that comes and goes where they looked
+#: brings nothing new); else on every IDLE_DETECT_EVERY-th search pass only (the same blobs again:
+#: an animal, a street; files decide over a window of later frames, so a late look loses them
+#: nothing). With no blob at all (the segmenter's probability below IDLE_BLOB
+#: everywhere) there is nothing they could find (a detection counts only where the segmenter is
+#: sure): the planner hears that they looked and found nobody, at no cost
+IDLE_DETECT_EVERY, IDLE_BLOB, IDLE_NEW_SHARE, IDLE_REACH = 4, 0.5, 0.002, 0.06
 #: what the detectors do on a frame (:meth:`FrontSchedule.idle_look`): run, stand for a run that
 #: found nobody (no blob to find), or rest
 LOOK, NOTHING, REST = "look", "nothing", "rest"
@@ -93,7 +96,8 @@ class FrontSchedule:
         self._still = False  # the last frame showed nothing changed outside the person
         self._nobody = 0  # frames in a row with nobody in view
         self._idle_searches = IDLE_DETECT_EVERY - 1  # idle search passes since the detectors' last look
-        self._idle_blobs = True  # the last search pass saw blobs (not idle: as if it had)
+        self._looked: Optional[np.ndarray] = None  # while idle: the blobs of the detectors' last look, grown
+        self._second = False  # while idle: the next search pass with blobs looks again (new blobs)
         self._idle_no_wait = True  # while idle: the next search pass keeps its cadence (a change, a person blob)
         self._candidate = False  # the detectors' last run saw someone the presence gate has not confirmed
         self._crop_ref: Optional[Tuple[float, float, float, float]] = None  # the crop pass's person at the last search
@@ -138,20 +142,19 @@ class FrontSchedule:
     def idle_look(self, blobs: np.ndarray) -> str:
         """While idle, on a search pass: what the detectors do (:data:`LOOK`, :data:`NOTHING` or
         :data:`REST`), from the segmenter's blobs (host bool ``(h, w)``, probability >=
-        :data:`IDLE_BLOB`): with no blob, NOTHING; blobs in a picture that had none on the last
-        search pass, LOOK, and LOOK on the next search pass too (a second look confirms a person);
-        after a look that saw a candidate (someone the gate may soon confirm: :meth:`planned`),
-        LOOK; else LOOK on every :data:`IDLE_DETECT_EVERY`-th search pass (the first one included).
-        Not idle, they always look (the presence gate says how often)."""
+        :data:`IDLE_BLOB`): with no blob, NOTHING; new blobs (the first since the matter idled, or
+        beyond those of the last look: :func:`new_blobs`), LOOK, and LOOK on the next search pass
+        with blobs too (a second look confirms a person); after a look that saw a
+        candidate (someone the gate may soon confirm: :meth:`planned`), LOOK; else LOOK on every
+        :data:`IDLE_DETECT_EVERY`-th search pass (the first one included). Not idle, they always
+        look (the presence gate says how often)."""
         if not blobs.any():
-            self._idle_blobs = False
             return NOTHING
-        fresh, self._idle_blobs = not self._idle_blobs, True
-        if fresh:  # new blobs: a look now and one on the next search pass (the gate's second look)
-            self._idle_searches = IDLE_DETECT_EVERY - 1
-            return LOOK
-        if self._candidate or self._idle_searches + 1 >= IDLE_DETECT_EVERY:
+        fresh = self._looked is None or new_blobs(blobs, self._looked)
+        if fresh or self._second or self._candidate or self._idle_searches + 1 >= IDLE_DETECT_EVERY:
+            self._second = fresh  # new blobs: a look now and one on the next search pass (the gate's second look)
             self._idle_searches = 0
+            self._looked = grown_blobs(blobs)
             return LOOK
         self._idle_searches += 1
         return REST
@@ -182,7 +185,7 @@ class FrontSchedule:
         self._nobody = self._nobody + 1 if nobody else 0
         self._idle_no_wait = found is not None  # a person blob the gate has not confirmed (yet): no wait
         if not self.idle:  # the detectors look on the first idle search pass
-            self._idle_blobs, self._idle_searches = True, IDLE_DETECT_EVERY - 1
+            self._idle_searches, self._looked, self._second = IDLE_DETECT_EVERY - 1, None, False
         if not self.watches_still or thumb is None:
             self._still = False
             return
@@ -239,8 +242,30 @@ class FrontSchedule:
         """A scene cut, a new source: every comparison starts again."""
         self._ref, self._prev, self._since, self._still = None, None, 0, False
         self._nobody, self._crowd, self._idle_searches = 0, False, IDLE_DETECT_EVERY - 1
-        self._idle_blobs, self._idle_no_wait, self._candidate = True, True, False
+        self._idle_no_wait, self._candidate = True, False
+        self._looked, self._second = None, False
         self._still_ref = self._crop_ref = None
+
+
+def grown_blobs(blobs: np.ndarray) -> np.ndarray:
+    """The blobs (host bool ``(h, w)``) grown by IDLE_REACH of the grid's shorter side: where the
+    detectors' look covered (uint8 0/1)."""
+    r = max(1, int(round(IDLE_REACH * min(blobs.shape[:2]))))
+    return cv2.dilate(blobs.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+
+
+def new_blobs(blobs: np.ndarray, looked: np.ndarray) -> bool:
+    """Whether the blobs (host bool ``(h, w)``) reach more than IDLE_NEW_SHARE of the grid beyond
+    ``looked`` (:func:`grown_blobs` of the last look; another grid: everything is new).
+
+    >>> a = np.zeros((144, 256), bool); a[40:80, 40:60] = True; b = a.copy(); b[40:80, 200:220] = True
+    >>> new_blobs(a, grown_blobs(a)), new_blobs(b, grown_blobs(a)), new_blobs(np.roll(a, 6, axis=1), grown_blobs(a))
+    (False, True, False)
+    """
+    if looked.shape != blobs.shape:
+        return True
+    beyond = cv2.countNonZero(blobs.view(np.uint8) & (1 - looked))
+    return beyond > IDLE_NEW_SHARE * blobs.size
 
 
 def still_outside(thumb: np.ndarray, ref: np.ndarray, person, frame_hw: Tuple[int, int], camera: float = 1.0) -> bool:
