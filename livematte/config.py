@@ -159,6 +159,9 @@ class QualityConfig:
             the full-frame pass missed, cut off by the crop), the crop grown on that side is
             segmented too and its tiles pasted under the crop's own
             (:func:`livematte.subject.geometry.crop_extension`): one more crop pass on those frames.
+            ``body`` (the default): on a whole body only (the pose model's frames: a raised leg, an
+            arm; a close-up's shoulders reach the crop's sides on most frames, and gain nothing);
+            ``all``: on every crop (``true`` in a file means ``all``); ``off`` (``false``): never.
         search_every: while a crop tracks a person, nothing outside the person's box changes
             (a still camera and background: :mod:`livematte.subject.schedule`) and the crop pass
             sees the person where the last search did, the full-frame search pass runs only every Nth frame
@@ -206,7 +209,7 @@ class QualityConfig:
     lookahead: int = 0
     flow_width: int = 320
     tile_views: int = 1
-    crop_extend: bool = False
+    crop_extend: str = "body"
     search_every: int = 8
     idle_every: int = 2
     live_budget: bool = True
@@ -241,6 +244,10 @@ class QualityConfig:
         if not 64 <= int(self.flow_width) <= 1920 or not 1 <= int(self.tile_views) <= 4:
             raise LivematteError(f"flow_width must be within 64..1920 and tile_views within 1..4, "
                                  f"got {self.flow_width}, {self.tile_views}")
+        if isinstance(self.crop_extend, bool):  # true / false set through the API
+            self.crop_extend = "all" if self.crop_extend else "off"
+        if self.crop_extend not in ("off", "body", "all"):
+            raise LivematteError(f"crop_extend must be off, body or all, got {self.crop_extend!r}")
         if not 0 <= int(self.presence_window) <= 128:
             raise LivematteError(f"presence_window must be within 0..128, got {self.presence_window}")
         if not 1 <= int(self.search_every) <= 30:

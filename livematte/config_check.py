@@ -54,6 +54,9 @@ CHOICES: Dict[Tuple[str, str], Tuple[str, ...]] = {
                            "veryslow", "placebo"),
 }
 CHOICES[("output", "live_preset")] = CHOICES[("output", "preset")]
+CHOICES[("quality", "crop_extend")] = ("off", "body", "all")
+#: string values that also take a TOML boolean (an older file's): what true and false stand for
+BOOL_NAMES: Dict[Tuple[str, str], Tuple[str, str]] = {("quality", "crop_extend"): ("all", "off")}
 
 
 def _kind(section_cls, key: str) -> Tuple[type, bool]:
@@ -72,6 +75,8 @@ def coerce(section: str, section_cls, key: str, value: Any, origin: str = "confi
     if value is None and optional:
         return None
     where = f"{origin}: [{section}] {key}"
+    if isinstance(value, bool) and (section, key) in BOOL_NAMES:
+        return BOOL_NAMES[(section, key)][0 if value else 1]
     name = "a string" if kind is str and optional else kind.__name__
     if kind is bool:
         ok = isinstance(value, bool)

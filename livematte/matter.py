@@ -352,7 +352,7 @@ class Matter:
             prob_h, prob = plan.prob, ops.from_host(plan.prob)
         tiles = self._crop_pass(Pyramid(ops, levels=levels), plan) if plan.crop is not None else []
         under = []  # quality.crop_extend: the grown crop's tiles, pasted under these
-        if tiles and self.quality.crop_extend:
+        if tiles and self._extends(plan):
             under = self._extend(Pyramid(ops, levels=levels), plan, tiles, (H, W))
         if tiles and schedule.watches_still:  # where the crop pass sees the person (the search pass's stillness)
             seen = tile_person_box([(t[0], ops.to_host(t[2])[0]) for t in tiles])
@@ -363,6 +363,15 @@ class Matter:
         if under:
             self._last_front = self._last_front._replace(tiles=under + tiles, under=len(under))
         return self._last_front
+
+    def _extends(self, plan) -> bool:
+        """Whether this frame's crop may be grown where its person runs out of it
+        (``quality.crop_extend``: ``all``; ``body``, the default: where the pose model sees a whole
+        body, ``plan.pose_square``; never while the live budget sheds it)."""
+        mode = self.quality.crop_extend
+        if mode == "off" or not self.schedule.shed.extend:
+            return False
+        return mode == "all" or plan.pose_square is not None
 
     def _extend(self, pyr: Pyramid, plan, tiles: List[tuple], frame_hw: Tuple[int, int]) -> List[tuple]:
         """``quality.crop_extend``: the tiles of the crop grown where the crop pass's person reaches

@@ -6,7 +6,9 @@ changes nothing. The cost and quality of each, measured: README.md and BENCHMARK
 
 * ``balanced`` (the default): the models run on every second frame while the tracked person and
   the picture are still (``model_every = 2``, the default: on a still webcam picture about half the
-  frames reuse the last model run's outputs; refinement and smoothing still follow every frame).
+  frames reuse the last model run's outputs; refinement and smoothing still follow every frame);
+  on files a whole body's crop is grown where a limb runs out of it (``crop_extend = "body"``, the
+  default; ``cam`` leaves it out: :func:`for_live`).
 * ``fast`` (weak laptops): no pose pass, no second full-frame model while searching, no attached
   objects, no temporal smoothing (on DAVIS its flicker removal is worth dtSSD 0.06 to fast, on a
   still webcam 0.30 against 0.35% of alpha changing a frame, for ~15% of fast's CPU), and the models
@@ -17,7 +19,7 @@ changes nothing. The cost and quality of each, measured: README.md and BENCHMARK
   a flow-warped backward pass over the future; its flows on a 480-wide grey, ``flow_width``), the
   models on every frame (``model_every = 1``), and two per-frame accuracy passes: each crop tile
   also seen as 2 x 2 finer sub-tiles (``tile_views``) and the crop grown where its person runs out
-  of it (``crop_extend``: a raised leg the full-frame pass missed). docs/quality.md, issue #17 best
+  of it, on a close-up too (``crop_extend = "all"``: a raised leg the full-frame pass missed). docs/quality.md, issue #17 best
   revision 3: DAVIS A dtSSD 7.35 -> 6.98 for ~1.7x the CPU.
   Live there is no future: ``cam`` runs ``balanced`` instead (:func:`for_live`).
 """
@@ -31,9 +33,9 @@ BEST_LOOKAHEAD = 4
 
 PROFILES: Dict[str, Dict[str, object]] = {
     "fast": {"pose": False, "ensemble": False, "attach": False, "refine": "none", "solid": False, "model_every": 2,
-             "temporal": "none"},
+             "temporal": "none", "crop_extend": "off"},
     "balanced": {},
-    "best": {"lookahead": BEST_LOOKAHEAD, "model_every": 1, "flow_width": 480, "tile_views": 2, "crop_extend": True},
+    "best": {"lookahead": BEST_LOOKAHEAD, "model_every": 1, "flow_width": 480, "tile_views": 2, "crop_extend": "all"},
 }
 
 #: every key some profile sets
@@ -63,8 +65,16 @@ def resolve_profile(cfg):
 
 
 def for_live(cfg) -> Optional[str]:
-    """Make ``cfg`` fit a live run (no future frames: look-ahead off); returns a one-line note when
-    that changed something, else None."""
+    """Make ``cfg`` fit a live run (no future frames: look-ahead off; the default's grown crop of a
+    whole body, ``crop_extend = "body"``, is left to files: ~1.9x a whole body's CPU, where a live
+    frame has its camera's time only); returns a one-line note when the look-ahead changed, else None."""
+    note = _without_future(cfg)
+    if cfg.quality.crop_extend == "body" and "quality.crop_extend" not in cfg.given:
+        cfg.quality.crop_extend = "off"
+    return note
+
+
+def _without_future(cfg) -> Optional[str]:
     if cfg.quality.lookahead <= 0:
         return None
     was = cfg.quality.profile

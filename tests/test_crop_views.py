@@ -80,7 +80,7 @@ def test_a_raised_leg_cut_off_by_the_crop_comes_back():
         pytest.skip("the shared DAVIS data (../shared/data/davis2016) is not here")
     gt = read_rgb(os.path.join(seq, "gt", "00056.png"))[..., 0] > 127
     above = {}
-    for extend in (False, True):
+    for extend in ("off", "body", "all"):
         cfg = Config()
         cfg.quality.crop_extend = extend
         m = build_matter(cfg)
@@ -89,5 +89,24 @@ def test_a_raised_leg_cut_off_by_the_crop_comes_back():
         y0 = m.last_crop[1]
         fg = alpha[:y0] > 0.5
         above[extend] = (int(fg.sum()), int((fg & gt[:y0]).sum()))
-    assert above[True][0] > 3 * above[False][0] + 100, above  # 576 against 134 px (gt: 3819 px of leg there)
-    assert above[True][1] >= 0.8 * above[True][0], above  # on the leg, not around it
+    assert above["all"][0] > 3 * above["off"][0] + 100, above  # 576 against 134 px (gt: 3819 px of leg there)
+    assert above["all"][1] >= 0.8 * above["all"][0], above  # on the leg, not around it
+    assert above["body"] == above["all"], above  # a whole body: the default grows its crop too
+
+
+def test_the_default_grows_no_close_ups_crop():
+    """``crop_extend = "body"`` (balanced): the shipped sample's close-up reaches the crop's sides on
+    most frames, where ``all`` segments a grown crop too; the default leaves it alone (no pose model
+    frames there: no whole body)."""
+    from livematte.checkout import sample_path
+    from livematte.sources.video import VideoFileSource
+
+    grown = {}
+    for extend in ("body", "all"):
+        cfg = Config()
+        cfg.quality.crop_extend = extend
+        m = build_matter(cfg)
+        with VideoFileSource(sample_path("person.mp4", hint="")) as source:
+            fronts = [m.front(f) for _, f in zip(range(8), source)]
+        grown[extend] = sum(1 for f in fronts if f.under)
+    assert grown["body"] == 0 and grown["all"] >= 4, grown

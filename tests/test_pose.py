@@ -120,8 +120,8 @@ def test_the_pose_pass_runs_only_with_a_crop_and_is_averaged_into_it():
 def test_the_pose_square_covers_both_tiles_of_a_standing_person():
     person = (300, 40, 330, 330)  # thin and tall: two tiles
     pose = ConstantPose(level=1.0)
-    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", ensemble=False, pose=True),
-               pose=pose)
+    m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", ensemble=False, pose=True,
+                                                       crop_extend="off"), pose=pose)  # (no grown crop's run)
     alpha = m(Frame(scene(rect=person), 0))
     assert len(pose.calls) == 1  # one square for both tiles
     x0, y0, x1, y1 = person
@@ -182,7 +182,7 @@ def test_a_foot_touching_the_bottom_edge_for_a_frame_does_not_switch_the_pose_pa
     the pose pass (its limbs would flicker otherwise); three in a row switch it off."""
     pose = ConstantPose(level=1.0)
     m = Matter(BrightSegmenter(size=(64, 64)), quality(temporal="none", refine="none", ensemble=False, pose=True,
-                                                       pose_every=1), pose=pose)
+                                                       pose_every=1, crop_extend="off"), pose=pose)
     standing, touching = (280, 100, 360, 300), (280, 100, 360, 360)
     runs = []
     for i, rect in enumerate([standing, standing, touching, standing, touching, touching, touching, standing]):
@@ -222,11 +222,12 @@ def test_the_live_budget_sheds_the_pose_model_the_search_pass_and_a_tile_and_tak
     every frame) level 4 runs the pose model on every third frame (the selfie model alone between),
     the search pass on every second and one tile; level 0 brings all of it back on the next frame;
     the last level runs no pose model at all. The person stays in the matte."""
-    assert SHEDS[4] == Shed(pose_every=3, search_every=2, one_tile=True) and not SHEDS[-1].pose
+    assert SHEDS[4] == Shed(pose_every=3, search_every=2, one_tile=True, extend=False) and not SHEDS[-1].pose
+    assert SHEDS[0].extend and not any(s.extend for s in SHEDS[1:])  # a grown crop (if asked) is shed first
     walk = [(200 + 12 * i, 40, 240 + 12 * i, 330) for i in range(13)]  # tall: two tiles; moving: no rest
     pose, seg = ConstantPose(level=0.0), BrightSegmenter(size=(64, 64))
     m = Matter(seg, quality(temporal="none", refine="none", ensemble=False, pose=True, solid=False,
-                            search_every=1), pose=pose)
+                            search_every=1, crop_extend="off"), pose=pose)
     runs = []
     for i, rect in enumerate(walk):
         m.set_shed({2: 4, 8: 0, 10: len(SHEDS) - 1}.get(i, m.shed))

@@ -35,13 +35,15 @@ def test_each_profile_resolves_to_its_settings():
     assert _changed(_cfg().quality) == {}  # balanced is the default: today's settings
     # the front's schedule of balanced (and of the profiles that leave it alone): issue #17
     assert (DEFAULTS.search_every, DEFAULTS.idle_every, DEFAULTS.model_every) == (8, 2, 2)
+    assert DEFAULTS.crop_extend == "body"  # balanced grows the crop of a whole body only
     assert _cfg("--quality", "fast").quality.search_every == 8
     assert _cfg().quality.profile == "balanced"
     assert _changed(_cfg("--quality", "balanced").quality) == {}
     assert _changed(_cfg("--quality", "fast").quality) == {
-        "pose": False, "ensemble": False, "attach": False, "refine": "none", "solid": False, "temporal": "none"}
+        "pose": False, "ensemble": False, "attach": False, "refine": "none", "solid": False, "temporal": "none",
+        "crop_extend": "off"}
     assert _changed(_cfg("--quality", "best").quality) == {"lookahead": 4, "model_every": 1, "flow_width": 480,
-                                                            "tile_views": 2, "crop_extend": True}
+                                                            "tile_views": 2, "crop_extend": "all"}
     for command in ("video", "matte", "eval", "bench", "cam"):
         assert _cfg("--quality", "fast", command=command).quality.model_every == 2, command
 
@@ -55,6 +57,16 @@ def test_flags_and_preset_keys_override_a_profile(tmp_path):
     assert q.profile == "fast" and q.attach is True and q.pose is False
     q = _cfg("--config", str(preset), "--quality", "best").quality  # the flag's profile wins, the preset's key stays
     assert q.profile == "best" and q.lookahead == 4 and q.attach is True and q.pose is True and q.model_every == 1
+
+
+def test_crop_extend_takes_its_names_and_an_older_files_booleans(tmp_path):
+    f = tmp_path / "q.toml"
+    for text, want in (("true", "all"), ("false", "off"), ('"body"', "body"), ('"all"', "all")):
+        f.write_text(f"[quality]\ncrop_extend = {text}\n")
+        assert load_config(str(f)).quality.crop_extend == want, text
+    f.write_text('[quality]\ncrop_extend = "legs"\n')
+    with pytest.raises(LivematteError, match="crop_extend must be one of off, body, all"):
+        load_config(str(f))
 
 
 def test_a_profile_resolves_again_and_keeps_directly_set_values():
@@ -89,7 +101,13 @@ def test_live_has_no_look_ahead():
     note = for_live(cfg)
     assert note is not None and "\n" not in note and "balanced" in note
     assert cfg.quality.lookahead == 0 and cfg.quality.profile == "balanced"
-    assert for_live(_cfg(command="cam")) is None
+    assert cfg.quality.crop_extend == "off"  # the grown crop of a whole body is a file pass
+    plain = _cfg(command="cam")
+    assert for_live(plain) is None and plain.quality.crop_extend == "off"
+    asked = _cfg(command="cam")
+    asked.quality.crop_extend = "all"
+    asked.given.add("quality.crop_extend")  # a preset's or the API's own value stays
+    assert for_live(asked) is None and asked.quality.crop_extend == "all"
 
 
 def test_cam_with_best_says_it_runs_balanced(tmp_path, capfd):

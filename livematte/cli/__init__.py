@@ -43,11 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _load_libraries() -> None:
+    """Import what the commands run on (numpy, OpenCV, PyAV, through the API) while a stop signal
+    still exits at once (the early handler): once a command runs, a Ctrl-C in the middle of a C
+    extension's import (OpenCV's numpy bootstrap) would come out as an ImportError, a traceback
+    and exit 1 instead of 130 (tests/test_faults.py, seen under load)."""
+    from .. import api  # noqa: F401
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run ``livematte ARGV``; returns the exit code (LivematteError -> one line on stderr, 2;
     a stop signal -> 128 + its number, after the command finished what it had written)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _load_libraries()
     with _signals.handling():
         try:
             code = args.func(args)

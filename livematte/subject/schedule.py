@@ -60,20 +60,23 @@ class Shed(NamedTuple):
             the last person box), whatever the camera does.
         one_tile: a tall (wide) crop is segmented as one square tile instead of two.
         pose: False: no pose model at all (the selfie model's tiles alone).
+        extend: False: the crop is not grown where its person runs out of it (``quality.crop_extend``).
     """
 
     pose_every: int = 1
     search_every: int = 1
     one_tile: bool = False
     pose: bool = True
+    extend: bool = True
 
 
 #: the live budget's levels, lightest work last (cheapest in quality first: DAVIS A IoU 0.879, 0.877,
-#: 0.871, 0.847, 0.840, 0.822 in docs/quality.md): full; one crop tile; the search pass every 2nd frame
-#: too; the pose model every 2nd frame too; every 3rd; none
-SHEDS = (Shed(), Shed(one_tile=True), Shed(search_every=2, one_tile=True),
-         Shed(pose_every=2, search_every=2, one_tile=True), Shed(pose_every=3, search_every=2, one_tile=True),
-         Shed(search_every=2, one_tile=True, pose=False))
+#: 0.871, 0.847, 0.840, 0.822 in docs/quality.md, before the grown crop): full; one crop tile and no
+#: grown crop; the search pass every 2nd frame too; the pose model every 2nd frame too; every 3rd; none
+SHEDS = (Shed(), Shed(one_tile=True, extend=False), Shed(search_every=2, one_tile=True, extend=False),
+         Shed(pose_every=2, search_every=2, one_tile=True, extend=False),
+         Shed(pose_every=3, search_every=2, one_tile=True, extend=False),
+         Shed(search_every=2, one_tile=True, pose=False, extend=False))
 
 
 class FrontSchedule:
