@@ -11,6 +11,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -162,6 +163,42 @@ def test_too_many_viewers_and_connections_are_refused():
     finally:
         for s in idle:
             s.close()
+        served.close()
+
+
+def test_viewers_handshaking_at_once_get_no_more_places_than_the_limit():
+    """Six viewers connect at the same moment to a server that takes 2: exactly 2 stream, the others
+    get 503 (a place is taken at the handshake's admission, not when its handler starts later)."""
+    limits = Limits(connections=16, viewers=2, open_timeout=5.0)
+    served = BrowserSink("http://127.0.0.1:0", limits=limits)
+    served.open(StreamInfo(32, 24), True)
+    ws = f"ws://127.0.0.1:{served.port}/ws"
+    start, results, lock = threading.Barrier(6), [], threading.Lock()
+
+    def viewer():
+        start.wait()
+        try:
+            conn = connect(ws, open_timeout=5)
+        except InvalidStatus as err:
+            with lock:
+                results.append(err.response.status_code)
+            return
+        with lock:
+            results.append(conn)
+
+    threads = [threading.Thread(target=viewer) for _ in range(6)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=20)
+        opened = [r for r in results if not isinstance(r, int)]
+        assert len(results) == 6 and len(opened) == 2 and sorted(r for r in results if isinstance(r, int)) == [503] * 4
+        assert until(lambda: len(served.viewers) == 2)
+    finally:
+        for r in results:
+            if not isinstance(r, int):
+                r.close()
         served.close()
 
 

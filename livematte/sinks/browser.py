@@ -166,7 +166,7 @@ class BrowserSink(LiveSink):
         """Start listening (raises LivematteError when the port is taken) and the encoder thread."""
         self.info = info
         self._server = OverlayServer(
-            self.host, self.port, self.spec, limits=self.limits, viewer_count=lambda: len(self.viewers),
+            self.host, self.port, self.spec, limits=self.limits,
             policy_for=lambda port: AccessPolicy(self.host, port, remote=self.allow_remote,
                                                  origins=self.allow_origins, token=self.token),
             on_viewer=self._serve_viewer, on_event=self._event)

@@ -17,8 +17,9 @@ import re
 import socket
 import struct
 import threading
+import time
 from importlib import resources
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 from urllib.parse import urlsplit
 
 from websockets.datastructures import Headers
@@ -141,20 +142,27 @@ class OverlayServer:
 
     Args:
         spec: the ``--to`` value (for messages). policy_for: builds the policy once the port is known.
-        limits: the caps. viewer_count: how many viewers are streaming now.
+        limits: the caps (the viewers are counted here: from the handshake's admission until
+            ``on_viewer`` returns).
         on_viewer: runs on the connection's thread for each accepted ``/ws`` (returns when it ends).
         on_event: one-line messages (refusals).
     """
 
     def __init__(self, host: str, port: int, spec: str, *, policy_for: Callable[[int], AccessPolicy],
-                 limits: Limits, viewer_count: Callable[[], int],
+                 limits: Limits,
                  on_viewer: Callable[[ServerConnection], None], on_event: Callable[[str], None]):
-        self.limits, self.viewer_count, self.on_event = limits, viewer_count, on_event
+        self.limits, self.on_event = limits, on_event
+        self._on_viewer = on_viewer
+        #: ``/ws`` requests let through whose handler has not started yet (monotonic times): each holds a
+        #: viewer's place until it starts, or until the handshake's own time is up (a client that left)
+        self._admitted: List[float] = []
+        self._streaming = 0  # viewers whose handler is running
+        self._admit_lock = threading.Lock()
         sock = _listen(host, port, spec, limits.connections)
         self.host, self.port = sock.getsockname()[:2]
         self.policy = policy_for(self.port)
         self.html = page_html()
-        self.server = serve(on_viewer, sock=sock, process_request=self._process_request, server_header=None,
+        self.server = serve(self._viewer, sock=sock, process_request=self._process_request, server_header=None,
                             compression=None, open_timeout=limits.open_timeout, ping_interval=limits.ping,
                             ping_timeout=limits.ping, close_timeout=1.0, max_size=limits.message, max_queue=4)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="livematte-http")
@@ -175,11 +183,32 @@ class OverlayServer:
                                                 Content_Security_Policy=page_csp(self.html, hosts[0])), self.html)
         if route != "/ws":
             return self._text(404, "not found")
-        if self.viewer_count() >= self.limits.viewers:
+        with self._admit_lock:  # the check and the reservation together: two handshakes at once cannot both pass
+            now = time.monotonic()
+            self._admitted = [t for t in self._admitted if now - t < self.limits.open_timeout]
+            if self._streaming + len(self._admitted) >= self.limits.viewers:
+                full = True
+            else:
+                full = False
+                self._admitted.append(now)
+        if full:
             self.on_event(f"refused a viewer from {connection.remote_address[0]}: already "
                           f"{self.limits.viewers} viewers")
             return self._text(503, f"too many viewers (at most {self.limits.viewers})")
         return None
+
+    def _viewer(self, connection: ServerConnection) -> None:
+        """A ``/ws`` whose handshake is done: its reserved place becomes a streaming viewer's (in one
+        step: no moment where neither counts), until ``on_viewer`` returns."""
+        with self._admit_lock:
+            if self._admitted:
+                self._admitted.pop(0)
+            self._streaming += 1
+        try:
+            self._on_viewer(connection)
+        finally:
+            with self._admit_lock:
+                self._streaming -= 1
 
     @staticmethod
     def _text(status: int, text: str) -> Response:
