@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Dict, Optional
 
-from .config_check import check_config, coerce
+from .config_check import BOOL_NAMES, CHOICES, check_config, coerce
 from .profiles import resolve_profile
 from .stages.mask import MaskOptions
 from .types import LivematteError
@@ -244,10 +244,11 @@ class QualityConfig:
         if not 64 <= int(self.flow_width) <= 1920 or not 1 <= int(self.tile_views) <= 4:
             raise LivematteError(f"flow_width must be within 64..1920 and tile_views within 1..4, "
                                  f"got {self.flow_width}, {self.tile_views}")
-        if isinstance(self.crop_extend, bool):  # true / false set through the API
-            self.crop_extend = "all" if self.crop_extend else "off"
-        if self.crop_extend not in ("off", "body", "all"):
-            raise LivematteError(f"crop_extend must be off, body or all, got {self.crop_extend!r}")
+        key = ("quality", "crop_extend")
+        if isinstance(self.crop_extend, bool):  # true / false set through the API, as a file's
+            self.crop_extend = BOOL_NAMES[key][0 if self.crop_extend else 1]
+        if self.crop_extend not in CHOICES[key]:
+            raise LivematteError(f"crop_extend must be one of {', '.join(CHOICES[key])}, got {self.crop_extend!r}")
         if not 0 <= int(self.presence_window) <= 128:
             raise LivematteError(f"presence_window must be within 0..128, got {self.presence_window}")
         if not 1 <= int(self.search_every) <= 30:

@@ -19,8 +19,8 @@ changes nothing. The cost and quality of each, measured: README.md and BENCHMARK
   a flow-warped backward pass over the future; its flows on a 480-wide grey, ``flow_width``), the
   models on every frame (``model_every = 1``), and two per-frame accuracy passes: each crop tile
   also seen as 2 x 2 finer sub-tiles (``tile_views``) and the crop grown where its person runs out
-  of it, on a close-up too (``crop_extend = "all"``: a raised leg the full-frame pass missed). docs/quality.md, issue #17 best
-  revision 3: DAVIS A dtSSD 7.35 -> 6.98 for ~1.7x the CPU.
+  of it, on a close-up too (``crop_extend = "all"``: a raised leg the full-frame pass missed).
+  docs/quality.md, issue #17 best revision 3: DAVIS A dtSSD 7.35 -> 6.98 for ~1.7x the CPU.
   Live there is no future: ``cam`` runs ``balanced`` instead (:func:`for_live`).
 """
 from __future__ import annotations

@@ -62,8 +62,9 @@ class Blur(Effect):
         small = ops.to_float(small)  # (h, w, 3) float32
         s = sigma / (1 << halvings)
         if nobody:
-            return ops.resize_linear(ops.to_u8(ops.gaussian_blur(small, s)), (H, W))  # (H, W, 3) 8-bit
-        weight = (1.0 - weight) * 0.98 + 0.02  # (h, w): some of everything, so a frame all person still blurs
-        num = ops.gaussian_blur(small * weight[..., None], s)  # (h, w, 3)
-        den = ops.gaussian_blur(weight, s)  # (h, w)
-        return ops.resize_linear(ops.to_u8(num / den[..., None]), (H, W))  # (H, W, 3) 8-bit
+            blurred = ops.gaussian_blur(small, s)  # (h, w, 3)
+        else:
+            weight = (1.0 - weight) * 0.98 + 0.02  # (h, w): some of everything, so a frame all person still blurs
+            num = ops.gaussian_blur(small * weight[..., None], s)  # (h, w, 3)
+            blurred = num / ops.gaussian_blur(weight, s)[..., None]  # (h, w, 3)
+        return ops.resize_linear(ops.to_u8(blurred), (H, W))  # (H, W, 3) 8-bit

@@ -186,10 +186,8 @@ class OverlayServer:
         with self._admit_lock:  # the check and the reservation together: two handshakes at once cannot both pass
             now = time.monotonic()
             self._admitted = [t for t in self._admitted if now - t < self.limits.open_timeout]
-            if self._streaming + len(self._admitted) >= self.limits.viewers:
-                full = True
-            else:
-                full = False
+            full = self._streaming + len(self._admitted) >= self.limits.viewers
+            if not full:
                 self._admitted.append(now)
         if full:
             self.on_event(f"refused a viewer from {connection.remote_address[0]}: already "
