@@ -38,8 +38,9 @@ def crop_box(person: Box, frame_hw: Tuple[int, int], margin: float, min_side: fl
 
 
 class WholeBodyGate:
-    """Whether the tracked person is a whole body: their full-frame blob stops above the frame's
-    bottom edge (a head-and-shoulders shot is cut by it). Decided on a shot's first frame, then
+    """Whether the tracked person is a whole body: their full-frame blob stops clearly above the
+    frame's bottom edge, by more than ``edge`` of the grid's height (a head-and-shoulders shot is
+    cut by it; a seated body whose blob flickers a few rows short of the edge is still cut). Decided on a shot's first frame, then
     changed only after ``switch`` frames in a row say otherwise, so a foot touching the edge for a
     frame does not switch the pose pass off and on (its limbs would flicker); a frame with no
     person keeps the decision.
@@ -47,10 +48,13 @@ class WholeBodyGate:
     >>> gate = WholeBodyGate(switch=2)
     >>> [gate.update(box, 10) for box in [(0, 0, 4, 8), (0, 0, 4, 10), None, (0, 0, 4, 8), (0, 0, 4, 10), (0, 0, 4, 10)]]
     [True, True, True, True, True, False]
+    >>> WholeBodyGate().update((0, 0, 60, 252), 256)  # 4 rows short of the edge: cut by it
+    False
     """
 
-    def __init__(self, switch: int = 3):
+    def __init__(self, switch: int = 3, edge: float = 0.03):
         self.switch = switch
+        self.edge = edge
         self.reset()
 
     def reset(self) -> None:
@@ -62,7 +66,7 @@ class WholeBodyGate:
         """Advance one frame with the person box on a grid ``grid_h`` rows high (None: no person)."""
         if person is None:
             return bool(self.state)
-        now = person[3] < grid_h
+        now = person[3] < grid_h * (1.0 - self.edge)
         if self.state is None or now == self.state:
             self.state, self.streak = now, 0
         else:
