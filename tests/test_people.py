@@ -13,7 +13,7 @@ import pytest
 
 from livematte.config import Config, QualityConfig
 from livematte.matter import build_matter
-from livematte.subject.people import People, PeopleTracker, SubjectRule, Track, appearance, colour_distance
+from livematte.subject.people import Blob, People, PeopleTracker, SubjectRule, Track, appearance, colour_distance
 from livematte.subject.planner import LUKEWARM_HOLD, SubjectPlanner
 
 from .cli_run import cli  # noqa: F401  (fixture)
@@ -168,6 +168,32 @@ def test_main_is_the_principal_and_people_about_as_close():
     assert rule.choose(_people(p2=30)) == {2}  # gone for longer than the memory: the role passes on
     assert SubjectRule("all").choose(_people(p1=100, p2=30)) == {1, 2}
     assert SubjectRule("ids", (2,)).choose(_people(p1=100, p2=30)) == {2}
+
+
+def test_main_takes_no_companion_the_detectors_never_saw_as_a_person():
+    """With the principal found by a detector, a bigger blob only the segmenter sees (DAVIS
+    motorbike: a flower pot the pan brings close) is not a second person; one a detector found is;
+    with no detector results at all, size alone decides as before."""
+    people = _people(p1=40, p2=55)
+    people.tracks[1].detected = True
+    assert SubjectRule("main").choose(people) == {1}
+    people.tracks[2].detected = True
+    assert SubjectRule("main").choose(people) == {1, 2}
+    assert SubjectRule("main").choose(_people(p1=40, p2=55)) == {2, 1}
+    first = _people(p1=40, p2=55)  # at the start: the detected person is the principal, not the biggest blob
+    first.tracks[1].detected = True
+    rule = SubjectRule("main")
+    rule.choose(first)
+    assert rule.principal == 1
+
+
+def test_a_face_marks_its_track_a_detected_person():
+    tracker = PeopleTracker()
+    blobs = [Blob(1, (10.0, 10.0, 30.0, 60.0), 800.0, None), Blob(2, (40.0, 10.0, 60.0, 60.0), 800.0, None)]
+    for _ in range(2):
+        seen = tracker.update(blobs, None, (), [(15.0, 12.0, 25.0, 22.0)])  # a face on the first blob
+    by_box = {t.box[0]: t.detected for t in seen.tracks.values()}
+    assert by_box == {10.0: True, 40.0: False}
 
 
 def _blob(prob, box, value):

@@ -214,9 +214,12 @@ class PeopleTracker:
             out.append(Blob(k, tuple(float(v) for v in box), area, colours, bool(person[k])))
         return out
 
-    def update(self, blobs: Sequence[Blob], labels: Optional[np.ndarray], detections: Sequence[Box] = ()) -> People:
-        """Advance one frame with its ``blobs`` (:meth:`observe`) on the component map ``labels`` and
-        the person detector's body boxes (grid pixels) where it ran."""
+    def update(self, blobs: Sequence[Blob], labels: Optional[np.ndarray], detections: Sequence[Box] = (),
+               faces: Sequence[Box] = ()) -> People:
+        """Advance one frame with its ``blobs`` (:meth:`observe`) on the component map ``labels``,
+        the person detector's body boxes (grid pixels) where it ran and the face detector's sure
+        faces (grid pixels): a track holding a face's centre is a detected person too (on a video
+        call the face detector keeps the person present and the person detector rests)."""
         self.frame += 1
         fresh, self.fresh = self.fresh, False
         for t in self.tracks:
@@ -294,7 +297,7 @@ class PeopleTracker:
         # missed tracks coast; a detector box on the prediction keeps them seen
         for t in self.tracks:
             if t.seen:
-                if any(iou(t.box, d) >= 0.3 for d in detections):
+                if any(iou(t.box, d) >= 0.3 for d in detections) or any(_holds(t.box, f) for f in faces):
                     t.detected = True
                 continue
             p = preds[t.key]
@@ -373,6 +376,12 @@ class PeopleTracker:
         return best
 
 
+def _holds(box: Box, face: Box) -> bool:
+    """Whether ``face``'s centre lies in ``box``."""
+    cx, cy = (face[0] + face[2]) / 2, (face[1] + face[3]) / 2
+    return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
+
+
 def _grow(box: Box, by: float) -> Box:
     """``box`` grown by ``by`` x its larger side on each side."""
     pad = by * max(box[2] - box[0], box[3] - box[1])
@@ -444,11 +453,14 @@ class SubjectRule:
     """Which tracked people the matte keeps (``--subject``).
 
     * ``main``: the principal person, the largest confirmed person in view when the shot starts
-      (or when none is chosen yet), kept through occlusions (their track coasts) and re-acquired
-      when they come back (their colours give their id back); plus anyone whose size
-      (smoothed sqrt of the blob's area) is at least ``close`` x the principal's, i.e. about as close
-      to the camera (a second person leaning into a call). A principal gone for ``memory``
-      frames hands the role to the largest person then in view.
+      (or when none is chosen yet; a person a detector has found before one only the segmenter
+      sees), kept through occlusions (their track coasts) and re-acquired when they come back
+      (their colours give their id back); plus anyone whose size (smoothed sqrt of the blob's
+      area) is at least ``close`` x the principal's, i.e. about as close to the camera (a second
+      person leaning into a call). When a detector has found the principal, such a companion must
+      have been found by one too: a big person-like blob the detectors look at and never see as a
+      person (a flower pot a pan brings close) is not a second person. A principal gone for
+      ``memory`` frames hands the role to the largest person then in view.
     * ``all``: every tracked person.
     * ``ids``: those ids only.
 
@@ -468,6 +480,7 @@ class SubjectRule:
         """A new shot: the principal is chosen again."""
         self.principal: Optional[int] = None
         self.scale = 0.0
+        self.detected = False  # a detector has found the principal
         self.absent = 0
 
     def choose(self, people: People) -> frozenset:
@@ -484,11 +497,13 @@ class SubjectRule:
             self.absent += 1
         in_view = [t for t in tracks.values() if t.seen]
         if (self.principal is None or self.absent > self.memory) and in_view:
-            self.principal = max(in_view, key=lambda t: t.scale).id
+            self.principal = max(in_view, key=lambda t: (t.detected, t.scale)).id
             self.absent = 0
         if self.principal in tracks:
             self.scale = tracks[self.principal].scale
-        return frozenset(i for i, t in tracks.items() if i == self.principal or t.scale >= self.close * self.scale)
+            self.detected = tracks[self.principal].detected
+        return frozenset(i for i, t in tracks.items() if i == self.principal or (
+            t.scale >= self.close * self.scale and (t.detected or not self.detected)))
 
     def excluded(self, people: People, chosen: frozenset) -> List[int]:
         """The ids in view the matte must not show: not chosen, and (``main``) not touching a

@@ -9,7 +9,7 @@ import numpy as np
 from .blobs import components, detected_blobs, join_detected, outside_crop, person_box, suppress
 from .geometry import TILE_SPLIT, plan_tiles, pose_square
 from .people import PeopleTracker, SubjectRule, spread
-from .presence import AGREE_FLOOR, WINDOW_ON, PresenceGate, agreed, best_face, combined, sure_people
+from .presence import AGREE_FLOOR, FACE_ON, WINDOW_ON, PresenceGate, agreed, best_face, combined, sure_people
 from .schedule import SHEDS
 from .schedule import IDLE_AFTER, still_outside  # noqa: F401  (their home before subject.schedule)
 from .tracker import PoseSchedule, RoiTracker, WholeBodyGate
@@ -228,7 +228,7 @@ class SubjectPlanner:
                                                             d.body[3] * h), (h, w)))
                                           for d in detections if d.score >= DETECTED_CROP])
         if self.people is not None:
-            people, kept, drop, chosen = self._people(prob, labels, stats, person, rgb, detections, frame_hw)
+            people, kept, drop, chosen = self._people(prob, labels, stats, person, rgb, detections, frame_hw, faces)
             doubtful = (~kept)[labels] & (labels > 0)
             if self.rule.kind != "main":  # all, IDS: the small people asked for are in the crop too
                 for b in chosen:
@@ -304,7 +304,7 @@ class SubjectPlanner:
         self._blobs = (prob, blobs)
         return blobs
 
-    def _people(self, prob, labels, stats, person, rgb, detections, frame_hw):
+    def _people(self, prob, labels, stats, person, rgb, detections, frame_hw, faces=None):
         """Track the people (:mod:`.people`) and apply the subject choice to the blobs: a blob a chosen
         person holds counts as a person even when lukewarm; a blob only left-out people hold does not.
         Returns ``(PeopleFrame, kept, drop, boxes)``: ``kept`` the blobs that stay (bool per label:
@@ -315,7 +315,9 @@ class SubjectPlanner:
         H, W = frame_hw
         dets = [(d.body[0] * w, d.body[1] * h, d.body[2] * w, d.body[3] * h)
                 for d in (detections or ()) if d.score >= DETECTED]
-        seen = self.people.update(self.people.observe(labels, stats, person, rgb), labels, dets)
+        face_boxes = [(f.box[0] * w / W, f.box[1] * h / H, f.box[2] * w / W, f.box[3] * h / H)
+                      for f in (faces or ()) if f.score >= FACE_ON]  # grid pixels
+        seen = self.people.update(self.people.observe(labels, stats, person, rgb), labels, dets, face_boxes)
         chosen = self.rule.choose(seen)
         excluded = self.rule.excluded(seen, chosen)
         owned = {k: [i for i, _ in v] for k, v in seen.owned.items()}
