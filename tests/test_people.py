@@ -251,6 +251,27 @@ def test_subject_ids_cuts_the_other_person_out_of_the_crop():
     assert plan.prob[40, 14] == 0.0 and plan.prob[40, 47] == pytest.approx(0.97)
 
 
+def test_main_leaves_a_big_undetected_blob_out_of_the_matte_and_the_crop():
+    """DAVIS motorbike's case: the rider the detector finds, and a bigger person-like blob (a flower
+    pot) it never finds: the pot is neither matted nor inside the crop the crop pass segments."""
+    from collections import namedtuple
+
+    Det = namedtuple("Det", "body score")
+    rider = [Det((8 / 64, 30 / 64, 20 / 64, 50 / 64), 0.9)]  # normalised to the frame
+    planner = SubjectPlanner(QualityConfig())
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    rgb[:, :32] = (200, 40, 40)
+    rgb[:, 32:] = (60, 160, 60)
+    for _ in range(4):
+        prob = np.zeros((64, 64), np.float32)
+        _blob(prob, (8, 30, 20, 50), 0.97)  # the rider
+        _blob(prob, (40, 10, 60, 60), 0.97)  # the pot: bigger, about as close
+        plan = planner.plan(prob, (360, 360), rider, rgb)
+    assert len(plan.people.chosen) == 1
+    assert plan.prob[35, 50] == 0.0 and plan.prob[40, 14] == pytest.approx(0.97)
+    assert plan.crop is not None and plan.crop[2] < 40 * 360 / 64  # the crop stops short of the pot
+
+
 def test_tracker_forgets_positions_on_a_cut_but_gives_ids_back_by_colour():
     tracker = PeopleTracker()
     labels = np.zeros((32, 32), np.int32)

@@ -218,7 +218,7 @@ class SubjectPlanner:
                   for d in (detections or ()) if d.score >= DETECTED]
         if bodies:  # the detector ran and found someone: a lukewarm blob it vouches for is a person
             person = detected_blobs(stats, person, bodies)  # (between its runs LUKEWARM_HOLD keeps them)
-        people, drop = None, None
+        people, drop, crop_found = None, None, None
         # the crop's box is the confident blobs' (people left out are cut from it instead, so the
         # partner model's schedule and the blobs the ids come from do not depend on the choice)
         found, doubtful = person_box(labels, stats, person)
@@ -230,12 +230,17 @@ class SubjectPlanner:
         if self.people is not None:
             people, kept, drop, chosen = self._people(prob, labels, stats, person, rgb, detections, frame_hw, faces)
             doubtful = (~kept)[labels] & (labels > 0)
+            if drop is not None and self.rule.kind == "main":  # someone left out: the crop holds the people kept (the
+                held_box = person_box(labels, stats, person & kept)[0]  # detectors' views still see all)
+                crop_found = held_box or found
             if self.rule.kind != "main":  # all, IDS: the small people asked for are in the crop too
                 for b in chosen:
                     found = b if found is None else (min(found[0], b[0]), min(found[1], b[1]),
                                                        max(found[2], b[2]), max(found[3], b[3]))
         self.last_found = None if found is None else (found[0] * W / w, found[1] * H / h,
                                                       found[2] * W / w, found[3] * H / h)
+        crop_found = self.last_found if crop_found is None else (crop_found[0] * W / w, crop_found[1] * H / h,
+                                                                 crop_found[2] * W / w, crop_found[3] * H / h)
         # more than one person: their ids need fresh blobs on every frame (no search pass left out)
         self.crowd = int(person.sum()) > 1 or (self.people is not None and len(self.people.tracks) > 1)
         gain, present = 1.0, None
@@ -270,7 +275,7 @@ class SubjectPlanner:
         whole_body = self.whole_body.update(found, h)
         crop = None
         if self.tracker is not None:
-            crop = self.tracker.update(self.last_found, (H, W))
+            crop = self.tracker.update(crop_found, (H, W))
             if crop is not None and (crop[2] - crop[0]) * (crop[3] - crop[1]) >= CROP_IS_FRAME * H * W:
                 crop = None  # the crop would be the frame: nothing to gain
         self.last_crop = crop
