@@ -214,13 +214,14 @@ class SubjectPlanner:
         H, W = frame_hw
         h, w = prob.shape
         labels, stats, person = self._components(prob)
-        bodies = [(d.body[0] * w, d.body[1] * h, d.body[2] * w, d.body[3] * h)  # grid pixels
-                  for d in (detections or ()) if d.score >= DETECTED]
+        bodies = [_scaled(d.body, w, h) for d in (detections or ()) if d.score >= DETECTED]  # grid pixels
         if bodies:  # the detector ran and found someone: a lukewarm blob it vouches for is a person
             person = detected_blobs(stats, person, bodies)  # (between its runs LUKEWARM_HOLD keeps them)
         people, drop, crop_found = None, None, None
-        # the crop's box is the confident blobs' (people left out are cut from it instead, so the
-        # partner model's schedule and the blobs the ids come from do not depend on the choice)
+        # ``found`` is the confident blobs' box (the detectors' views and the whole-body gate; the
+        # blobs the ids come from do not depend on the subject choice); the crop's box is the same
+        # unless ``main`` leaves someone out: then only the people kept (a bigger blob left out
+        # would take the crop, and the person under a quarter of it be dropped as outside it)
         found, doubtful = person_box(labels, stats, person)
         if self.presence is not None and not self.presence.present and detections and not self.idle:
             # nobody present yet: a person the detector sees away from the blobs is in the crop
@@ -228,19 +229,16 @@ class SubjectPlanner:
                                                             d.body[3] * h), (h, w)))
                                           for d in detections if d.score >= DETECTED_CROP])
         if self.people is not None:
-            people, kept, drop, chosen = self._people(prob, labels, stats, person, rgb, detections, frame_hw, faces)
+            people, kept, drop, chosen = self._people(prob, labels, stats, person, rgb, bodies, frame_hw, faces)
             doubtful = (~kept)[labels] & (labels > 0)
-            if drop is not None and self.rule.kind == "main":  # someone left out: the crop holds the people kept (the
-                held_box = person_box(labels, stats, person & kept)[0]  # detectors' views still see all)
-                crop_found = held_box or found
+            if drop is not None and self.rule.kind == "main":
+                crop_found = person_box(labels, stats, person & kept)[0] or found
             if self.rule.kind != "main":  # all, IDS: the small people asked for are in the crop too
                 for b in chosen:
                     found = b if found is None else (min(found[0], b[0]), min(found[1], b[1]),
                                                        max(found[2], b[2]), max(found[3], b[3]))
-        self.last_found = None if found is None else (found[0] * W / w, found[1] * H / h,
-                                                      found[2] * W / w, found[3] * H / h)
-        crop_found = self.last_found if crop_found is None else (crop_found[0] * W / w, crop_found[1] * H / h,
-                                                                 crop_found[2] * W / w, crop_found[3] * H / h)
+        self.last_found = None if found is None else _scaled(found, W / w, H / h)
+        crop_found = self.last_found if crop_found is None else _scaled(crop_found, W / w, H / h)
         # more than one person: their ids need fresh blobs on every frame (no search pass left out)
         self.crowd = int(person.sum()) > 1 or (self.people is not None and len(self.people.tracks) > 1)
         gain, present = 1.0, None
@@ -309,20 +307,19 @@ class SubjectPlanner:
         self._blobs = (prob, blobs)
         return blobs
 
-    def _people(self, prob, labels, stats, person, rgb, detections, frame_hw, faces=None):
-        """Track the people (:mod:`.people`) and apply the subject choice to the blobs: a blob a chosen
-        person holds counts as a person even when lukewarm; a blob only left-out people hold does not.
+    def _people(self, prob, labels, stats, person, rgb, bodies, frame_hw, faces=None):
+        """Track the people (:mod:`.people`) and apply the subject choice to the blobs (``bodies``:
+        the person detector's sure boxes, grid pixels; ``faces``: the face detector's, frame
+        pixels): a blob a chosen person holds counts as a person even when lukewarm; a blob only
+        left-out people hold does not.
         Returns ``(PeopleFrame, kept, drop, boxes)``: ``kept`` the blobs that stay (bool per label:
         the people, with the lukewarm blobs chosen people hold, without the blobs of people left
         out), ``drop`` bool ``(h, w)`` where those are (None: nobody left out), ``boxes`` the chosen
         people's grid boxes seen this frame."""
         h, w = prob.shape
         H, W = frame_hw
-        dets = [(d.body[0] * w, d.body[1] * h, d.body[2] * w, d.body[3] * h)
-                for d in (detections or ()) if d.score >= DETECTED]
-        face_boxes = [(f.box[0] * w / W, f.box[1] * h / H, f.box[2] * w / W, f.box[3] * h / H)
-                      for f in (faces or ()) if f.score >= FACE_ON]  # grid pixels
-        seen = self.people.update(self.people.observe(labels, stats, person, rgb), labels, dets, face_boxes)
+        face_boxes = [_scaled(f.box, w / W, h / H) for f in (faces or ()) if f.score >= FACE_ON]  # grid pixels
+        seen = self.people.update(self.people.observe(labels, stats, person, rgb), labels, bodies, face_boxes)
         chosen = self.rule.choose(seen)
         excluded = self.rule.excluded(seen, chosen)
         owned = {k: [i for i, _ in v] for k, v in seen.owned.items()}
@@ -390,6 +387,11 @@ class SubjectPlanner:
             self.people.reset()
         if self.presence is not None:
             self.presence.reset()
+
+
+def _scaled(box, sx: float, sy: float) -> Tuple[float, float, float, float]:
+    """``box`` ``(x0, y0, x1, y1)`` with its x scaled by ``sx`` and its y by ``sy`` (grid <-> frame pixels)."""
+    return (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
 
 
 def _clip(box, hw: Tuple[int, int]) -> Tuple[float, float, float, float]:

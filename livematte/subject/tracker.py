@@ -40,10 +40,10 @@ def crop_box(person: Box, frame_hw: Tuple[int, int], margin: float, min_side: fl
 class WholeBodyGate:
     """Whether the tracked person is a whole body: their full-frame blob stops clearly above the
     frame's bottom edge, by more than ``edge`` of the grid's height (a head-and-shoulders shot is
-    cut by it; a seated body whose blob flickers a few rows short of the edge is still cut). Decided on a shot's first frame, then
-    changed only after ``switch`` frames in a row say otherwise, so a foot touching the edge for a
-    frame does not switch the pose pass off and on (its limbs would flicker); a frame with no
-    person keeps the decision.
+    cut by it; so is a seated body whose blob flickers a few rows short of the edge). Decided on a
+    shot's first frame, then changed only after ``switch`` frames in a row say otherwise, so a foot
+    touching the edge for a frame does not switch the pose pass off and on (its limbs would
+    flicker); a frame with no person keeps the decision.
 
     >>> gate = WholeBodyGate(switch=2)
     >>> [gate.update(box, 10) for box in [(0, 0, 4, 8), (0, 0, 4, 10), None, (0, 0, 4, 8), (0, 0, 4, 10), (0, 0, 4, 10)]]
